@@ -1,0 +1,57 @@
+import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { isRouteErrorResponse, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { getOrganisationBranding } from '../services/organisations.server';
+import { useNonce } from '../nonce';
+
+export async function loader({ params, context }: LoaderFunctionArgs) {
+  const org = await getOrganisationBranding(context.db, params.slug ?? '');
+  if (!org) throw data({ reason: 'unknown_organisation' }, { status: 404 });
+  return { org };
+}
+
+export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
+  { title: loaderData ? `${loaderData.org.name} · Carepost` : 'Carepost' },
+];
+
+export default function OrganisationLayout() {
+  const { org } = useLoaderData<typeof loader>();
+  const nonce = useNonce();
+  // Colours come from the database as #rrggbb (a CHECK constraint) and from our own contrast choice, so they are
+  // safe to place in a nonce'd style element; inline style attributes would break the CSP.
+  const brandCss = `:root{--brand:${org.brandColor};--brand-text:${org.brandTextColor}}`;
+  return (
+    <>
+      <style nonce={nonce} suppressHydrationWarning>
+        {brandCss}
+      </style>
+      <header className="org-header">
+        <div className="org-header__inner">
+          {org.hasLogo ? <img className="org-header__logo" src={`/o/${org.slug}/logo.svg`} alt="" width={48} height={48} /> : null}
+          <p className="org-header__name">{org.name}</p>
+        </div>
+      </header>
+      <Outlet />
+      <footer className="site-footer">
+        <p>Secure messages and communication choices for {org.name}, provided by Carepost.</p>
+      </footer>
+    </>
+  );
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  const unknownOrg = isRouteErrorResponse(error) && error.status === 404;
+  return (
+    <main id="main" className="page page--plain" tabIndex={-1}>
+      <h1>{unknownOrg ? 'Provider not found' : 'Something went wrong'}</h1>
+      <p>
+        {unknownOrg
+          ? 'We could not find a care provider at this address. Check the link in the message you were sent, or contact your provider.'
+          : 'Something went wrong on our side. Please try again in a moment.'}
+      </p>
+      <p>
+        <a href="/">Go to the Carepost home page</a>
+      </p>
+    </main>
+  );
+}

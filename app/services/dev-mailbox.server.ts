@@ -1,0 +1,1 @@
+export { listMail, readMail, readRawMail } from '../../server/delivery/dev-mailbox';

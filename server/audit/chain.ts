@@ -1,0 +1,135 @@
+// AU2: an append-only, hash-chained audit log per organisation.
+// hash(n) = SHA-256(hash(n-1) || canonical(event n)), with the org id and seq inside the hashed event,
+// so an edited, deleted, inserted or reordered row breaks the chain; audit_heads anchors the end of it.
+import { createHash } from 'node:crypto';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client';
+import { auditEvents, auditHeads, organisations, type AuditEventRow } from '../../db/schema/index';
+import { canonicalJson } from './canonical';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type AuditActorType = AuditEventRow['actorType'];
+
+export type AuditEvent = {
+  actorType: AuditActorType;
+  actorId?: string | null;
+  /** A stable dotted name, e.g. `identity.sign_in.succeeded`, `consent.granted`. */
+  action: string;
+  subjectType?: string | null;
+  subjectId?: string | null;
+  /** Ids and reason codes only. Never a code, a secret, a contact point or message content. */
+  details?: Record<string, unknown>;
+};
+
+type HashedFields = {
+  orgId: string;
+  seq: number;
+  occurredAt: Date;
+  actorType: string;
+  actorId: string | null;
+  action: string;
+  subjectType: string | null;
+  subjectId: string | null;
+  details: Record<string, unknown>;
+};
+
+export function hashEvent(prevHash: string, fields: HashedFields): string {
+  const body = canonicalJson({
+    v: 1,
+    orgId: fields.orgId,
+    seq: fields.seq,
+    occurredAt: fields.occurredAt.toISOString(),
+    actorType: fields.actorType,
+    actorId: fields.actorId,
+    action: fields.action,
+    subjectType: fields.subjectType,
+    subjectId: fields.subjectId,
+    details: fields.details,
+  });
+  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+}
+
+const FORBIDDEN_DETAIL_KEY = /^(code|otp|password|secret|token|body|subject|email|phone|dateOfBirth|dob)$/i;
+
+/**
+ * Appends one event to the organisation's chain inside the caller's transaction, so the event commits or
+ * rolls back with the change it records. Appends for one organisation are serialised by the head row's lock.
+ */
+export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Promise<{ seq: number; hash: string }> {
+  const details = event.details ?? {};
+  for (const key of Object.keys(details)) {
+    // A cheap tripwire: audit details carry ids and reason codes, so a key like these is a bug in the caller.
+    if (FORBIDDEN_DETAIL_KEY.test(key)) {
+      throw new Error(`appendAudit: detail key "${key}" looks like PHI or a secret; record an id or a reason code`);
+    }
+  }
+  // Create the head on first use; then lock it. The lock orders concurrent appends for this organisation.
+  await tx.insert(auditHeads).values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH }).onConflictDoNothing();
+  const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.orgId, orgId)).for('update');
+  if (!head) throw new Error(`appendAudit: no audit head for organisation ${orgId}`);
+
+  // Millisecond precision, UTC: what is hashed is exactly what is stored.
+  const occurredAt = new Date();
+  const fields: HashedFields = {
+    orgId,
+    seq: head.lastSeq + 1,
+    occurredAt,
+    actorType: event.actorType,
+    actorId: event.actorId ?? null,
+    action: event.action,
+    subjectType: event.subjectType ?? null,
+    subjectId: event.subjectId ?? null,
+    details: JSON.parse(canonicalJson(details)) as Record<string, unknown>,
+  };
+  const hash = hashEvent(head.lastHash, fields);
+  await tx.insert(auditEvents).values({ ...fields, actorType: event.actorType, prevHash: head.lastHash, hash });
+  await tx.update(auditHeads).set({ lastSeq: fields.seq, lastHash: hash }).where(eq(auditHeads.orgId, orgId));
+  return { seq: fields.seq, hash };
+}
+
+export type ChainProblem = { seq: number; problem: 'gap' | 'prev_hash' | 'hash' | 'head_mismatch' | 'missing_tail' };
+export type ChainReport = { orgId: string; ok: boolean; events: number; problems: ChainProblem[] };
+
+/** Walks one organisation's chain in seq order, in pages, and names every break it finds. */
+export async function verifyAuditChain(db: Database, orgId: string, pageSize = 1000): Promise<ChainReport> {
+  const problems: ChainProblem[] = [];
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = 1;
+  let events = 0;
+  let lastSeq = 0;
+  for (;;) {
+    const rows = await db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.orgId, orgId), gt(auditEvents.seq, lastSeq)))
+      .orderBy(asc(auditEvents.seq))
+      .limit(pageSize);
+    for (const row of rows) {
+      events += 1;
+      if (row.seq !== expectedSeq) problems.push({ seq: row.seq, problem: 'gap' });
+      if (row.prevHash !== prevHash) problems.push({ seq: row.seq, problem: 'prev_hash' });
+      if (hashEvent(row.prevHash, row) !== row.hash) problems.push({ seq: row.seq, problem: 'hash' });
+      prevHash = row.hash;
+      expectedSeq = row.seq + 1;
+      lastSeq = row.seq;
+    }
+    if (rows.length < pageSize) break;
+  }
+  const [head] = await db.select().from(auditHeads).where(eq(auditHeads.orgId, orgId));
+  if (head) {
+    if (head.lastSeq > lastSeq) problems.push({ seq: head.lastSeq, problem: 'missing_tail' });
+    else if (head.lastSeq !== lastSeq || head.lastHash !== prevHash) problems.push({ seq: lastSeq, problem: 'head_mismatch' });
+  } else if (events > 0) {
+    problems.push({ seq: lastSeq, problem: 'head_mismatch' });
+  }
+  return { orgId, ok: problems.length === 0, events, problems };
+}
+
+export async function verifyAllAuditChains(db: Database): Promise<ChainReport[]> {
+  const orgs = await db.select({ id: organisations.id }).from(organisations).orderBy(asc(organisations.slug));
+  const reports: ChainReport[] = [];
+  for (const org of orgs) reports.push(await verifyAuditChain(db, org.id));
+  return reports;
+}
+

@@ -1,0 +1,151 @@
+// The one place where the environment is read and validated (ARCHITECTURE.md, "Defaults that make it run anywhere").
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const SECRET_NAMES = ['SESSION_SECRET', 'LINK_SIGNING_SECRET', 'VAULT_KEY', 'CODE_HMAC_SECRET'] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+// Variables production cannot run without. Outside production each has a local default.
+const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'SMTP_URL', 'PUBLIC_URL', ...SECRET_NAMES] as const;
+
+const secretSchema = z
+  .string()
+  .refine((value) => Buffer.from(value, 'base64').length >= 32, 'must be at least 32 bytes, base64-encoded');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  MAIL_FROM: z.string().min(3).default('Carepost <no-reply@carepost.localhost>'),
+  CAREPOST_DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  SESSION_SECRET: secretSchema.optional(),
+  LINK_SIGNING_SECRET: secretSchema.optional(),
+  VAULT_KEY: secretSchema.optional(),
+  CODE_HMAC_SECRET: secretSchema.optional(),
+});
+
+export type Config = {
+  mode: 'production' | 'development' | 'test';
+  isProduction: boolean;
+  port: number;
+  host: string;
+  publicUrl: URL;
+  /** Unset outside production means: start embedded Postgres. */
+  databaseUrl: string | undefined;
+  /** Unset outside production means: start the embedded mail catcher. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  dataDir: string;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  trustProxy: boolean;
+  secrets: Record<SecretName, Buffer>;
+};
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads and validates the environment once. In production every missing variable is named in one error;
+ * elsewhere missing secrets are generated once into `<dataDir>/secrets.json` (mode 0600) and reused.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`, problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+
+  if (isProduction) {
+    const missing = REQUIRED_IN_PRODUCTION.filter((name) => !e[name]);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `Refusing to start in production: missing ${missing.join(', ')}. Set them in the environment.`,
+        missing.map((name) => `${name}: required in production`),
+      );
+    }
+    if (new URL(e.PUBLIC_URL!).protocol !== 'https:') {
+      throw new ConfigError('Refusing to start in production: PUBLIC_URL must be https.', ['PUBLIC_URL: must be https']);
+    }
+  }
+
+  const dataDir = path.resolve(e.CAREPOST_DATA_DIR);
+  const provided = Object.fromEntries(SECRET_NAMES.map((name) => [name, e[name]])) as Record<SecretName, string | undefined>;
+  const secrets = isProduction ? decodeSecrets(provided as Record<SecretName, string>) : devSecrets(dataDir, provided);
+
+  return {
+    mode: e.NODE_ENV,
+    isProduction,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`),
+    databaseUrl: e.DATABASE_URL,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    secrets,
+  };
+}
+
+function decodeSecrets(values: Record<SecretName, string>): Record<SecretName, Buffer> {
+  return Object.fromEntries(SECRET_NAMES.map((name) => [name, Buffer.from(values[name], 'base64')])) as Record<
+    SecretName,
+    Buffer
+  >;
+}
+
+function devSecrets(dataDir: string, provided: Record<SecretName, string | undefined>): Record<SecretName, Buffer> {
+  const file = path.join(dataDir, 'secrets.json');
+  let stored: Partial<Record<SecretName, string>> = {};
+  if (fs.existsSync(file)) {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Record<SecretName, string>>;
+  }
+  let changed = false;
+  for (const name of SECRET_NAMES) {
+    if (!stored[name]) {
+      stored[name] = randomBytes(32).toString('base64');
+      changed = true;
+    }
+  }
+  if (changed) {
+    // The folder stays traversable (embedded Postgres runs as another user below it); the file does not.
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
+    if (fs.existsSync(file)) {
+      fs.renameSync(tmp, file); // a secret was added to an existing file
+    } else {
+      try {
+        fs.linkSync(tmp, file); // first writer wins when two processes start at once
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Record<SecretName, string>>;
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    }
+  }
+  return decodeSecrets(
+    Object.fromEntries(SECRET_NAMES.map((name) => [name, provided[name] ?? stored[name]!])) as Record<SecretName, string>,
+  );
+}

@@ -1,0 +1,53 @@
+// `npm start`: the whole product on one machine. Embedded Postgres (unless DATABASE_URL), the mail catcher
+// (unless SMTP_URL), migrations, the demo seed, the web server and the worker, in one process.
+import { seedDemo } from '../db/seed';
+import { connect } from '../db/client';
+import { loadConfig } from './config';
+import { startMailCatcher } from './delivery/mail-catcher';
+import { createLogger } from './logger';
+import { provideDatabase } from './runtime/database';
+import { onShutdownSignal, startWeb, startWorker } from './runtime/processes';
+
+const baseConfig = loadConfig();
+if (baseConfig.isProduction) {
+  console.error('npm start runs the development stack. In production run `npm run web` and `npm run worker` (see README).');
+  process.exit(1);
+}
+const logger = createLogger({ level: baseConfig.logLevel, name: 'carepost' });
+const started = Date.now();
+
+const database = await provideDatabase(baseConfig, { attach: false, log: (line) => logger.debug({ postgres: line }) });
+const catcher = baseConfig.smtpUrl ? undefined : await startMailCatcher({ dataDir: baseConfig.dataDir, port: Number(process.env.MAIL_CATCHER_PORT ?? 0), log: (l) => logger.warn(l) });
+const config = { ...baseConfig, smtpUrl: baseConfig.smtpUrl ?? catcher!.url };
+
+const web = await startWeb(config, database.url, logger);
+const seedHandle = connect(database.url, { max: 1 });
+const demo = await seedDemo(seedHandle.db).finally(() => seedHandle.close());
+const worker = await startWorker(config, database.url, logger, 1);
+
+const lines = [
+  '',
+  `Carepost is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  '',
+  `  Web:            ${web.url}`,
+  `  Demo portal:    ${web.url}/o/${demo.slug}   (${demo.name})`,
+  `  Dev mailbox:    ${web.url}/dev/mail${catcher ? `   (SMTP catcher on ${catcher.url})` : ''}`,
+  `  Health:         ${web.url}/healthz   ${web.url}/readyz`,
+  `  Database:       ${database.embedded ? `embedded Postgres, data in ${config.dataDir}/pg` : 'DATABASE_URL'}`,
+  '',
+  '  Demo patients (contact points on record; codes and notices arrive in the dev mailbox):',
+  ...demo.patients.map((p) => `    ${p.name.padEnd(16)} ${p.email}${p.phone ? `   ${p.phone}` : ''}`),
+  '  Demo admins:',
+  ...demo.admins.map((a) => `    ${a.role.padEnd(16)} ${a.email}`),
+  '',
+  '  Ctrl-C stops everything, the embedded Postgres included.',
+  '',
+];
+process.stdout.write(lines.join('\n') + '\n');
+
+onShutdownSignal(logger, async () => {
+  await worker.close();
+  await web.close(3_000);
+  await catcher?.close();
+  await database.stop();
+});

@@ -1,0 +1,72 @@
+// The Express app in front of the Remix build: headers, logging, CX1, static files, health, Remix.
+import path from 'node:path';
+import { createRequestHandler } from '@remix-run/express';
+import type { ServerBuild } from '@remix-run/node';
+import express from 'express';
+import type { DbHandle } from '../../db/client';
+import { migrationStatus } from '../../db/migrate';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { CarepostLoadContext } from './load-context';
+import { requestLog } from './request-log';
+import { refuseCrossSite, securityHeaders } from './security';
+
+export type HttpAppOptions = {
+  config: Config;
+  database: DbHandle;
+  logger: Logger;
+  build: ServerBuild;
+  publicDir?: string;
+};
+
+export function createHttpApp({ config, database, logger, build, publicDir = path.resolve('public') }: HttpAppOptions) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  app.use(requestLog(logger));
+  app.use(securityHeaders({ isProduction: config.isProduction }));
+
+  // Fingerprinted build output never changes under a name: cache it for a year.
+  app.use('/build', express.static(path.join(publicDir, 'build'), { immutable: true, maxAge: '1y', index: false }));
+  app.use(express.static(publicDir, { maxAge: '1h', index: false }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      const status = await migrationStatus(database.sql);
+      if (!status.upToDate) {
+        res.status(503).json({ status: 'not_ready', reason: 'migrations_pending', applied: status.applied, expected: status.expected });
+        return;
+      }
+      res.json({ status: 'ready', migrations: status.applied });
+    } catch (error) {
+      logger.warn({ err: { code: (error as { code?: string }).code } }, 'readiness check failed');
+      res.status(503).json({ status: 'not_ready', reason: 'database_unreachable' });
+    }
+  });
+
+  app.use(refuseCrossSite({ allowedOrigins: [config.publicUrl.origin], exemptPrefixes: ['/api/'] }));
+
+  const context = {
+    db: database.db,
+    config: { mode: config.mode, isProduction: config.isProduction, publicUrl: config.publicUrl, dataDir: config.dataDir },
+    logger,
+  };
+  app.all(
+    '*',
+    createRequestHandler({
+      build,
+      mode: config.isProduction ? 'production' : 'development',
+      getLoadContext: (_req, res): CarepostLoadContext => ({ ...context, cspNonce: res.locals.cspNonce as string }),
+    }),
+  );
+
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    logger.error({ err: { name: (error as Error).name, code: (error as { code?: string }).code } }, 'unhandled error');
+    if (!res.headersSent) res.status(500).type('text/plain').send('Something went wrong on our side. Please try again.');
+  });
+  return app;
+}

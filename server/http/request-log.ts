@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger';
+
+// Long opaque path segments are signed tokens (pickup, preference links): they never reach a log.
+const TOKEN_SEGMENT = /[A-Za-z0-9_-]{32,}(\.[A-Za-z0-9_-]+)*/g;
+
+export function loggablePath(path: string): string {
+  return path.replace(TOKEN_SEGMENT, ':token');
+}
+
+/** One line per request: method, path without the query string, status, duration. No bodies, no cookies. */
+export function requestLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    res.on('finish', () => {
+      if (req.path === '/healthz') return;
+      logger.info(
+        {
+          requestId,
+          method: req.method,
+          path: loggablePath(req.path),
+          status: res.statusCode,
+          durationMs: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,20 @@
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+/**
+ * One JSON logger for every process. Callers log ids and reason codes; never bodies, cookies, query strings,
+ * codes, contact points or message content (AU2, "No PHI, codes or secrets in logs").
+ */
+export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      name: options.name ?? 'carepost',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.code', '*.token'], censor: '[redacted]' },
+    },
+    options.destination,
+  );
+}

@@ -1,0 +1,56 @@
+// Web and worker as functions, so production runs them as separate processes and `npm start` runs both in one.
+import { connect } from '../../db/client';
+import { runMigrations } from '../../db/migrate';
+import type { Config } from '../config';
+import { startWorkerLoop } from '../delivery/worker-loop';
+import { createHttpApp } from '../http/app';
+import { listen, loadRemixBuild } from '../http/server';
+import type { Logger } from '../logger';
+
+export async function startWeb(config: Config, databaseUrl: string, logger: Logger) {
+  await runMigrations(databaseUrl);
+  const database = connect(databaseUrl, { max: 10, applicationName: 'carepost-web' });
+  const build = await loadRemixBuild();
+  const app = createHttpApp({ config, database, logger, build });
+  const server = await listen(app, config.port, config.host);
+  return {
+    url: server.url,
+    port: server.port,
+    close: async (graceMs?: number) => {
+      await server.close(graceMs);
+      await database.close();
+    },
+  };
+}
+
+export async function startWorker(config: Config, databaseUrl: string, logger: Logger, concurrency: number) {
+  const database = connect(databaseUrl, { max: concurrency + 2, applicationName: 'carepost-worker' });
+  const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass: async () => 0 });
+  return {
+    close: async () => {
+      await worker.stop();
+      await database.close();
+    },
+  };
+}
+
+/** Runs `stop` once on SIGINT or SIGTERM; a second signal exits at once. */
+export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: { name: (error as Error).name } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
