@@ -6,7 +6,8 @@ import { loadConfig } from './config';
 import { startMailCatcher } from './delivery/mail-catcher';
 import { createLogger } from './logger';
 import { provideDatabase } from './runtime/database';
-import { onShutdownSignal, startWeb, startWorker } from './runtime/processes';
+import { choosePort } from '../db/embedded';
+import { onShutdownSignal, shutdownInOrder, startWeb, startWorker } from './runtime/processes';
 
 const baseConfig = loadConfig();
 if (baseConfig.isProduction) {
@@ -14,6 +15,11 @@ if (baseConfig.isProduction) {
   process.exit(1);
 }
 const logger = createLogger({ level: baseConfig.logLevel, name: 'carepost' });
+// A second `npm start` must not take the first one's database away from it.
+if (baseConfig.port !== 0 && (await choosePort(baseConfig.port)) !== baseConfig.port) {
+  console.error(`Port ${baseConfig.port} is in use. Is Carepost already running? Stop it, or set PORT to another port.`);
+  process.exit(1);
+}
 const started = Date.now();
 
 const database = await provideDatabase(baseConfig, { attach: false, log: (line) => logger.debug({ postgres: line }) });
@@ -45,9 +51,11 @@ const lines = [
 ];
 process.stdout.write(lines.join('\n') + '\n');
 
-onShutdownSignal(logger, async () => {
-  await worker.close();
-  await web.close(3_000);
-  await catcher?.close();
-  await database.stop();
-});
+onShutdownSignal(logger, () =>
+  shutdownInOrder(logger, [
+    ['worker', () => worker.close()],
+    ['web', () => web.close(3_000)],
+    ['mail catcher', () => catcher?.close()],
+    ['database', () => database.stop()],
+  ]),
+);

@@ -28,8 +28,15 @@ export function createHttpApp({ config, database, logger, build, publicDir = pat
   app.use(securityHeaders({ isProduction: config.isProduction }));
 
   // Fingerprinted build output never changes under a name: cache it for a year.
-  app.use('/build', express.static(path.join(publicDir, 'build'), { immutable: true, maxAge: '1y', index: false }));
-  app.use(express.static(publicDir, { maxAge: '1h', index: false }));
+  // (serve-static never replaces a Cache-Control header already set, so these set it themselves.)
+  app.use(
+    '/build',
+    express.static(path.join(publicDir, 'build'), {
+      index: false,
+      setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=31536000, immutable'),
+    }),
+  );
+  app.use(express.static(publicDir, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=3600') }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

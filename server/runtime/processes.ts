@@ -34,6 +34,17 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   };
 }
 
+/** Runs shutdown steps in order; a step that fails is logged and the next one still runs. */
+export async function shutdownInOrder(logger: Logger, steps: [name: string, step: () => Promise<void> | undefined][]): Promise<void> {
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ step: name, err: { name: (error as Error).name, code: (error as { code?: string }).code } }, 'shutdown step failed');
+    }
+  }
+}
+
 /** Runs `stop` once on SIGINT or SIGTERM; a second signal exits at once. */
 export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
