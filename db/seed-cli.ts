@@ -1,10 +1,10 @@
-import { loadConfig } from '../server/config';
+import { loadConfigOrExit } from '../server/config';
 import { withDatabase } from '../server/runtime/database';
 import { connect } from './client';
 import { runMigrations } from './migrate';
 import { seedDemo } from './seed';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 if (config.isProduction) {
   console.error('db:seed loads demo data and does not run in production.');
   process.exit(1);

@@ -65,7 +65,7 @@ export class ConfigError extends Error {
  * Reads and validates the environment once. In production every missing variable is named in one error;
  * elsewhere missing secrets are generated once into `<dataDir>/secrets.json` (mode 0600) and reused.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -148,4 +148,17 @@ function devSecrets(dataDir: string, provided: Record<SecretName, string | undef
   return decodeSecrets(
     Object.fromEntries(SECRET_NAMES.map((name) => [name, provided[name] ?? stored[name]!])) as Record<SecretName, string>,
   );
+}
+
+/** For process entry points: a configuration error is printed as one clear message, not a stack trace. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
 }

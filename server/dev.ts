@@ -2,14 +2,14 @@
 // (unless SMTP_URL), migrations, the demo seed, the web server and the worker, in one process.
 import { seedDemo } from '../db/seed';
 import { connect } from '../db/client';
-import { loadConfig } from './config';
+import { loadConfigOrExit } from './config';
 import { startMailCatcher } from './delivery/mail-catcher';
 import { createLogger } from './logger';
 import { provideDatabase } from './runtime/database';
 import { choosePort } from '../db/embedded';
 import { onShutdownSignal, shutdownInOrder, startWeb, startWorker } from './runtime/processes';
 
-const baseConfig = loadConfig();
+const baseConfig = loadConfigOrExit();
 if (baseConfig.isProduction) {
   console.error('npm start runs the development stack. In production run `npm run web` and `npm run worker` (see README).');
   process.exit(1);
@@ -30,15 +30,17 @@ const web = await startWeb(config, database.url, logger);
 const seedHandle = connect(database.url, { max: 1 });
 const demo = await seedDemo(seedHandle.db).finally(() => seedHandle.close());
 const worker = await startWorker(config, database.url, logger, 1);
+// People open the public URL (the CX1 check compares Origin against it), not the bind address.
+const base = config.publicUrl.origin;
 
 const lines = [
   '',
   `Carepost is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
   '',
-  `  Web:            ${web.url}`,
-  `  Demo portal:    ${web.url}/o/${demo.slug}   (${demo.name})`,
-  `  Dev mailbox:    ${web.url}/dev/mail${catcher ? `   (SMTP catcher on ${catcher.url})` : ''}`,
-  `  Health:         ${web.url}/healthz   ${web.url}/readyz`,
+  `  Web:            ${base}`,
+  `  Demo portal:    ${base}/o/${demo.slug}   (${demo.name})`,
+  `  Dev mailbox:    ${base}/dev/mail${catcher ? `   (SMTP catcher on ${catcher.url})` : ''}`,
+  `  Health:         ${base}/healthz   ${base}/readyz`,
   `  Database:       ${database.embedded ? `embedded Postgres, data in ${config.dataDir}/pg` : 'DATABASE_URL'}`,
   '',
   '  Demo patients (contact points on record; codes and notices arrive in the dev mailbox):',

@@ -1,10 +1,10 @@
 // Production web process: `npm run web` (migrations are applied at start-up).
-import { loadConfig } from './config';
+import { loadConfigOrExit } from './config';
 import { createLogger } from './logger';
 import { provideDatabase } from './runtime/database';
 import { onShutdownSignal, startWeb } from './runtime/processes';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, name: 'carepost-web' });
 const database = await provideDatabase(config, { attach: true });
 const web = await startWeb(config, database.url, logger);

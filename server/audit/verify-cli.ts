@@ -1,10 +1,10 @@
 // `npm run audit:verify`: checks every organisation's audit chain (AU2). Exits 1 when any chain is broken.
 import { connect } from '../../db/client';
-import { loadConfig } from '../config';
+import { loadConfigOrExit } from '../config';
 import { withDatabase } from '../runtime/database';
 import { verifyAllAuditChains } from './chain';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const exitCode = await withDatabase(config, async (databaseUrl) => {
   const handle = connect(databaseUrl, { max: 2, applicationName: 'carepost-audit-verify' });
   try {
