@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { defineConfig, devices } from '@playwright/test';
+
+const chromium = process.env.CHROME_PATH || '/usr/bin/chromium';
+if (!fs.existsSync(chromium)) {
+  // One line, and how to fix it: Playwright's own browser download cannot work on this network.
+  console.error(`Chromium not found at ${chromium}: install it with \`apt-get install -y chromium\` or set CHROME_PATH.`);
+  process.exit(1);
+}
+
+const port = Number(process.env.E2E_PORT ?? 3947);
+const mailPort = Number(process.env.E2E_MAIL_PORT ?? 2947);
+const dataDir = path.join(os.tmpdir(), `carepost-e2e-${port}`);
+export const e2e = { baseURL: `http://localhost:${port}`, mailUrl: `smtp://127.0.0.1:${mailPort}`, dataDir };
+
+export default defineConfig({
+  testDir: 'test/e2e',
+  fullyParallel: true,
+  workers: 2,
+  retries: 0,
+  reporter: process.env.CI ? [['list']] : [['list']],
+  use: {
+    baseURL: e2e.baseURL,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: chromium,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [
+    { name: 'mobile', use: { ...devices['Pixel 7'], browserName: 'chromium' } },
+    { name: 'desktop', use: { ...devices['Desktop Chrome'], browserName: 'chromium' } },
+  ],
+  webServer: {
+    // The same stack `npm start` runs, on its own throwaway data folder and ports.
+    command: `node scripts/e2e-server.js`,
+    url: `${e2e.baseURL}/readyz`,
+    env: { PORT: String(port), MAIL_CATCHER_PORT: String(mailPort), CAREPOST_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    reuseExistingServer: false,
+    timeout: 120_000,
+    gracefulShutdown: { signal: 'SIGINT', timeout: 15_000 },
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
