@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { organisations } from './tenants';
+import { check, foreignKey, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { admins, organisations, patients } from './tenants';
 
 // Sessions are database rows; the cookie carries only a random id, and the table keeps only its SHA-256,
 // so a copy of the table cannot be replayed as cookies. The identity issue adds the flows on top.
@@ -26,6 +26,9 @@ export const sessions = pgTable(
   (t) => [
     index('sessions_patient_idx').on(t.orgId, t.patientId),
     index('sessions_admin_idx').on(t.orgId, t.adminId),
+    // A session can only belong to a patient or admin of its own organisation (EN3).
+    foreignKey({ name: 'sessions_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }).onDelete('cascade'),
+    foreignKey({ name: 'sessions_admin_fk', columns: [t.orgId, t.adminId], foreignColumns: [admins.orgId, admins.id] }).onDelete('cascade'),
     check(
       'sessions_subject',
       sql`(${t.subjectType} = 'patient' and ${t.patientId} is not null and ${t.adminId} is null)

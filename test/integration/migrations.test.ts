@@ -50,7 +50,7 @@ describe('migrations', () => {
     }
   });
 
-  it('EN3 groundwork: a contact point cannot point at another organisation\'s patient', async () => {
+  it('EN3 groundwork: a contact point or session cannot point at another organisation\'s patient', async () => {
     const url = await emptyDatabase();
     await runMigrations(url);
     const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -61,6 +61,10 @@ describe('migrations', () => {
       await expect(
         sql`insert into contact_points (org_id, patient_id, kind, value, source) values (${b!.id}, ${p!.id}, 'email', 'x@example.com', 'organisation')`,
       ).rejects.toThrow(/contact_points_patient_fk/);
+      await expect(
+        sql`insert into sessions (id_hash, org_id, subject_type, patient_id, verification_method, verified_at, expires_at)
+            values ('h', ${b!.id}, 'patient', ${p!.id}, 'code_email', now(), now() + interval '1 hour')`,
+      ).rejects.toThrow(/sessions_patient_fk/);
     } finally {
       await sql.end();
     }

@@ -1,0 +1,2 @@
+ALTER TABLE "sessions" ADD CONSTRAINT "sessions_patient_fk" FOREIGN KEY ("org_id","patient_id") REFERENCES "public"."patients"("org_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "sessions" ADD CONSTRAINT "sessions_admin_fk" FOREIGN KEY ("org_id","admin_id") REFERENCES "public"."admins"("org_id","id") ON DELETE cascade ON UPDATE no action;
