@@ -8,7 +8,8 @@ export type Spawned = { child: ChildProcess; output: () => string; exited: Promi
 export function spawnEntry(entry: string, args: string[], env: Record<string, string>): Spawned {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env },
+    // A clean environment, as a fresh shell would give; NODE_ENV stays unset unless the test sets it.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env } as unknown as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk) => (output += String(chunk)));
