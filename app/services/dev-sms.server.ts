@@ -1,0 +1,1 @@
+export { listDevSms } from '../../server/delivery/sms';
