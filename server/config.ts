@@ -28,6 +28,11 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(16).optional(),
+  TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number').optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/).optional(),
+  TWILIO_BASE_URL: z.url().default('https://api.twilio.com'),
   SESSION_SECRET: secretSchema.optional(),
   LINK_SIGNING_SECRET: secretSchema.optional(),
   VAULT_KEY: secretSchema.optional(),
@@ -48,6 +53,11 @@ export type Config = {
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   trustProxy: boolean;
+  /** Twilio when configured; outside production otherwise the dev sink shown at /dev/sms; in production otherwise none. */
+  sms:
+    | { provider: 'twilio'; baseUrl: string; accountSid: string; authToken: string; from?: string; messagingServiceSid?: string }
+    | { provider: 'dev-sink' }
+    | { provider: 'none' };
   secrets: Record<SecretName, Buffer>;
 };
 
@@ -87,6 +97,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
 
+  const twilioSet = [e.TWILIO_ACCOUNT_SID, e.TWILIO_AUTH_TOKEN].filter(Boolean).length;
+  if (twilioSet === 1 || (twilioSet === 2 && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID)) {
+    throw new ConfigError('SMS: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and one of TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID together.', [
+      'TWILIO_*: incomplete',
+    ]);
+  }
+  const sms: Config['sms'] =
+    twilioSet === 2
+      ? {
+          provider: 'twilio',
+          baseUrl: e.TWILIO_BASE_URL,
+          accountSid: e.TWILIO_ACCOUNT_SID!,
+          authToken: e.TWILIO_AUTH_TOKEN!,
+          from: e.TWILIO_FROM,
+          messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
+        }
+      : isProduction
+        ? { provider: 'none' }
+        : { provider: 'dev-sink' };
+
   const dataDir = path.resolve(e.CAREPOST_DATA_DIR);
   const provided = Object.fromEntries(SECRET_NAMES.map((name) => [name, e[name]])) as Record<SecretName, string | undefined>;
   const secrets = isProduction ? decodeSecrets(provided as Record<SecretName, string>) : devSecrets(dataDir, provided);
@@ -103,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    sms,
     secrets,
   };
 }

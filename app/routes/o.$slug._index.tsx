@@ -1,5 +1,5 @@
 import type { MetaFunction } from '@remix-run/node';
-import { useRouteLoaderData } from '@remix-run/react';
+import { Link, useRouteLoaderData } from '@remix-run/react';
 import type { loader as orgLoader } from './o.$slug';
 
 export const meta: MetaFunction = ({ matches }) => {
@@ -29,6 +29,11 @@ export default function OrganisationLanding() {
         <p>
           Open the link in the notice. We will send a one-time code to an email address or phone number {org.name} has on
           record for you, or you can use a passkey.
+        </p>
+        <p>
+          <Link className="button" to={`/o/${org.slug}/sign-in`}>
+            Sign in
+          </Link>
         </p>
         <p className="muted">Your care never depends on agreeing to marketing messages.</p>
       </section>

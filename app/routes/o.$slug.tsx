@@ -1,12 +1,14 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { isRouteErrorResponse, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { Form, isRouteErrorResponse, Link, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { optionalPatient } from '../services/identity.server';
 import { getOrganisationBranding } from '../services/organisations.server';
 import { useNonce } from '../nonce';
 
-export async function loader({ params, context }: LoaderFunctionArgs) {
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');
   if (!org) throw data({ reason: 'unknown_organisation' }, { status: 404 });
-  return { org };
+  const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
+  return { org, signedIn: signedIn !== undefined };
 }
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
@@ -14,7 +16,7 @@ export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
 ];
 
 export default function OrganisationLayout() {
-  const { org } = useLoaderData<typeof loader>();
+  const { org, signedIn } = useLoaderData<typeof loader>();
   const nonce = useNonce();
   // Colours come from the database as #rrggbb (a CHECK constraint) and from our own contrast choice, so they are
   // safe to place in a nonce'd style element; inline style attributes would break the CSP.
@@ -28,6 +30,17 @@ export default function OrganisationLayout() {
         <div className="org-header__inner">
           {org.hasLogo ? <img className="org-header__logo" src={`/o/${org.slug}/logo.svg`} alt="" width={48} height={48} /> : null}
           <p className="org-header__name">{org.name}</p>
+          {signedIn ? (
+            <Form method="post" action={`/o/${org.slug}/sign-out`}>
+              <button className="header-button" type="submit">
+                Sign out
+              </button>
+            </Form>
+          ) : (
+            <Link className="org-header__link" to={`/o/${org.slug}/sign-in`}>
+              Sign in
+            </Link>
+          )}
         </div>
       </header>
       <Outlet />

@@ -1,3 +1,4 @@
 export * from './tenants';
 export * from './sessions';
 export * from './audit';
+export * from './identity';

@@ -22,6 +22,8 @@ export const sessions = pgTable(
     /** Absolute expiry (SE2); the idle timeout is checked against last_seen_at. */
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** Shown in the patient's list of sessions ("Chrome on Android"); truncated, never an IP. */
+    userAgent: text('user_agent'),
   },
   (t) => [
     index('sessions_patient_idx').on(t.orgId, t.patientId),

@@ -14,9 +14,12 @@ export const organisations = pgTable(
     /** An SVG logo, served from our own origin as an image, never inlined into a page. */
     logoSvg: text('logo_svg'),
     timeZone: text('time_zone').notNull().default('UTC'),
+    /** What a patient must prove before reading a message (OT5): a code, a code plus date of birth, or a passkey. */
+    pickupPolicy: text('pickup_policy', { enum: ['code', 'code_dob', 'passkey'] }).notNull().default('code'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    check('organisations_pickup_policy', sql`${t.pickupPolicy} in ('code', 'code_dob', 'passkey')`),
     uniqueIndex('organisations_slug_key').on(t.slug),
     check('organisations_slug_format', sql`${t.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'`),
     check('organisations_brand_color_format', sql`${t.brandColor} ~ '^#[0-9a-f]{6}$'`),

@@ -6,6 +6,8 @@ import express from 'express';
 import type { DbHandle } from '../../db/client';
 import { migrationStatus } from '../../db/migrate';
 import type { Config } from '../config';
+import type { SmsTransport } from '../delivery/sms';
+import type { MailTransport } from '../delivery/transport';
 import type { Logger } from '../logger';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
@@ -16,10 +18,12 @@ export type HttpAppOptions = {
   database: DbHandle;
   logger: Logger;
   build: ServerBuild;
+  mail: MailTransport;
+  sms: SmsTransport | undefined;
   publicDir?: string;
 };
 
-export function createHttpApp({ config, database, logger, build, publicDir = path.resolve('public') }: HttpAppOptions) {
+export function createHttpApp({ config, database, logger, build, mail, sms, publicDir = path.resolve('public') }: HttpAppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -61,13 +65,15 @@ export function createHttpApp({ config, database, logger, build, publicDir = pat
     db: database.db,
     config: { mode: config.mode, isProduction: config.isProduction, publicUrl: config.publicUrl, dataDir: config.dataDir },
     logger,
+    identity: { codeSecret: config.secrets.CODE_HMAC_SECRET, cookies: { secure: config.publicUrl.protocol === 'https:' } },
+    transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
   };
   app.all(
     '*',
     createRequestHandler({
       build,
       mode: config.isProduction ? 'production' : 'development',
-      getLoadContext: (_req, res): CarepostLoadContext => ({ ...context, cspNonce: res.locals.cspNonce as string }),
+      getLoadContext: (req, res): CarepostLoadContext => ({ ...context, cspNonce: res.locals.cspNonce as string, clientIp: req.ip ?? 'unknown' }),
     }),
   );
 

@@ -1,13 +1,19 @@
 import type { Database } from '../../db/client';
 import type { Config } from '../config';
+import type { CodeTransports } from '../identity/code-delivery';
+import type { CookieSettings } from '../identity/cookies';
 import type { Logger } from '../logger';
 
 /** What every loader and action receives as `context`. Services come from here, never from module state. */
 export type CarepostLoadContext = {
   cspNonce: string;
+  /** The client address as Express sees it (TRUST_PROXY decides whether X-Forwarded-For counts). */
+  clientIp: string;
   db: Database;
   config: Pick<Config, 'mode' | 'isProduction' | 'publicUrl' | 'dataDir'>;
   logger: Logger;
+  identity: { codeSecret: Buffer; cookies: CookieSettings };
+  transports: CodeTransports;
 };
 
 declare module '@remix-run/node' {

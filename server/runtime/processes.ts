@@ -2,22 +2,40 @@
 import { connect } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
 import type { Config } from '../config';
+import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '../delivery/sms';
+import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { createHttpApp } from '../http/app';
 import { listen, loadRemixBuild } from '../http/server';
 import type { Logger } from '../logger';
 
+export function createSms(config: Config): SmsTransport | undefined {
+  switch (config.sms.provider) {
+    case 'twilio':
+      return createTwilioSmsTransport(config.sms);
+    case 'dev-sink':
+      return createDevSmsSink(config.dataDir);
+    case 'none':
+      return undefined;
+  }
+}
+
 export async function startWeb(config: Config, databaseUrl: string, logger: Logger) {
+  if (!config.smtpUrl) throw new Error('SMTP_URL is not set: the web process sends sign-in codes by email');
   await runMigrations(databaseUrl);
   const database = connect(databaseUrl, { max: 10, applicationName: 'carepost-web' });
   const build = await loadRemixBuild();
-  const app = createHttpApp({ config, database, logger, build });
+  const mail = createSmtpTransport(config.smtpUrl);
+  const sms = createSms(config);
+  const app = createHttpApp({ config, database, logger, build, mail, sms });
   const server = await listen(app, config.port, config.host);
   return {
     url: server.url,
     port: server.port,
     close: async (graceMs?: number) => {
       await server.close(graceMs);
+      await mail.close?.();
+      await sms?.close?.();
       await database.close();
     },
   };

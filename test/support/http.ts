@@ -5,6 +5,9 @@ import { Writable } from 'node:stream';
 import { inject } from 'vitest';
 import { connect } from '../../db/client';
 import { loadConfig } from '../../server/config';
+import { startMailCatcher } from '../../server/delivery/mail-catcher';
+import { createDevSmsSink } from '../../server/delivery/sms';
+import { createSmtpTransport } from '../../server/delivery/transport';
 import { createHttpApp } from '../../server/http/app';
 import { listen, loadRemixBuild } from '../../server/http/server';
 import { createLogger } from '../../server/logger';
@@ -39,7 +42,11 @@ export async function startTestServer(options: { production?: boolean; databaseU
   });
   const logger = createLogger({ level: 'info', destination });
   const database = connect(databaseUrl, { max: 3 });
-  const app = createHttpApp({ config, database, logger, build: await loadRemixBuild() });
+  // A real SMTP server per test server: codes are read from the mail it received, never from a backdoor.
+  const catcher = await startMailCatcher({ dataDir });
+  const mail = createSmtpTransport(catcher.url, { pool: false });
+  const sms = createDevSmsSink(dataDir);
+  const app = createHttpApp({ config, database, logger, build: await loadRemixBuild(), mail, sms });
   const server = await listen(app, 0, '127.0.0.1');
   return {
     url: server.url,
@@ -49,6 +56,8 @@ export async function startTestServer(options: { production?: boolean; databaseU
     fetch: (pathname: string, init?: RequestInit) => fetch(`${server.url}${pathname}`, { redirect: 'manual', ...init }),
     close: async () => {
       await server.close(1_000);
+      await mail.close?.();
+      await catcher.close();
       await database.close();
     },
   };

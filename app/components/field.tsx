@@ -1,0 +1,32 @@
+import type { InputHTMLAttributes } from 'react';
+
+/** A labelled input whose error is tied to it with aria-describedby and announced (STYLE.md, forms). */
+export function Field({ id, label, hint, error, ...input }: { id: string; label: string; hint?: string; error?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const described = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(' ') || undefined;
+  return (
+    <div className={`field${error ? ' field--error' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {hint ? (
+        <p id={`${id}-hint`} className="field__hint">
+          {hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p id={`${id}-error`} className="field__error">
+          <span className="visually-hidden">Error: </span>
+          {error}
+        </p>
+      ) : null}
+      <input id={id} name={id} aria-describedby={described} aria-invalid={error ? true : undefined} {...input} />
+    </div>
+  );
+}
+
+export function FormError({ message }: { message?: string }) {
+  // Always rendered so screen readers announce the message when it appears.
+  return (
+    <div role="alert" className={message ? 'form-error' : undefined}>
+      {message ?? null}
+    </div>
+  );
+}

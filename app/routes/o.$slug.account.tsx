@@ -1,0 +1,71 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, useLoaderData } from '@remix-run/react';
+import { clearCookie, endAllPatientSessions, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/identity.server';
+
+export const meta: MetaFunction = () => [{ title: 'Your account · Carepost' }];
+
+const METHOD_LABELS: Record<string, string> = {
+  code_email: 'a code sent by email',
+  code_sms: 'a code sent by text message',
+  code_dob: 'a code and your date of birth',
+  passkey: 'a passkey',
+};
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const now = new Date();
+  const { org, session, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
+  const sessions = await listPatientSessions(context.db, org.id, patient.id, session.idHash, now);
+  return {
+    displayName: patient.displayName,
+    orgName: org.name,
+    verifiedWith: METHOD_LABELS[session.verificationMethod] ?? session.verificationMethod,
+    sessions: sessions.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString() })),
+  };
+}
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const now = new Date();
+  const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
+  const form = await request.formData();
+  if (form.get('intent') !== 'sign_out_everywhere') return data({ error: 'Unknown action.' }, { status: 400 });
+  await context.db.transaction((tx) => endAllPatientSessions(tx, org.id, patient.id, now));
+  throw redirectTo(`/o/${org.slug}/signed-out`, {
+    'Set-Cookie': clearCookie(sessionCookieName(context.identity.cookies), context.identity.cookies),
+    'Clear-Site-Data': '"cache", "cookies", "storage"',
+  });
+}
+
+function formatTime(iso: string) {
+  return new Date(iso).toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+}
+
+export default function Account() {
+  const { displayName, verifiedWith, sessions } = useLoaderData<typeof loader>();
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>Signed in as {displayName}</h1>
+      <p>You proved who you are with {verifiedWith}.</p>
+      <section className="card" aria-labelledby="sessions-heading">
+        <h2 id="sessions-heading">Where you are signed in</h2>
+        <ul className="session-list">
+          {sessions.map((s, i) => (
+            <li key={i}>
+              <strong>{s.device}</strong>
+              {s.current ? ' (this browser)' : ''}
+              <br />
+              <span className="muted">
+                Signed in {formatTime(s.createdAt)}, last active {formatTime(s.lastSeenAt)}
+              </span>
+            </li>
+          ))}
+        </ul>
+        <Form method="post">
+          <input type="hidden" name="intent" value="sign_out_everywhere" />
+          <button className="button button--secondary" type="submit">
+            Sign out everywhere
+          </button>
+        </Form>
+      </section>
+    </main>
+  );
+}

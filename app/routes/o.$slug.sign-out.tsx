@@ -1,0 +1,20 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
+import { clearCookie, endPatientSession, optionalPatient, redirectTo, requireOrganisation, sessionCookieName } from '../services/identity.server';
+
+// GET never changes anything: only the POST from the sign-out button signs out (CX1).
+export async function loader({ params, context }: LoaderFunctionArgs) {
+  const org = await requireOrganisation(context.db, params.slug);
+  throw redirectTo(`/o/${org.slug}/account`);
+}
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const now = new Date();
+  const org = await requireOrganisation(context.db, params.slug);
+  const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now });
+  if (signedIn) await context.db.transaction((tx) => endPatientSession(tx, signedIn.session, now));
+  // SE3, PW2: the server row is gone; the browser drops the cookie, its caches and its storage for this site.
+  throw redirectTo(`/o/${org.slug}/signed-out`, {
+    'Set-Cookie': clearCookie(sessionCookieName(context.identity.cookies), context.identity.cookies),
+    'Clear-Site-Data': '"cache", "cookies", "storage"',
+  });
+}

@@ -1,0 +1,19 @@
+import type { MetaFunction } from '@remix-run/node';
+import { Link, useParams } from '@remix-run/react';
+
+export const meta: MetaFunction = () => [{ title: 'Signed out · Carepost' }];
+
+export default function SignedOut() {
+  const { slug } = useParams();
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>You are signed out</h1>
+      <p>Nothing private is left in this browser. If this is a shared device, you can close the window.</p>
+      <p>
+        <Link className="button" to={`/o/${slug}/sign-in`}>
+          Sign in again
+        </Link>
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,36 @@
+// Cookie names and attributes in one place (SE4): __Host- prefixed and Secure in production, HttpOnly, SameSite=Lax.
+export type CookieSettings = { secure: boolean };
+
+export function sessionCookieName(settings: CookieSettings): string {
+  return settings.secure ? '__Host-carepost_session' : 'carepost_session';
+}
+
+export function attemptCookieName(settings: CookieSettings): string {
+  return settings.secure ? '__Host-carepost_attempt' : 'carepost_attempt';
+}
+
+export function readCookie(request: Request, name: string): string | undefined {
+  const header = request.headers.get('cookie');
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index === -1) continue;
+    if (part.slice(0, index).trim() === name) {
+      const value = part.slice(index + 1).trim();
+      return /^[A-Za-z0-9_-]{1,100}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `maxAgeSeconds` undefined: a browser-session cookie, gone when the browser closes; the server enforces timeouts. */
+export function serializeCookie(name: string, value: string, settings: CookieSettings, maxAgeSeconds?: number): string {
+  const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  if (settings.secure) parts.push('Secure');
+  if (maxAgeSeconds !== undefined) parts.push(`Max-Age=${maxAgeSeconds}`);
+  return parts.join('; ');
+}
+
+export function clearCookie(name: string, settings: CookieSettings): string {
+  return serializeCookie(name, '', settings, 0);
+}

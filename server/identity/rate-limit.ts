@@ -1,0 +1,32 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client';
+
+export type RateLimit = { name: string; limit: number; windowSeconds: number };
+export type RateDecision = { allowed: true } | { allowed: false; limit: RateLimit; retryAfterSeconds: number };
+
+/**
+ * Counts one event against each limit (fixed windows in the database, shared by every web process) and says
+ * whether all of them still allow it. Counting happens even when refused, so hammering does not help (EN2).
+ */
+export async function consumeRateLimits(db: DbOrTx, limits: { limit: RateLimit; key: string }[], now: Date): Promise<RateDecision> {
+  let refused: { limit: RateLimit; retryAfterSeconds: number } | undefined;
+  for (const { limit, key } of limits) {
+    const windowMs = limit.windowSeconds * 1000;
+    const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+    const bucket = `${limit.name}:${key}`;
+    const rows = await db.execute<{ count: number }>(sql`
+      insert into rate_limit_counters (bucket, window_start, count) values (${bucket}, ${windowStart.toISOString()}::timestamptz, 1)
+      on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
+      returning count`);
+    const count = Number(rows[0]?.count ?? 0);
+    if (count > limit.limit && !refused) {
+      refused = { limit, retryAfterSeconds: Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000)) };
+    }
+  }
+  return refused ? { allowed: false, ...refused } : { allowed: true };
+}
+
+/** Old windows are useless; the worker calls this now and then. */
+export async function pruneRateLimits(db: DbOrTx, now: Date): Promise<void> {
+  await db.execute(sql`delete from rate_limit_counters where window_start < ${new Date(now.getTime() - 2 * 86_400_000).toISOString()}::timestamptz`);
+}

@@ -1,0 +1,239 @@
+// Sign-in by one-time code (OT1-OT4, OT6, EN1, EN2). Server functions take `now` so tests can move the clock.
+import { randomUUID } from 'node:crypto';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client';
+import { codeThrottles, contactPoints, verifications } from '../../db/schema/index';
+import { appendAudit } from '../audit/chain';
+import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
+import type { ContactInput } from './contact';
+import { consumeRateLimits, type RateLimit } from './rate-limit';
+
+// EN2. The organisation cap bounds what one tenant can spend on SMS and email in an hour.
+export const CODE_SEND_LIMITS = {
+  perIp: { name: 'code_send_ip', limit: 20, windowSeconds: 3600 },
+  perContact: { name: 'code_send_contact', limit: 5, windowSeconds: 3600 },
+  perOrganisation: { name: 'code_send_org', limit: 2000, windowSeconds: 3600 },
+} satisfies Record<string, RateLimit>;
+
+// OT4: free tries, then a wait that doubles per failure up to a cap, then a lock at 100 that a timer lifts.
+export const FREE_FAILURES = 5;
+export const MAX_WAIT_MS = 15 * 60 * 1000;
+export const LOCK_AFTER_FAILURES = 100;
+export const LOCK_MS = 24 * 60 * 60 * 1000;
+
+export type CodePurpose = 'sign_in' | 'step_up' | 'contact_verify';
+export type CodeMethod = 'code_email' | 'code_sms';
+
+/** What must be sent, when the target is a verified contact point on record. Sent off the response path (EN1). */
+export type CodeDelivery = { channel: 'email' | 'sms'; to: string; code: string; contactPointId: string };
+
+export type RequestCodeResult =
+  | { status: 'issued'; attemptToken: string; expiresAt: Date; delivery: CodeDelivery | undefined }
+  | { status: 'rate_limited'; retryAfterSeconds: number };
+
+export function waitAfterFailures(consecutiveFailures: number): number {
+  if (consecutiveFailures < FREE_FAILURES) return 0;
+  return Math.min(1000 * 2 ** (consecutiveFailures - FREE_FAILURES), MAX_WAIT_MS);
+}
+
+/**
+ * Issues a code for `contact`. Known and unknown targets take the same path: a verification row is written
+ * either way, and only a verified contact point on record gets a code sent (OT6). The caller answers the same
+ * thing in both cases and sends `delivery` after answering.
+ */
+export async function requestCode(options: {
+  db: Database;
+  codeSecret: Buffer;
+  orgId: string;
+  contact: ContactInput;
+  ipAddress: string;
+  purpose?: CodePurpose;
+  patientId?: string;
+  now: Date;
+}): Promise<RequestCodeResult> {
+  const { db, codeSecret, orgId, contact, now } = options;
+  const purpose = options.purpose ?? 'sign_in';
+  const targetHash = keyedHash(codeSecret, orgId, contact.kind, contact.value);
+  return db.transaction(async (tx) => {
+    const rate = await consumeRateLimits(
+      tx,
+      [
+        { limit: CODE_SEND_LIMITS.perIp, key: keyedHash(codeSecret, 'ip', options.ipAddress) },
+        { limit: CODE_SEND_LIMITS.perContact, key: `${orgId}:${targetHash}` },
+        { limit: CODE_SEND_LIMITS.perOrganisation, key: orgId },
+      ],
+      now,
+    );
+    if (!rate.allowed) {
+      await appendAudit(tx, orgId, { actorType: 'system', action: 'identity.code.rate_limited', details: { limit: rate.limit.name } });
+      return { status: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds } as const;
+    }
+
+    const [point] = await tx
+      .select({ id: contactPoints.id, patientId: contactPoints.patientId })
+      .from(contactPoints)
+      .where(
+        and(
+          eq(contactPoints.orgId, orgId),
+          eq(contactPoints.kind, contact.kind),
+          eq(contactPoints.value, contact.value),
+          isNotNull(contactPoints.verifiedAt),
+        ),
+      );
+    // Step-up and contact verification only ever go to the signed-in patient's own contact points.
+    const usable = point && (options.patientId === undefined || point.patientId === options.patientId) ? point : undefined;
+
+    const id = randomUUID();
+    const code = generateCode();
+    const attemptToken = randomToken();
+    const expiresAt = new Date(now.getTime() + CODE_TTL_MS);
+    const values = {
+      id,
+      orgId,
+      purpose,
+      targetHash,
+      channel: contact.kind,
+      contactPointId: usable?.id ?? null,
+      patientId: options.patientId ?? null,
+      codeHmac: codeHmac(codeSecret, id, code),
+      attemptHash: sha256(attemptToken),
+      failedTries: 0,
+      createdAt: now,
+      expiresAt,
+      consumedAt: null,
+    };
+    // A new request replaces the previous code for the same target and purpose.
+    await tx
+      .insert(verifications)
+      .values(values)
+      .onConflictDoUpdate({ target: [verifications.orgId, verifications.targetHash, verifications.purpose], set: values });
+
+    await appendAudit(tx, orgId, {
+      actorType: options.patientId ? 'patient' : 'system',
+      actorId: options.patientId ?? null,
+      action: 'identity.code.requested',
+      subjectType: usable ? 'contact_point' : null,
+      subjectId: usable?.id ?? null,
+      details: { purpose, channel: contact.kind, sent: usable !== undefined },
+    });
+
+    return {
+      status: 'issued',
+      attemptToken,
+      expiresAt,
+      delivery: usable ? { channel: contact.kind, to: contact.value, code, contactPointId: usable.id } : undefined,
+    } as const;
+  });
+}
+
+export type VerifyCodeResult =
+  | { status: 'verified'; patientId: string; contactPointId: string; method: CodeMethod }
+  | { status: 'no_attempt' } // no code asked for in this browser, or it was replaced (OT3)
+  | { status: 'used' }
+  | { status: 'expired' }
+  | { status: 'too_many_tries' }
+  | { status: 'wait'; retryAfterSeconds: number }
+  | { status: 'locked' }
+  | { status: 'wrong'; triesLeft: number };
+
+/**
+ * Checks a code against the attempt bound to this browser. Every outcome is committed: a failure counts even
+ * though nothing is thrown, and a success consumes the code so a replay finds it used (OT2).
+ */
+export async function verifyCode(options: {
+  db: Database;
+  codeSecret: Buffer;
+  orgId: string;
+  attemptToken: string | undefined;
+  code: string;
+  purpose?: CodePurpose;
+  now: Date;
+}): Promise<VerifyCodeResult> {
+  const { db, codeSecret, orgId, code, now } = options;
+  const purpose = options.purpose ?? 'sign_in';
+  if (!options.attemptToken) return { status: 'no_attempt' };
+  const attemptHash = sha256(options.attemptToken);
+
+  return db.transaction(async (tx) => {
+    const [v] = await tx
+      .select()
+      .from(verifications)
+      .where(and(eq(verifications.orgId, orgId), eq(verifications.attemptHash, attemptHash), eq(verifications.purpose, purpose)))
+      .for('update');
+    if (!v) return { status: 'no_attempt' } as const;
+    if (v.consumedAt) return { status: 'used' } as const;
+    if (v.expiresAt.getTime() <= now.getTime()) return { status: 'expired' } as const;
+    if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' } as const;
+
+    await tx.insert(codeThrottles).values({ orgId, targetHash: v.targetHash }).onConflictDoNothing();
+    const [throttle] = await tx
+      .select()
+      .from(codeThrottles)
+      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)))
+      .for('update');
+    let failures = throttle?.consecutiveFailures ?? 0;
+    if (throttle?.lockedUntil) {
+      if (throttle.lockedUntil.getTime() > now.getTime()) return { status: 'locked' } as const;
+      failures = 0; // the timed unlock: a fresh start
+    }
+    if (throttle?.nextTryAt && throttle.nextTryAt.getTime() > now.getTime()) {
+      return { status: 'wait', retryAfterSeconds: Math.ceil((throttle.nextTryAt.getTime() - now.getTime()) / 1000) } as const;
+    }
+
+    const actor = { actorType: 'system' as const, subjectType: v.contactPointId ? 'contact_point' : null, subjectId: v.contactPointId };
+    const matches = v.contactPointId !== null && /^\d{6}$/.test(code) && codeMatches(codeSecret, v.id, code, v.codeHmac);
+    if (!matches) {
+      failures += 1;
+      const locked = failures >= LOCK_AFTER_FAILURES;
+      const wait = waitAfterFailures(failures);
+      await tx
+        .update(verifications)
+        .set({ failedTries: sql`${verifications.failedTries} + 1` })
+        .where(eq(verifications.id, v.id));
+      await tx
+        .update(codeThrottles)
+        .set({
+          consecutiveFailures: failures,
+          nextTryAt: wait > 0 ? new Date(now.getTime() + wait) : null,
+          lockedUntil: locked ? new Date(now.getTime() + LOCK_MS) : null,
+        })
+        .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
+      await appendAudit(tx, orgId, { ...actor, action: 'identity.code.failed', details: { purpose, consecutiveFailures: failures } });
+      if (locked) {
+        await appendAudit(tx, orgId, { ...actor, action: 'identity.code.locked', details: { purpose, lockHours: LOCK_MS / 3_600_000 } });
+        return { status: 'locked' } as const;
+      }
+      return { status: 'wrong', triesLeft: Math.max(0, MAX_TRIES_PER_CODE - (v.failedTries + 1)) } as const;
+    }
+
+    const [point] = await tx
+      .select({ patientId: contactPoints.patientId })
+      .from(contactPoints)
+      .where(and(eq(contactPoints.orgId, orgId), eq(contactPoints.id, v.contactPointId!)));
+    if (!point) return { status: 'no_attempt' } as const; // the contact point was removed meanwhile
+    await tx.update(verifications).set({ consumedAt: now }).where(eq(verifications.id, v.id));
+    await tx
+      .update(codeThrottles)
+      .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
+      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
+    const method: CodeMethod = v.channel === 'sms' ? 'code_sms' : 'code_email';
+    await appendAudit(tx, orgId, {
+      actorType: 'patient',
+      actorId: point.patientId,
+      action: 'identity.code.verified',
+      subjectType: 'contact_point',
+      subjectId: v.contactPointId,
+      details: { purpose, method },
+    });
+    return { status: 'verified', patientId: point.patientId, contactPointId: v.contactPointId!, method } as const;
+  });
+}
+
+/** An admin's unlock (admin issue) and tests use this; the timed unlock needs nothing. */
+export async function unlockContact(db: Database, codeSecret: Buffer, orgId: string, contact: ContactInput): Promise<void> {
+  const targetHash = keyedHash(codeSecret, orgId, contact.kind, contact.value);
+  await db
+    .update(codeThrottles)
+    .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
+    .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, targetHash)));
+}
