@@ -37,6 +37,7 @@ export async function startMailCatcher(options: { dataDir: string; port?: number
         };
         const id = `${Date.now().toString().padStart(14, '0')}-${randomBytes(4).toString('hex')}`;
         const header = `X-Carepost-Envelope: ${JSON.stringify(envelope)}\r\n`;
+        fs.mkdirSync(folder, { recursive: true }); // someone may have emptied the mailbox by deleting the folder
         fs.writeFileSync(path.join(folder, `${id}.eml`), Buffer.concat([Buffer.from(header), ...chunks]));
         prune(folder);
         callback();

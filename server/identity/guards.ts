@@ -17,7 +17,9 @@ export function notFound(): Response {
 }
 
 export function redirectTo(location: string, headers: HeadersInit = {}): Response {
-  return new Response(null, { status: 303, headers: { ...Object.fromEntries(new Headers(headers)), Location: location } });
+  const all = new Headers(headers); // keeps several Set-Cookie headers apart
+  all.set('Location', location);
+  return new Response(null, { status: 303, headers: all });
 }
 
 export async function requireOrganisation(db: DbOrTx, slug: string | undefined): Promise<OrganisationBranding> {
