@@ -35,7 +35,7 @@ export async function withDatabase<T>(config: Config, fn: (databaseUrl: string) 
   }
 }
 
-function runningEmbeddedUrl(dataDir: string): string | undefined {
+export function runningEmbeddedUrl(dataDir: string): string | undefined {
   const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
   const credentialsFile = path.join(dataDir, 'pg-credentials.json');
   if (!fs.existsSync(pidFile) || !fs.existsSync(credentialsFile)) return undefined;
