@@ -1,6 +1,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
+import { codeFailure } from '../utils/code-errors';
 import {
   attemptCookieName,
   clearCookie,
@@ -56,39 +57,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
       throw redirectTo(`/o/${org.slug}/account`, headers);
     }
-    case 'wrong':
+    default: {
+      const failure = codeFailure(result, org.name);
       return data<{ errors: ActionErrors }>(
-        {
-          errors: {
-            code:
-              result.triesLeft > 0
-                ? `That code is not right. You can try ${result.triesLeft} more time${result.triesLeft === 1 ? '' : 's'}.`
-                : 'That code is not right, and it cannot be tried again. Ask for a new code.',
-          },
-        },
-        { status: 400 },
+        { errors: { code: failure.field, form: failure.form } },
+        { status: failure.status, headers: failure.retryAfter ? { 'Retry-After': String(failure.retryAfter) } : undefined },
       );
-    case 'too_many_tries':
-      return data<{ errors: ActionErrors }>({ errors: { form: 'That code has been tried too many times. Ask for a new code.' } }, { status: 400 });
-    case 'expired':
-      return data<{ errors: ActionErrors }>({ errors: { form: 'That code has expired: codes work for 10 minutes. Ask for a new code.' } }, { status: 400 });
-    case 'used':
-      return data<{ errors: ActionErrors }>({ errors: { form: 'That code has already been used. Ask for a new code.' } }, { status: 400 });
-    case 'no_attempt':
-      return data<{ errors: ActionErrors }>(
-        { errors: { form: 'This browser has no code waiting: it was asked for in another browser, or a newer code replaced it. Ask for a new code here.' } },
-        { status: 400 },
-      );
-    case 'wait':
-      return data<{ errors: ActionErrors }>(
-        { errors: { form: `Too many wrong codes. Wait ${result.retryAfterSeconds} second${result.retryAfterSeconds === 1 ? '' : 's'}, then try again.` } },
-        { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
-      );
-    case 'locked':
-      return data<{ errors: ActionErrors }>(
-        { errors: { form: `Signing in with a code is locked for this contact after too many wrong codes. Try again tomorrow, or contact ${org.name}.` } },
-        { status: 429 },
-      );
+    }
   }
 }
 

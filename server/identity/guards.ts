@@ -1,10 +1,11 @@
 // requirePatient: loaders read top to bottom; this throws the redirect or the 404 (STYLE.md, Epic Stack habit).
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNotNull } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client';
-import { patients } from '../../db/schema/index';
+import { contactPoints, patients } from '../../db/schema/index';
 import { getOrganisationBranding, type OrganisationBranding } from '../orgs/organisations';
 import { readCookie, sessionCookieName, type CookieSettings } from './cookies';
 import { getPatientSession, type ActiveSession } from './sessions';
+
 
 export type SignedInPatient = {
   org: OrganisationBranding;
@@ -45,4 +46,13 @@ export async function requirePatient(options: { request: Request; db: DbOrTx; co
   const signedIn = await optionalPatient({ ...options, org });
   if (!signedIn) throw redirectTo(`/o/${org.slug}/sign-in`);
   return signedIn;
+}
+
+/** The patient's verified contact points, for choosing where a step-up code goes (OT6). */
+export async function verifiedContactsOf(db: DbOrTx, orgId: string, patientId: string) {
+  return db
+    .select({ id: contactPoints.id, kind: contactPoints.kind, value: contactPoints.value })
+    .from(contactPoints)
+    .where(and(eq(contactPoints.orgId, orgId), eq(contactPoints.patientId, patientId), isNotNull(contactPoints.verifiedAt)))
+    .orderBy(contactPoints.createdAt);
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { methodSatisfies, requireAssurance, STEP_UP_MAX_AGE_MS } from '../../server/identity/assurance';
 import { createPatientSession, getPatientSession, PATIENT_ABSOLUTE_MS, PATIENT_IDLE_MS } from '../../server/identity/sessions';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startTestServer } from '../support/http';
@@ -170,6 +171,64 @@ describe('sign-in over HTTP', () => {
       expect(cookie).not.toMatch(/Domain=/i);
     }
     expect(session).not.toContain('Max-Age'); // a browser-session cookie; the server enforces the timeouts
+  });
+});
+
+describe('step-up (SE5)', () => {
+  it('SE5, SE1: a step-up with a fresh code returns to the page with a new session id; the old one dies', async () => {
+    const { email, patient } = await createTestPatient(handle, org.id);
+    const { session } = await signIn(dev, org.slug, email);
+    const page = await dev.fetch(`/o/${org.slug}/verify?returnTo=/o/${org.slug}/account`, { headers: { cookie: `carepost_session=${session}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const contactId = /name="contactId"[^>]*value="([0-9a-f-]{36})"/.exec(html)![1]!;
+    expect(html).not.toContain(email); // masked on screen
+
+    const ignore = await mailSnapshot(dev.dataDir);
+    const sent = await post(dev, `/o/${org.slug}/verify`, { intent: 'send', contactId, returnTo: `/o/${org.slug}/account` }, `carepost_session=${session}`);
+    expect(sent.status).toBe(200);
+    const attempt = cookieFrom(sent, 'carepost_attempt')!;
+    const code = await waitForCode(dev.dataDir, email, { ignore });
+    const done = await post(dev, `/o/${org.slug}/verify`, { intent: 'verify', code, returnTo: `/o/${org.slug}/account` }, `carepost_session=${session}; carepost_attempt=${attempt}`);
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`/o/${org.slug}/account`);
+    const fresh = cookieFrom(done, 'carepost_session')!;
+    expect(fresh).not.toBe(session);
+    expect((await dev.fetch(`/o/${org.slug}/account`, { headers: { cookie: `carepost_session=${session}` } })).status).toBe(303);
+    const now = new Date();
+    const stepped = await getPatientSession(handle.db, org.id, fresh, now);
+    expect(stepped?.patientId).toBe(patient.id);
+    expect(now.getTime() - stepped!.verifiedAt.getTime()).toBeLessThan(60_000);
+  });
+
+  it('SE5: a step-up code cannot be sent to another patient\'s contact point, and returnTo never leaves the organisation', async () => {
+    const me = await createTestPatient(handle, org.id);
+    const someoneElse = await createTestPatient(handle, org.id);
+    const [theirs] = await handle.sql<{ id: string }[]>`select id from contact_points where patient_id = ${someoneElse.patient.id}`;
+    const { session } = await signIn(dev, org.slug, me.email);
+    const res = await post(dev, `/o/${org.slug}/verify`, { intent: 'send', contactId: theirs!.id, returnTo: 'https://evil.example/' }, `carepost_session=${session}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Choose where to send the code');
+    const page = await dev.fetch(`/o/${org.slug}/verify?returnTo=https://evil.example/`, { headers: { cookie: `carepost_session=${session}` } });
+    const html = await page.text();
+    expect(html).toContain(`name="returnTo" value="/o/${org.slug}/account"`);
+    expect(html).not.toContain('value="https://evil.example/"');
+  });
+
+  it('SE5: requireAssurance sends a stale or weaker verification to the step-up page', async () => {
+    const { patient } = await createTestPatient(handle, org.id);
+    const signedAt = new Date(Date.now() - 10 * 60_000);
+    const { token } = await handle.db.transaction((tx) => createPatientSession(tx, { orgId: org.id, patientId: patient.id, method: 'code_email', now: signedAt }));
+    const request = new Request('http://localhost/x', { headers: { cookie: `carepost_session=${token}` } });
+    const base = { request, db: handle.db, cookies: { secure: false }, slug: org.slug, returnTo: `/o/${org.slug}/passkeys` };
+    const now = new Date(signedAt.getTime() + 60_000);
+    await expect(requireAssurance({ ...base, now, level: 'code', maxAgeMs: STEP_UP_MAX_AGE_MS })).resolves.toMatchObject({ patient: { id: patient.id } });
+    const stale = await requireAssurance({ ...base, now: new Date(signedAt.getTime() + 6 * 60_000), level: 'code', maxAgeMs: STEP_UP_MAX_AGE_MS }).catch((r: Response) => r);
+    expect((stale as Response).headers.get('location')).toBe(`/o/${org.slug}/verify?returnTo=%2Fo%2F${org.slug}%2Fpasskeys`);
+    const weaker = await requireAssurance({ ...base, now, level: 'passkey', maxAgeMs: STEP_UP_MAX_AGE_MS }).catch((r: Response) => r);
+    expect((weaker as Response).status).toBe(303);
+    expect(methodSatisfies('passkey', 'code_dob')).toBe(true);
+    expect(methodSatisfies('code_sms', 'code_dob')).toBe(false);
   });
 });
 

@@ -1,0 +1,47 @@
+// How sure we are who the patient is, and how recently they proved it (SE5, OT5).
+import type { DbOrTx } from '../../db/client';
+import type { CookieSettings } from './cookies';
+import { redirectTo, requirePatient, type SignedInPatient } from './guards';
+import type { VerificationMethod } from './sessions';
+
+/** The levels an organisation's pickup policy can name (organisations.pickup_policy). */
+export type AssuranceLevel = 'code' | 'code_dob' | 'passkey';
+
+/** A recent verification, for adding a passkey, changing a contact point or granting consent (SE5). */
+export const STEP_UP_MAX_AGE_MS = 5 * 60 * 1000;
+
+const STRENGTH: Record<VerificationMethod, number> = { code_email: 1, code_sms: 1, code_dob: 2, passkey: 3 };
+const NEEDED: Record<AssuranceLevel, number> = { code: 1, code_dob: 2, passkey: 3 };
+
+export function methodSatisfies(method: string, level: AssuranceLevel): boolean {
+  return (STRENGTH[method as VerificationMethod] ?? 0) >= NEEDED[level];
+}
+
+/** Only a path inside this organisation's pages can be a place to come back to: never another site. */
+export function safeReturnTo(slug: string, value: string | null | undefined): string {
+  const fallback = `/o/${slug}/account`;
+  if (!value || !value.startsWith(`/o/${slug}/`) || value.includes('//') || value.includes('\\')) return fallback;
+  return /^\/[A-Za-z0-9/_.-]*$/.test(value) ? value : fallback;
+}
+
+/**
+ * The signed-in patient, verified at `level` or better within `maxAgeMs`; otherwise a redirect to the
+ * step-up page, which brings the patient back to `returnTo` with a fresh session (SE1).
+ */
+export async function requireAssurance(options: {
+  request: Request;
+  db: DbOrTx;
+  cookies: CookieSettings;
+  slug: string | undefined;
+  now: Date;
+  level: AssuranceLevel;
+  maxAgeMs: number;
+  returnTo: string;
+}): Promise<SignedInPatient> {
+  const signedIn = await requirePatient(options);
+  const fresh = options.now.getTime() - signedIn.session.verifiedAt.getTime() <= options.maxAgeMs;
+  if (fresh && methodSatisfies(signedIn.session.verificationMethod, options.level)) return signedIn;
+  const slug = signedIn.org.slug;
+  const params = new URLSearchParams({ returnTo: safeReturnTo(slug, options.returnTo) });
+  throw redirectTo(`/o/${slug}/verify?${params.toString()}`);
+}
