@@ -11,9 +11,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const org = await requireOrganisation(context.db, params.slug);
   const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now });
+  const timedOut = (await request.formData()).get('reason') === 'timeout';
   if (signedIn) await context.db.transaction((tx) => endPatientSession(tx, signedIn.session, now));
   // SE3, PW2: the server row is gone; the browser drops the cookie, its caches and its storage for this site.
-  throw redirectTo(`/o/${org.slug}/signed-out`, {
+  throw redirectTo(`/o/${org.slug}/signed-out${timedOut ? '?reason=timeout' : ''}`, {
     'Set-Cookie': clearCookie(sessionCookieName(context.identity.cookies), context.identity.cookies),
     'Clear-Site-Data': '"cache", "cookies", "storage"',
   });

@@ -1,5 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, isRouteErrorResponse, Link, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { SessionTimeoutWarning } from '../components/session-timeout';
 import { optionalPatient } from '../services/identity.server';
 import { getOrganisationBranding } from '../services/organisations.server';
 import { useNonce } from '../nonce';
@@ -7,8 +8,13 @@ import { useNonce } from '../nonce';
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');
   if (!org) throw data({ reason: 'unknown_organisation' }, { status: 404 });
-  const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
-  return { org, signedIn: signedIn !== undefined };
+  const now = new Date();
+  const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now });
+  return {
+    org,
+    signedIn: signedIn !== undefined,
+    idle: signedIn ? { remainingMs: signedIn.session.idleExpiresAt.getTime() - now.getTime(), renderedAt: now.toISOString() } : null,
+  };
 }
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
@@ -16,7 +22,7 @@ export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
 ];
 
 export default function OrganisationLayout() {
-  const { org, signedIn } = useLoaderData<typeof loader>();
+  const { org, signedIn, idle } = useLoaderData<typeof loader>();
   const nonce = useNonce();
   // Colours come from the database as #rrggbb (a CHECK constraint) and from our own contrast choice, so they are
   // safe to place in a nonce'd style element; inline style attributes would break the CSP.
@@ -43,6 +49,7 @@ export default function OrganisationLayout() {
           )}
         </div>
       </header>
+      {idle ? <SessionTimeoutWarning slug={org.slug} idleRemainingMs={idle.remainingMs} renderedAt={idle.renderedAt} /> : null}
       <Outlet />
       <footer className="site-footer">
         <p>Secure messages and communication choices for {org.name}, provided by Carepost.</p>

@@ -24,3 +24,16 @@ export async function createE2ePatient() {
     },
   };
 }
+
+/** Signs in through the real pages with the code from the real mail. */
+export async function signInThroughUi(page: import('@playwright/test').Page, email: string) {
+  const { mailSnapshot, waitForCode } = await import('../support/mailbox');
+  const ignore = await mailSnapshot(e2e.dataDir);
+  await page.goto('/o/riverside/sign-in');
+  await page.getByLabel('Email address or mobile number').fill(email);
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Enter your code' }).waitFor();
+  await page.getByLabel('6-digit code').fill(await waitForCode(e2e.dataDir, email, { ignore }));
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: /^Signed in as/ }).waitFor();
+}
