@@ -13,7 +13,8 @@ export function createLogger(options: { level?: string; name?: string; destinati
       name: options.name ?? 'carepost',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.code', '*.token'], censor: '[redacted]' },
+      // A safety net only: callers log ids and reason codes. (`errorCode` is an error's stable code, e.g. ESOCKET.)
+      redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.code', '*.otp', '*.token'], censor: '[redacted]' },
     },
     options.destination,
   );

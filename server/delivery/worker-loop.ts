@@ -30,7 +30,7 @@ export async function startWorkerLoop(options: {
       try {
         handled = await pass();
       } catch (error) {
-        logger.error({ lane: index, err: { name: (error as Error).name, code: (error as { code?: string }).code } }, 'worker pass failed');
+        logger.error({ lane: index, errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'worker pass failed');
       }
       if (handled > 0 || stopping) continue;
       await new Promise<void>((resolve) => {

@@ -54,7 +54,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
       }
       res.json({ status: 'ready', migrations: status.applied });
     } catch (error) {
-      logger.warn({ err: { code: (error as { code?: string }).code } }, 'readiness check failed');
+      logger.warn({ errorCode: (error as { code?: string }).code }, 'readiness check failed');
       res.status(503).json({ status: 'not_ready', reason: 'database_unreachable' });
     }
   });
@@ -78,7 +78,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
   );
 
   app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    logger.error({ err: { name: (error as Error).name, code: (error as { code?: string }).code } }, 'unhandled error');
+    logger.error({ errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'unhandled error');
     if (!res.headersSent) res.status(500).type('text/plain').send('Something went wrong on our side. Please try again.');
   });
   return app;

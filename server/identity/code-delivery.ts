@@ -36,7 +36,7 @@ export async function deliverCode(transports: CodeTransports, orgName: string, d
   } catch (error) {
     // Never the code, the address or the number: the contact point id says enough to find it.
     transports.logger.error(
-      { contactPointId: delivery.contactPointId, channel: delivery.channel, err: { code: (error as { code?: string }).code } },
+      { contactPointId: delivery.contactPointId, channel: delivery.channel, errorCode: (error as { code?: string }).code },
       'code not sent',
     );
   }

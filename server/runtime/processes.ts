@@ -58,7 +58,7 @@ export async function shutdownInOrder(logger: Logger, steps: [name: string, step
     try {
       await step();
     } catch (error) {
-      logger.warn({ step: name, err: { name: (error as Error).name, code: (error as { code?: string }).code } }, 'shutdown step failed');
+      logger.warn({ step: name, errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'shutdown step failed');
     }
   }
 }
@@ -75,7 +75,7 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
     stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        logger.error({ err: { name: (error as Error).name } }, 'shutdown failed');
+        logger.error({ errorName: (error as Error).name }, 'shutdown failed');
         process.exit(1);
       },
     );
