@@ -6,6 +6,9 @@ import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '.
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { createHttpApp } from '../http/app';
+import { pruneIdentityState } from '../identity/maintenance';
+
+const HOUSEKEEPING_EVERY_MS = 10 * 60 * 1000;
 import { listen, loadRemixBuild } from '../http/server';
 import type { Logger } from '../logger';
 
@@ -43,7 +46,16 @@ export async function startWeb(config: Config, databaseUrl: string, logger: Logg
 
 export async function startWorker(config: Config, databaseUrl: string, logger: Logger, concurrency: number) {
   const database = connect(databaseUrl, { max: concurrency + 2, applicationName: 'carepost-worker' });
-  const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass: async () => 0 });
+  // Until the engine arrives (issue 5), a pass only does housekeeping, at most every ten minutes across lanes.
+  let lastHousekeeping = 0;
+  const pass = async () => {
+    if (Date.now() - lastHousekeeping < HOUSEKEEPING_EVERY_MS) return 0;
+    lastHousekeeping = Date.now();
+    const pruned = await pruneIdentityState(database.db, new Date());
+    if (pruned.verifications + pruned.sessions > 0) logger.info(pruned, 'housekeeping');
+    return 0;
+  };
+  const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
   return {
     close: async () => {
       await worker.stop();
