@@ -18,7 +18,7 @@ export default function DevMailbox() {
       <h1>Dev mailbox</h1>
       <p className="muted">
         Every email Carepost sent while running locally, newest first. Only outside production.{' '}
-        <Link to=".">Refresh</Link>
+        <Link to=".">Refresh</Link> · <Link to="/dev/sms">Text messages</Link>
       </p>
       {messages.length === 0 ? (
         <p>No mail yet.</p>
