@@ -2,17 +2,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
 import { codeFailure } from '../utils/code-errors';
-import {
-  attemptCookieName,
-  clearCookie,
-  createPatientSession,
-  readCookie,
-  redirectTo,
-  requireOrganisation,
-  serializeCookie,
-  sessionCookieName,
-  verifyCode,
-} from '../services/identity.server';
+import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Enter your code · Carepost' }];
 
@@ -41,22 +31,17 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     now,
   });
   switch (result.status) {
-    case 'verified': {
-      const session = await context.db.transaction((tx) =>
-        createPatientSession(tx, {
-          orgId: org.id,
-          patientId: result.patientId,
-          method: result.method,
-          previousToken: readCookie(request, sessionCookieName(cookies)),
-          userAgent: request.headers.get('user-agent'),
-          now,
-        }),
-      );
-      const headers = new Headers();
-      headers.append('Set-Cookie', serializeCookie(sessionCookieName(cookies), session.token, cookies));
-      headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
-      throw redirectTo(`/o/${org.slug}/account`, headers);
-    }
+    case 'verified':
+      throw await signedInRedirect({
+        db: context.db,
+        request,
+        cookies,
+        orgId: org.id,
+        patientId: result.patientId,
+        method: result.method,
+        location: `/o/${org.slug}/account`,
+        now,
+      });
     default: {
       const failure = codeFailure(result, org.name);
       return data<{ errors: ActionErrors }>(

@@ -3,18 +3,15 @@ import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/re
 import { Field, FormError } from '../components/field';
 import {
   attemptCookieName,
-  clearCookie,
   CODE_TTL_MS,
-  createPatientSession,
   deliverCode,
   maskContact,
   readCookie,
-  redirectTo,
   requestCode,
   requirePatient,
   safeReturnTo,
   serializeCookie,
-  sessionCookieName,
+  signedInRedirect,
   verifiedContactsOf,
   verifyCode,
 } from '../services/identity.server';
@@ -79,20 +76,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     now,
   });
   if (result.status === 'verified' && result.patientId === patient.id) {
-    const session = await context.db.transaction((tx) =>
-      createPatientSession(tx, {
-        orgId: org.id,
-        patientId: patient.id,
-        method: result.method,
-        previousToken: readCookie(request, sessionCookieName(cookies)),
-        userAgent: request.headers.get('user-agent'),
-        now,
-      }),
-    );
-    const headers = new Headers();
-    headers.append('Set-Cookie', serializeCookie(sessionCookieName(cookies), session.token, cookies));
-    headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
-    throw redirectTo(returnTo, headers);
+    throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: patient.id, method: result.method, location: returnTo, now });
   }
   const failure = result.status === 'verified' ? { status: 400, form: 'That code belongs to someone else.' } : codeFailure(result, org.name);
   return data<ActionResult>({ stage: 'sent', errors: { code: 'field' in failure ? failure.field : undefined, form: failure.form } }, { status: failure.status });

@@ -1,10 +1,10 @@
 // requirePatient: loaders read top to bottom; this throws the redirect or the 404 (STYLE.md, Epic Stack habit).
 import { and, eq, isNotNull } from 'drizzle-orm';
-import type { DbOrTx } from '../../db/client';
+import type { Database, DbOrTx } from '../../db/client';
 import { contactPoints, patients } from '../../db/schema/index';
 import { getOrganisationBranding, type OrganisationBranding } from '../orgs/organisations';
-import { readCookie, sessionCookieName, type CookieSettings } from './cookies';
-import { getPatientSession, type ActiveSession } from './sessions';
+import { attemptCookieName, clearCookie, readCookie, serializeCookie, sessionCookieName, type CookieSettings } from './cookies';
+import { createPatientSession, getPatientSession, type ActiveSession, type VerificationMethod } from './sessions';
 
 
 export type SignedInPatient = {
@@ -55,4 +55,35 @@ export async function verifiedContactsOf(db: DbOrTx, orgId: string, patientId: s
     .from(contactPoints)
     .where(and(eq(contactPoints.orgId, orgId), eq(contactPoints.patientId, patientId), isNotNull(contactPoints.verifiedAt)))
     .orderBy(contactPoints.createdAt);
+}
+
+/**
+ * After a successful verification: a new session (the browser's previous one ends, SE1), its cookie, the attempt
+ * cookie cleared, and a redirect to `location`.
+ */
+export async function signedInRedirect(options: {
+  db: Database;
+  request: Request;
+  cookies: CookieSettings;
+  orgId: string;
+  patientId: string;
+  method: VerificationMethod;
+  location: string;
+  now: Date;
+}): Promise<Response> {
+  const { request, cookies } = options;
+  const session = await options.db.transaction((tx) =>
+    createPatientSession(tx, {
+      orgId: options.orgId,
+      patientId: options.patientId,
+      method: options.method,
+      previousToken: readCookie(request, sessionCookieName(cookies)),
+      userAgent: request.headers.get('user-agent'),
+      now: options.now,
+    }),
+  );
+  const headers = new Headers();
+  headers.append('Set-Cookie', serializeCookie(sessionCookieName(cookies), session.token, cookies));
+  headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
+  return redirectTo(options.location, headers);
 }
