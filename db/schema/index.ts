@@ -2,3 +2,4 @@ export * from './tenants';
 export * from './sessions';
 export * from './audit';
 export * from './identity';
+export * from './passkeys';

@@ -1,15 +1,17 @@
 // Housekeeping the worker runs now and then: identity state that has done its job is deleted. Sign-ins and
 // failures stay in the audit log; these rows only served the live checks.
 import { and, isNotNull, lt, or } from 'drizzle-orm';
-import type { DbOrTx } from '../../db/client';
+import type { Database } from '../../db/client';
 import { sessions, verifications } from '../../db/schema/index';
+import { purgeExpiredWebauthnChallenges } from './passkeys';
 import { pruneRateLimits } from './rate-limit';
 
 const DAY_MS = 86_400_000;
 export const KEEP_ENDED_SESSIONS_MS = 30 * DAY_MS;
 
-export async function pruneIdentityState(db: DbOrTx, now: Date): Promise<{ verifications: number; sessions: number }> {
+export async function pruneIdentityState(db: Database, now: Date): Promise<{ verifications: number; sessions: number }> {
   await pruneRateLimits(db, now);
+  await purgeExpiredWebauthnChallenges({ db, now });
   const dayAgo = new Date(now.getTime() - DAY_MS);
   const oldVerifications = await db
     .delete(verifications)
