@@ -1,6 +1,6 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, useLoaderData } from '@remix-run/react';
-import { clearCookie, endAllPatientSessions, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/identity.server';
+import { Form, Link, useLoaderData } from '@remix-run/react';
+import { clearCookie, endAllPatientSessions, listPasskeys, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Your account · Carepost' }];
 
@@ -15,8 +15,11 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
   const { org, session, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   const sessions = await listPatientSessions(context.db, org.id, patient.id, session.idHash, now);
+  const passkeyCount = (await listPasskeys({ db: context.db, orgId: org.id, patientId: patient.id })).length;
   return {
     displayName: patient.displayName,
+    slug: org.slug,
+    passkeyCount,
     orgName: org.name,
     verifiedWith: METHOD_LABELS[session.verificationMethod] ?? session.verificationMethod,
     sessions: sessions.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString() })),
@@ -40,11 +43,26 @@ function formatTime(iso: string) {
 }
 
 export default function Account() {
-  const { displayName, verifiedWith, sessions } = useLoaderData<typeof loader>();
+  const { displayName, verifiedWith, sessions, slug, passkeyCount } = useLoaderData<typeof loader>();
   return (
     <main id="main" className="page" tabIndex={-1}>
       <h1>Signed in as {displayName}</h1>
       <p>You proved who you are with {verifiedWith}.</p>
+      <section className="card" aria-labelledby="passkeys-heading">
+        <h2 id="passkeys-heading">Passkeys</h2>
+        {passkeyCount === 0 ? (
+          <>
+            <p>Sign in faster and more safely next time: add a passkey, and use your device&apos;s screen lock instead of a code.</p>
+            <Link className="button" to={`/o/${slug}/passkeys/new`}>
+              Add a passkey
+            </Link>
+          </>
+        ) : (
+          <p>
+            You have {passkeyCount} passkey{passkeyCount === 1 ? '' : 's'}. <Link to={`/o/${slug}/passkeys`}>Manage your passkeys</Link>
+          </p>
+        )}
+      </section>
       <section className="card" aria-labelledby="sessions-heading">
         <h2 id="sessions-heading">Where you are signed in</h2>
         <ul className="session-list">

@@ -1,5 +1,6 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, useActionData, useNavigation } from '@remix-run/react';
+import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
+import { PasskeySignIn } from '../components/passkey-sign-in';
 import { Field, FormError } from '../components/field';
 import {
   attemptCookieName,
@@ -19,7 +20,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
   if (signedIn) throw redirectTo(`/o/${org.slug}/account`);
-  return { orgName: org.name };
+  return { orgName: org.name, slug: org.slug };
 }
 
 type ActionErrors = { contact?: string; form?: string };
@@ -59,6 +60,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function SignIn() {
+  const { slug } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors: ActionErrors = actionData?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -75,7 +77,7 @@ export default function SignIn() {
           error={errors.contact}
           type="text"
           inputMode="email"
-          autoComplete="username"
+          autoComplete="username webauthn"
           autoCapitalize="none"
           spellCheck={false}
           required
@@ -84,6 +86,7 @@ export default function SignIn() {
           Send me a code
         </button>
       </Form>
+      <PasskeySignIn slug={slug} contactInputId="contact" />
     </main>
   );
 }

@@ -8,3 +8,15 @@ export { CODE_TTL_MS } from '../../server/identity/codes';
 export { requireAssurance, safeReturnTo, STEP_UP_MAX_AGE_MS } from '../../server/identity/assurance';
 export { verifiedContactsOf } from '../../server/identity/guards';
 export { maskContact } from '../../server/identity/contact';
+export { webauthnCookieName } from '../../server/identity/cookies';
+export { json, passkeySignInOptions, redirectAsJson } from '../../server/identity/passkey-flows';
+export {
+  finishPasskeyAuthentication,
+  finishPasskeyRegistration,
+  listPasskeys,
+  removePasskey,
+  renamePasskey,
+  startPasskeyRegistration,
+} from '../../server/identity/passkeys';
+export { consumeRateLimits } from '../../server/identity/rate-limit';
+export { keyedHash } from '../../server/identity/codes';

@@ -65,7 +65,12 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     db: database.db,
     config: { mode: config.mode, isProduction: config.isProduction, publicUrl: config.publicUrl, dataDir: config.dataDir },
     logger,
-    identity: { codeSecret: config.secrets.CODE_HMAC_SECRET, cookies: { secure: config.publicUrl.protocol === 'https:' } },
+    identity: {
+      codeSecret: config.secrets.CODE_HMAC_SECRET,
+      cookies: { secure: config.publicUrl.protocol === 'https:' },
+      // PK2: the exact origin patients use, and its host name as the relying party id.
+      webauthn: { rpId: config.publicUrl.hostname, rpName: 'Carepost', origins: [config.publicUrl.origin] },
+    },
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
   };
   app.all(

@@ -12,7 +12,7 @@ export type CarepostLoadContext = {
   db: Database;
   config: Pick<Config, 'mode' | 'isProduction' | 'publicUrl' | 'dataDir'>;
   logger: Logger;
-  identity: { codeSecret: Buffer; cookies: CookieSettings };
+  identity: { codeSecret: Buffer; cookies: CookieSettings; webauthn: { rpId: string; rpName: string; origins: string[] } };
   transports: CodeTransports;
 };
 

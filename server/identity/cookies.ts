@@ -9,6 +9,11 @@ export function attemptCookieName(settings: CookieSettings): string {
   return settings.secure ? '__Host-carepost_attempt' : 'carepost_attempt';
 }
 
+/** Which server-side WebAuthn challenge this browser is answering (the challenge itself never leaves the server). */
+export function webauthnCookieName(settings: CookieSettings): string {
+  return settings.secure ? '__Host-carepost_webauthn' : 'carepost_webauthn';
+}
+
 export function readCookie(request: Request, name: string): string | undefined {
   const header = request.headers.get('cookie');
   if (!header) return undefined;

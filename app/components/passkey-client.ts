@@ -1,0 +1,46 @@
+// Browser side of passkeys: asks our server for options, lets the browser talk to the authenticator, sends the
+// answer back. Errors come back as sentences for the patient.
+import { browserSupportsWebAuthn, startAuthentication, startRegistration } from '@simplewebauthn/browser';
+
+export { browserSupportsWebAuthn };
+
+type Answer = { location?: string; error?: string; field?: string; options?: unknown };
+
+async function post(url: string, body: unknown): Promise<{ status: number; answer: Answer }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+  const answer = (await res.json().catch(() => ({ error: 'Something went wrong on our side. Please try again.' }))) as Answer;
+  return { status: res.status, answer };
+}
+
+function browserError(error: unknown): string {
+  const name = (error as { name?: string }).name;
+  if (name === 'NotAllowedError' || name === 'AbortError') return 'The passkey request was cancelled or timed out, or no passkey for this site was found on this device.';
+  if (name === 'InvalidStateError') return 'This device already has a passkey for your account.';
+  return 'Your browser could not use a passkey. Try again, or sign in with a code.';
+}
+
+export async function signInWithPasskey(slug: string, contact: string | undefined): Promise<Answer> {
+  const url = `/o/${slug}/sign-in/passkey`;
+  const first = await post(url, { intent: 'options', contact: contact || undefined });
+  if (!first.answer.options) return first.answer;
+  let response;
+  try {
+    response = await startAuthentication({ optionsJSON: first.answer.options as Parameters<typeof startAuthentication>[0]['optionsJSON'] });
+  } catch (error) {
+    return { error: browserError(error) };
+  }
+  return (await post(url, { intent: 'finish', response })).answer;
+}
+
+export async function addPasskey(slug: string, name: string): Promise<Answer> {
+  const url = `/o/${slug}/passkeys/register`;
+  const first = await post(url, { intent: 'options' });
+  if (!first.answer.options) return first.answer;
+  let response;
+  try {
+    response = await startRegistration({ optionsJSON: first.answer.options as Parameters<typeof startRegistration>[0]['optionsJSON'] });
+  } catch (error) {
+    return { error: browserError(error) };
+  }
+  return (await post(url, { intent: 'finish', name, response })).answer;
+}

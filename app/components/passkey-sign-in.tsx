@@ -1,0 +1,40 @@
+import { useNavigate } from '@remix-run/react';
+import { useEffect, useState } from 'react';
+import { browserSupportsWebAuthn, signInWithPasskey } from './passkey-client';
+
+/**
+ * "Sign in with a passkey": with the address typed above, that patient's passkeys; with nothing typed, any passkey
+ * this device holds for the site (usernameless). Shown only where the browser can do it.
+ */
+export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactInputId: string }) {
+  const navigate = useNavigate();
+  const [supported, setSupported] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setSupported(browserSupportsWebAuthn()), []);
+  if (!supported) return null;
+
+  async function onClick() {
+    setBusy(true);
+    setError(undefined);
+    const contact = (document.getElementById(contactInputId) as HTMLInputElement | null)?.value.trim();
+    const answer = await signInWithPasskey(slug, contact);
+    setBusy(false);
+    if (answer.location) navigate(answer.location);
+    else setError(answer.error);
+  }
+
+  return (
+    <section aria-labelledby="passkey-heading">
+      <p className="divider" id="passkey-heading">
+        Or, if you have added a passkey:
+      </p>
+      <div role="alert" className={error ? 'form-error' : undefined}>
+        {error ?? null}
+      </div>
+      <button className="button button--secondary" type="button" onClick={onClick} disabled={busy}>
+        Sign in with a passkey
+      </button>
+    </section>
+  );
+}

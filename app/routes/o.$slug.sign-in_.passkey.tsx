@@ -1,0 +1,63 @@
+import type { ActionFunctionArgs } from '@remix-run/node';
+import {
+  consumeRateLimits,
+  finishPasskeyAuthentication,
+  json,
+  keyedHash,
+  normaliseContact,
+  passkeySignInOptions,
+  readCookie,
+  redirectAsJson,
+  requireOrganisation,
+  serializeCookie,
+  signedInRedirect,
+  webauthnCookieName,
+} from '../services/identity.server';
+
+// Sign-in with a passkey, called by fetch() from the sign-in page: {intent: 'options', contact?} then
+// {intent: 'finish', response}. The challenge stays on the server; the browser holds its id in a 5-minute cookie.
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const now = new Date();
+  const org = await requireOrganisation(context.db, params.slug);
+  const { cookies, webauthn, codeSecret } = context.identity;
+  const body = (await request.json().catch(() => null)) as { intent?: string; contact?: string; response?: unknown } | null;
+
+  if (body?.intent === 'options') {
+    // Anyone can ask for a challenge, so asking is limited like code requests (EN2).
+    const rate = await consumeRateLimits(
+      context.db,
+      [{ limit: { name: 'passkey_options_ip', limit: 60, windowSeconds: 3600 }, key: keyedHash(codeSecret, 'ip', context.clientIp) }],
+      now,
+    );
+    if (!rate.allowed) return json({ error: 'Too many attempts. Please try again later.' }, { status: 429, headers: { 'Retry-After': String(rate.retryAfterSeconds) } });
+    const contact = body.contact ? normaliseContact(body.contact) : undefined;
+    const started = await passkeySignInOptions({ db: context.db, codeSecret, orgId: org.id, contact, rpId: webauthn.rpId, now });
+    return json(
+      { options: started.options },
+      { headers: { 'Set-Cookie': serializeCookie(webauthnCookieName(cookies), started.challengeId, cookies, 300) } },
+    );
+  }
+
+  if (body?.intent === 'finish') {
+    const result = await finishPasskeyAuthentication({
+      db: context.db,
+      orgId: org.id,
+      challengeId: readCookie(request, webauthnCookieName(cookies)) ?? '',
+      response: body.response as Parameters<typeof finishPasskeyAuthentication>[0]['response'],
+      expectedOrigins: webauthn.origins,
+      rpId: webauthn.rpId,
+      now,
+    });
+    if (result.status !== 'verified') {
+      const message =
+        result.status === 'challenge_invalid'
+          ? 'That took too long. Please try again.'
+          : 'That passkey could not be used to sign in here. Try again, or sign in with a code.';
+      return json({ error: message, reason: result.status }, { status: 400 });
+    }
+    return redirectAsJson(
+      await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: result.patientId, method: 'passkey', location: `/o/${org.slug}/account`, now }),
+    );
+  }
+  return json({ error: 'Unknown request.' }, { status: 400 });
+}
