@@ -22,12 +22,23 @@ export const meta: MetaFunction = () => [{ title: 'Confirm it is you · Carepost
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
-  const returnTo = safeReturnTo(org.slug, new URL(request.url).searchParams.get('returnTo'));
+  const search = new URL(request.url).searchParams;
+  const returnTo = safeReturnTo(org.slug, search.get('returnTo'));
   const contacts = await verifiedContactsOf(context.db, org.id, patient.id);
-  return { returnTo, contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })) };
+  return {
+    withDateOfBirth: search.get('level') === 'code_dob', returnTo, contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })) };
 }
 
-type ActionResult = { stage: 'sent' | 'choose'; errors: { code?: string; form?: string; contactId?: string } };
+type ActionResult = { stage: 'sent' | 'choose'; errors: { code?: string; form?: string; contactId?: string; dateOfBirth?: string } };
+
+/** Day, month and year fields to YYYY-MM-DD, or undefined when they do not make a real date. */
+function dateOfBirthFrom(form: FormData): string | undefined {
+  const [day = NaN, month = NaN, year = NaN] = ['dobDay', 'dobMonth', 'dobYear'].map((k) => Number(String(form.get(k) ?? '').trim()));
+  if (!Number.isInteger(day) || !Number.isInteger(month) || !Number.isInteger(year) || year < 1900 || year > 2100) return undefined;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1) return undefined;
+  return date.toISOString().slice(0, 10);
+}
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
@@ -65,7 +76,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   }
 
   const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
-  if (!/^\d{6}$/.test(code)) return data<ActionResult>({ stage: 'sent', errors: { code: 'Enter the 6-digit code we sent you.' } }, { status: 400 });
+  const withDateOfBirth = form.get('level') === 'code_dob';
+  const dateOfBirth = withDateOfBirth ? dateOfBirthFrom(form) : undefined;
+  const inputErrors = {
+    code: /^\d{6}$/.test(code) ? undefined : 'Enter the 6-digit code we sent you.',
+    dateOfBirth: withDateOfBirth && !dateOfBirth ? 'Enter your date of birth as day, month and year, for example 27 3 1984.' : undefined,
+  };
+  if (inputErrors.code || inputErrors.dateOfBirth) return data<ActionResult>({ stage: 'sent', errors: inputErrors }, { status: 400 });
   const result = await verifyCode({
     db: context.db,
     codeSecret: context.identity.codeSecret,
@@ -73,17 +90,22 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     attemptToken: readCookie(request, attemptCookieName(cookies)),
     code,
     purpose: 'step_up',
+    dateOfBirth,
     now,
   });
   if (result.status === 'verified' && result.patientId === patient.id) {
     throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: patient.id, method: result.method, location: returnTo, now });
   }
   const failure = result.status === 'verified' ? { status: 400, form: 'That code belongs to someone else.' } : codeFailure(result, org.name);
-  return data<ActionResult>({ stage: 'sent', errors: { code: 'field' in failure ? failure.field : undefined, form: failure.form } }, { status: failure.status });
+  const wrong = result.status === 'wrong' && withDateOfBirth ? `The code or the date of birth is not right. You can try ${result.triesLeft} more time${result.triesLeft === 1 ? '' : 's'}.` : undefined;
+  return data<ActionResult>(
+    { stage: 'sent', errors: { code: wrong ?? ('field' in failure ? failure.field : undefined), form: failure.form } },
+    { status: failure.status },
+  );
 }
 
 export default function Verify() {
-  const { returnTo, contacts } = useLoaderData<typeof loader>();
+  const { returnTo, contacts, withDateOfBirth } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const errors = result?.errors ?? {};
@@ -96,8 +118,27 @@ export default function Verify() {
         <Form method="post" noValidate>
           <input type="hidden" name="returnTo" value={returnTo} />
           <input type="hidden" name="intent" value="verify" />
+          {withDateOfBirth ? <input type="hidden" name="level" value="code_dob" /> : null}
           <p className="notice">We sent you a code. It works for 10 minutes, in this browser only.</p>
           <Field id="code" label="6-digit code" error={errors.code} className="code-input" type="text" inputMode="numeric" autoComplete="one-time-code" maxLength={12} required />
+          {withDateOfBirth ? (
+            <fieldset className="choices date-fields" aria-describedby={`dob-hint${errors.dateOfBirth ? ' dob-error' : ''}`}>
+              <legend>Your date of birth</legend>
+              <p id="dob-hint" className="field__hint">
+                For example 27 3 1984
+              </p>
+              {errors.dateOfBirth ? (
+                <p id="dob-error" className="field__error">
+                  {errors.dateOfBirth}
+                </p>
+              ) : null}
+              <div className="date-fields__row">
+                <Field id="dobDay" label="Day" type="text" inputMode="numeric" autoComplete="bday-day" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+                <Field id="dobMonth" label="Month" type="text" inputMode="numeric" autoComplete="bday-month" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+                <Field id="dobYear" label="Year" type="text" inputMode="numeric" autoComplete="bday-year" maxLength={4} aria-invalid={errors.dateOfBirth ? true : undefined} />
+              </div>
+            </fieldset>
+          ) : null}
           <button className="button" type="submit" disabled={busy}>
             Confirm
           </button>

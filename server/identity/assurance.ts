@@ -43,5 +43,6 @@ export async function requireAssurance(options: {
   if (fresh && methodSatisfies(signedIn.session.verificationMethod, options.level)) return signedIn;
   const slug = signedIn.org.slug;
   const params = new URLSearchParams({ returnTo: safeReturnTo(slug, options.returnTo) });
+  if (options.level !== 'code') params.set('level', options.level);
   throw redirectTo(`/o/${slug}/verify?${params.toString()}`);
 }

@@ -1,8 +1,8 @@
 // Sign-in by one-time code (OT1-OT4, OT6, EN1, EN2). Server functions take `now` so tests can move the clock.
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client';
-import { codeThrottles, contactPoints, verifications } from '../../db/schema/index';
+import type { Database, Tx } from '../../db/client';
+import { codeThrottles, contactPoints, patients, verifications } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
 import type { ContactInput } from './contact';
@@ -22,7 +22,7 @@ export const LOCK_AFTER_FAILURES = 100;
 export const LOCK_MS = 24 * 60 * 60 * 1000;
 
 export type CodePurpose = 'sign_in' | 'step_up' | 'contact_verify';
-export type CodeMethod = 'code_email' | 'code_sms';
+export type CodeMethod = 'code_email' | 'code_sms' | 'code_dob';
 
 /** What must be sent, when the target is a verified contact point on record. Sent off the response path (EN1). */
 export type CodeDelivery = { channel: 'email' | 'sms'; to: string; code: string; contactPointId: string };
@@ -147,6 +147,11 @@ export async function verifyCode(options: {
   attemptToken: string | undefined;
   code: string;
   purpose?: CodePurpose;
+  /**
+   * OT5: "code plus date of birth" (YYYY-MM-DD). Checked together with the code, so a wrong date counts as a
+   * failed try like a wrong code, and the answer never says which of the two was wrong.
+   */
+  dateOfBirth?: string;
   now: Date;
 }): Promise<VerifyCodeResult> {
   const { db, codeSecret, orgId, code, now } = options;
@@ -181,7 +186,9 @@ export async function verifyCode(options: {
     }
 
     const actor = { actorType: 'system' as const, subjectType: v.contactPointId ? 'contact_point' : null, subjectId: v.contactPointId };
-    const matches = v.contactPointId !== null && /^\d{6}$/.test(code) && codeMatches(codeSecret, v.id, code, v.codeHmac);
+    const codeOk = v.contactPointId !== null && /^\d{6}$/.test(code) && codeMatches(codeSecret, v.id, code, v.codeHmac);
+    const dobOk = options.dateOfBirth === undefined || (codeOk && (await dateOfBirthMatches(tx, orgId, v.contactPointId!, options.dateOfBirth)));
+    const matches = codeOk && dobOk;
     if (!matches) {
       failures += 1;
       const locked = failures >= LOCK_AFTER_FAILURES;
@@ -198,7 +205,11 @@ export async function verifyCode(options: {
           lockedUntil: locked ? new Date(now.getTime() + LOCK_MS) : null,
         })
         .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
-      await appendAudit(tx, orgId, { ...actor, action: 'identity.code.failed', details: { purpose, consecutiveFailures: failures } });
+      await appendAudit(tx, orgId, {
+        ...actor,
+        action: 'identity.code.failed',
+        details: { purpose, consecutiveFailures: failures, reason: codeOk ? 'date_of_birth' : 'code' },
+      });
       if (locked) {
         await appendAudit(tx, orgId, { ...actor, action: 'identity.code.locked', details: { purpose, lockHours: LOCK_MS / 3_600_000 } });
         return { status: 'locked' } as const;
@@ -216,7 +227,7 @@ export async function verifyCode(options: {
       .update(codeThrottles)
       .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
       .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
-    const method: CodeMethod = v.channel === 'sms' ? 'code_sms' : 'code_email';
+    const method: CodeMethod = options.dateOfBirth !== undefined ? 'code_dob' : v.channel === 'sms' ? 'code_sms' : 'code_email';
     await appendAudit(tx, orgId, {
       actorType: 'patient',
       actorId: point.patientId,
@@ -227,6 +238,17 @@ export async function verifyCode(options: {
     });
     return { status: 'verified', patientId: point.patientId, contactPointId: v.contactPointId!, method } as const;
   });
+}
+
+async function dateOfBirthMatches(tx: Tx, orgId: string, contactPointId: string, dateOfBirth: string): Promise<boolean> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(dateOfBirth)) return false;
+  const [row] = await tx
+    .select({ dateOfBirth: patients.dateOfBirth })
+    .from(contactPoints)
+    .innerJoin(patients, and(eq(patients.orgId, contactPoints.orgId), eq(patients.id, contactPoints.patientId)))
+    .where(and(eq(contactPoints.orgId, orgId), eq(contactPoints.id, contactPointId)));
+  // A patient with no date of birth on record can never pass this check: the organisation must supply one.
+  return row?.dateOfBirth != null && row.dateOfBirth === dateOfBirth;
 }
 
 /** An admin's unlock (admin issue) and tests use this; the timed unlock needs nothing. */

@@ -6,14 +6,14 @@ import { runningEmbeddedUrl } from '../../server/runtime/database';
 import { e2e } from '../../playwright.config';
 
 /** A fresh patient of the demo organisation in the e2e server's database, removed again by `remove()`. */
-export async function createE2ePatient() {
+export async function createE2ePatient(options: { dateOfBirth?: string } = {}) {
   const url = runningEmbeddedUrl(e2e.dataDir);
   if (!url) throw new Error(`the e2e server's database is not running (data in ${e2e.dataDir})`);
   const handle = connect(url, { max: 1 });
   const [org] = await handle.db.select().from(organisations).where(eq(organisations.slug, 'riverside'));
   const tag = randomBytes(4).toString('hex');
   const email = `e2e-${tag}@example.com`;
-  const [patient] = await handle.db.insert(patients).values({ orgId: org!.id, externalRef: `e2e-${tag}`, displayName: `Robin E2E-${tag}` }).returning();
+  const [patient] = await handle.db.insert(patients).values({ orgId: org!.id, externalRef: `e2e-${tag}`, displayName: `Robin E2E-${tag}`, dateOfBirth: options.dateOfBirth ?? null }).returning();
   await handle.db.insert(contactPoints).values({ orgId: org!.id, patientId: patient!.id, kind: 'email', value: email, source: 'organisation', verifiedAt: new Date() });
   return {
     email,

@@ -47,3 +47,24 @@ test('SE5: the step-up page is accessible and returns to where the patient was',
     await patient.remove();
   }
 });
+
+test('OT5: the "code plus date of birth" step is accessible and records the stronger verification', async ({ page }) => {
+  const patient = await createE2ePatient({ dateOfBirth: '1990-07-14' });
+  try {
+    await signInThroughUi(page, patient.email);
+    await page.goto('/o/riverside/verify?returnTo=/o/riverside/account&level=code_dob');
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    const ignore = await mailSnapshot(e2e.dataDir);
+    await page.getByRole('button', { name: 'Send me a code' }).click();
+    await page.getByLabel('6-digit code').fill(await waitForCode(e2e.dataDir, patient.email, { ignore }));
+    const dob = page.getByRole('group', { name: 'Your date of birth' });
+    await dob.getByLabel('Day').fill('14');
+    await dob.getByLabel('Month').fill('7');
+    await dob.getByLabel('Year').fill('1990');
+    await expectAxeClean(page);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect(page.getByText('You proved who you are with a code and your date of birth.')).toBeVisible();
+  } finally {
+    await patient.remove();
+  }
+});

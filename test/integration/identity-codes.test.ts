@@ -202,6 +202,33 @@ describe('one-time codes', () => {
     expect(await check(other.id, issued.attemptToken, issued.delivery!.code, now)).toEqual({ status: 'no_attempt' });
   });
 
+  it('OT5: code plus date of birth: both must match, a wrong date counts as a failed try, and neither is named', async () => {
+    const org = await createTestOrganisation(handle);
+    const { email } = await createTestPatient(handle, org.id, { dateOfBirth: '1984-03-27' });
+    const now = new Date();
+    const issued = await ask(org.id, email, now);
+    const code = issued.delivery!.code;
+    const verifyWith = (dateOfBirth: string, c = code) => verifyCode({ db: handle.db, codeSecret, orgId: org.id, attemptToken: issued.attemptToken, code: c, dateOfBirth, now });
+    expect(await verifyWith('1984-03-28')).toEqual({ status: 'wrong', triesLeft: 4 });
+    expect(await verifyWith('1984-03-27', wrongFor(code))).toEqual({ status: 'wrong', triesLeft: 3 });
+    expect(await verifyWith('not-a-date')).toEqual({ status: 'wrong', triesLeft: 2 });
+    expect(await verifyWith('1984-03-27')).toMatchObject({ status: 'verified', method: 'code_dob' });
+    const reasons = (await handle.db.select().from(auditEvents).where(and(eq(auditEvents.orgId, org.id), eq(auditEvents.action, 'identity.code.failed'))).orderBy(asc(auditEvents.seq))).map(
+      (e) => e.details.reason,
+    );
+    expect(reasons).toEqual(['date_of_birth', 'code', 'date_of_birth']);
+    expect(JSON.stringify(await handle.db.select().from(auditEvents).where(eq(auditEvents.orgId, org.id)))).not.toContain('1984');
+  });
+
+  it('OT5: a patient with no date of birth on record can never pass "code plus date of birth"', async () => {
+    const org = await createTestOrganisation(handle);
+    const { email } = await createTestPatient(handle, org.id);
+    const now = new Date();
+    const issued = await ask(org.id, email, now);
+    const result = await verifyCode({ db: handle.db, codeSecret, orgId: org.id, attemptToken: issued.attemptToken, code: issued.delivery!.code, dateOfBirth: '1990-01-01', now });
+    expect(result.status).toBe('wrong');
+  });
+
   it('AU1: code requests, failures and successes are audited with no code or contact point in the log', async () => {
     const { org, email } = await setup();
     const now = new Date();

@@ -215,6 +215,33 @@ describe('step-up (SE5)', () => {
     expect(html).not.toContain('value="https://evil.example/"');
   });
 
+  it('OT5: a step-up at "code plus date of birth" asks for both and records code_dob', async () => {
+    const { email, patient } = await createTestPatient(handle, org.id, { dateOfBirth: '1971-11-02' });
+    const { session } = await signIn(dev, org.slug, email);
+    const request = new Request('http://localhost/x', { headers: { cookie: `carepost_session=${session}` } });
+    const redirect = (await requireAssurance({ request, db: handle.db, cookies: { secure: false }, slug: org.slug, now: new Date(), level: 'code_dob', maxAgeMs: STEP_UP_MAX_AGE_MS, returnTo: `/o/${org.slug}/account` }).catch((r: Response) => r)) as Response;
+    const location = redirect.headers.get('location')!;
+    expect(location).toContain('level=code_dob');
+    const page = await (await dev.fetch(location, { headers: { cookie: `carepost_session=${session}` } })).text();
+    const contactId = /name="contactId"[^>]*value="([0-9a-f-]{36})"/.exec(page)![1]!;
+    const ignore = await mailSnapshot(dev.dataDir);
+    const sent = await post(dev, `/o/${org.slug}/verify`, { intent: 'send', contactId, returnTo: `/o/${org.slug}/account` }, `carepost_session=${session}`);
+    const cookie = `carepost_session=${session}; carepost_attempt=${cookieFrom(sent, 'carepost_attempt')!}`;
+    const code = await waitForCode(dev.dataDir, email, { ignore });
+    const base = { intent: 'verify', level: 'code_dob', code, returnTo: `/o/${org.slug}/account` };
+    const missing = await post(dev, `/o/${org.slug}/verify`, { ...base, dobDay: '31', dobMonth: '2', dobYear: '1971' }, cookie);
+    expect(missing.status).toBe(400);
+    expect(await missing.text()).toContain('Enter your date of birth');
+    const wrong = await post(dev, `/o/${org.slug}/verify`, { ...base, dobDay: '3', dobMonth: '11', dobYear: '1971' }, cookie);
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('The code or the date of birth is not right');
+    const right = await post(dev, `/o/${org.slug}/verify`, { ...base, dobDay: '2', dobMonth: '11', dobYear: '1971' }, cookie);
+    expect(right.status).toBe(303);
+    const fresh = cookieFrom(right, 'carepost_session')!;
+    const stepped = await getPatientSession(handle.db, org.id, fresh, new Date());
+    expect(stepped).toMatchObject({ patientId: patient.id, verificationMethod: 'code_dob' });
+  });
+
   it('SE5: requireAssurance sends a stale or weaker verification to the step-up page', async () => {
     const { patient } = await createTestPatient(handle, org.id);
     const signedAt = new Date(Date.now() - 10 * 60_000);
