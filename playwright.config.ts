@@ -43,7 +43,7 @@ export default defineConfig({
   ],
   webServer: {
     // The same stack `npm start` runs, on its own throwaway data folder and ports.
-    command: `node scripts/e2e-server.js`,
+    command: `node --import tsx scripts/e2e-server.ts`,
     url: `${e2e.baseURL}/readyz`,
     env: { PORT: String(port), MAIL_CATCHER_PORT: String(mailPort), CAREPOST_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     reuseExistingServer: false,

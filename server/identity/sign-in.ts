@@ -10,7 +10,7 @@ import { consumeRateLimits, type RateLimit } from './rate-limit';
 
 // EN2. The organisation cap bounds what one tenant can spend on SMS and email in an hour.
 export const CODE_SEND_LIMITS = {
-  perIp: { name: 'code_send_ip', limit: 20, windowSeconds: 3600 },
+  perIp: { name: 'code_send_ip', limit: 100, windowSeconds: 3600 }, // generous: clinics and hospitals share one address
   perContact: { name: 'code_send_contact', limit: 5, windowSeconds: 3600 },
   perOrganisation: { name: 'code_send_org', limit: 2000, windowSeconds: 3600 },
 } satisfies Record<string, RateLimit>;

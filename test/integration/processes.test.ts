@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { choosePort } from '../../db/embedded';
+import { choosePort } from '../../db/postmaster';
 import { isAlive, postmasterPid, spawnEntry, waitForOutput, type Spawned } from '../support/processes';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carepost-start-'));
