@@ -1,10 +1,10 @@
 // Browser side of passkeys: asks our server for options, lets the browser talk to the authenticator, sends the
 // answer back. Errors come back as sentences for the patient.
-import { browserSupportsWebAuthn, startAuthentication, startRegistration } from '@simplewebauthn/browser';
+import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication, startRegistration, WebAuthnAbortService } from '@simplewebauthn/browser';
 
-export { browserSupportsWebAuthn };
+export { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, WebAuthnAbortService };
 
-type Answer = { location?: string; error?: string; field?: string; options?: unknown };
+type Answer = { location?: string; error?: string; field?: string; options?: unknown; cancelled?: boolean };
 
 async function post(url: string, body: unknown): Promise<{ status: number; answer: Answer }> {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
@@ -19,14 +19,22 @@ function browserError(error: unknown): string {
   return 'Your browser could not use a passkey. Try again, or sign in with a code.';
 }
 
-export async function signInWithPasskey(slug: string, contact: string | undefined): Promise<Answer> {
+/**
+ * `autofill`: a conditional request, answered when the patient picks a passkey in the address field's suggestions.
+ * It waits quietly; starting any other passkey request cancels it, and a cancelled one says nothing.
+ */
+export async function signInWithPasskey(slug: string, contact: string | undefined, options: { autofill?: boolean } = {}): Promise<Answer> {
   const url = `/o/${slug}/sign-in/passkey`;
   const first = await post(url, { intent: 'options', contact: contact || undefined });
   if (!first.answer.options) return first.answer;
   let response;
   try {
-    response = await startAuthentication({ optionsJSON: first.answer.options as Parameters<typeof startAuthentication>[0]['optionsJSON'] });
+    response = await startAuthentication({
+      optionsJSON: first.answer.options as Parameters<typeof startAuthentication>[0]['optionsJSON'],
+      useBrowserAutofill: options.autofill ?? false,
+    });
   } catch (error) {
+    if (options.autofill) return { cancelled: true };
     return { error: browserError(error) };
   }
   return (await post(url, { intent: 'finish', response })).answer;

@@ -1,6 +1,6 @@
 import { useNavigate } from '@remix-run/react';
 import { useEffect, useState } from 'react';
-import { browserSupportsWebAuthn, signInWithPasskey } from './passkey-client';
+import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, signInWithPasskey, WebAuthnAbortService } from './passkey-client';
 
 /**
  * "Sign in with a passkey": with the address typed above, that patient's passkeys; with nothing typed, any passkey
@@ -12,6 +12,23 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   useEffect(() => setSupported(browserSupportsWebAuthn()), []);
+
+  // Conditional UI: where the browser offers passkeys in the address field's autofill, one is picked there.
+  useEffect(() => {
+    let active = true;
+    void (async () => {
+      if (!(await browserSupportsWebAuthnAutofill())) return;
+      const answer = await signInWithPasskey(slug, undefined, { autofill: true });
+      if (!active || answer.cancelled) return;
+      if (answer.location) navigate(answer.location);
+      else if (answer.error) setError(answer.error);
+    })();
+    return () => {
+      active = false;
+      WebAuthnAbortService.cancelCeremony();
+    };
+  }, [slug, navigate]);
+
   if (!supported) return null;
 
   async function onClick() {

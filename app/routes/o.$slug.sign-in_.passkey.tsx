@@ -23,10 +23,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const body = (await request.json().catch(() => null)) as { intent?: string; contact?: string; response?: unknown } | null;
 
   if (body?.intent === 'options') {
-    // Anyone can ask for a challenge, so asking is limited like code requests (EN2).
+    // Anyone can ask for a challenge, so asking is limited (EN2). Every sign-in page view asks once for autofill,
+    // and clinic networks share one address, hence the generous figure.
     const rate = await consumeRateLimits(
       context.db,
-      [{ limit: { name: 'passkey_options_ip', limit: 60, windowSeconds: 3600 }, key: keyedHash(codeSecret, 'ip', context.clientIp) }],
+      [{ limit: { name: 'passkey_options_ip', limit: 300, windowSeconds: 3600 }, key: keyedHash(codeSecret, 'ip', context.clientIp) }],
       now,
     );
     if (!rate.allowed) return json({ error: 'Too many attempts. Please try again later.' }, { status: 429, headers: { 'Retry-After': String(rate.retryAfterSeconds) } });

@@ -19,9 +19,17 @@ async function virtualAuthenticator(page: Page, options: { isUserVerified?: bool
   return { cdp, authenticatorId };
 }
 
+/** A browser without passkey autofill: Chromium's virtual authenticator would otherwise answer autofill at once. */
+async function withoutAutofill(page: Page) {
+  await page.addInitScript(() => {
+    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
+}
+
 test('PK: a passkey is added after a code sign-in, then used with a username and without one', async ({ page }) => {
   const patient = await createE2ePatient();
   try {
+    await withoutAutofill(page);
     const { cdp, authenticatorId } = await virtualAuthenticator(page);
     await signInThroughUi(page, patient.email);
     await page.getByRole('link', { name: 'Add a passkey' }).click();
@@ -69,6 +77,28 @@ test('PK3: an authenticator that does not verify the user cannot add a passkey',
     await expect(page.getByRole('alert').filter({ hasText: /passkey/ })).toBeVisible();
     await page.goto('/o/riverside/passkeys');
     await expect(page.getByText('You have no passkeys yet.')).toBeVisible();
+  } finally {
+    await patient.remove();
+  }
+});
+
+test('PK: where the browser offers passkeys in autofill (conditional UI), the sign-in page uses it', async ({ page }) => {
+  const patient = await createE2ePatient();
+  try {
+    await virtualAuthenticator(page);
+    await signInThroughUi(page, patient.email);
+    await page.goto('/o/riverside/passkeys/new');
+    await expect(page.getByRole('button', { name: 'Create passkey' })).toBeEnabled();
+    await page.getByRole('button', { name: 'Create passkey' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Your passkeys');
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('You are signed out');
+
+    // The page starts a conditional request on load; the virtual authenticator answers it as a patient picking the
+    // passkey from the address field's suggestions would.
+    await page.goto('/o/riverside/sign-in');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Signed in as ${patient.displayName}`);
+    await expect(page.getByText('You proved who you are with a passkey.')).toBeVisible();
   } finally {
     await patient.remove();
   }
