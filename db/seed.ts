@@ -3,7 +3,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { appendAudit } from '../server/audit/chain';
 import type { Database } from './client';
-import { admins, contactPoints, organisations, patients } from './schema/index';
+import { createTextDraft, publishText } from '../server/consent/texts';
+import { admins, authorizationTexts, consentTopics, contactPoints, organisations, patients, type AuthorizationElements } from './schema/index';
 
 const RIVERSIDE_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="Riverside Family Clinic">
 <rect width="64" height="64" rx="14" fill="#ffffff"/>
@@ -24,10 +25,44 @@ export const DEMO = {
   ],
 };
 
+const RIVERSIDE_ELEMENTS = {
+  information: 'Your name, email address, mobile number, and which of our services you have used in the last two years.',
+  disclosedBy: 'Riverside Family Clinic uses this information.',
+  recipients: 'Riverside Family Clinic and Carepost, which sends our messages, receive it.',
+  expiry: 'This permission ends 24 months after you sign, unless you take it back sooner.',
+  revocation: 'You can take this permission back at any time, at once. Use the link in any message we send, or your choices page. It does not undo what we already sent.',
+  noConditioning: 'Your treatment, payment, enrollment and eligibility for benefits do not depend on whether you sign.',
+  redisclosure: 'Once shared, the people who receive the information may share it again. It may then no longer be protected by federal privacy law.',
+};
+
+export const DEMO_TOPICS = [
+  {
+    key: 'wellness-newsletter',
+    name: 'Wellness newsletter',
+    description: 'A monthly newsletter with health tips, classes and events at the clinic.',
+    purpose: 'To send you our wellness newsletter and invitations to clinic events. This is marketing.',
+  },
+  {
+    key: 'elective-procedures',
+    name: 'Elective procedure offers',
+    description: 'Offers on elective services such as skin care, vision correction and hearing aids.',
+    purpose: 'To tell you about elective services and their prices. This is marketing.',
+  },
+  {
+    key: 'partner-pharmacy',
+    name: 'Partner pharmacy offers',
+    description: 'Offers from Northside Pharmacy Group on vitamins and over-the-counter products.',
+    purpose: 'To send you offers from our partner pharmacy. This is marketing.',
+    thirdPartyName: 'Northside Pharmacy Group',
+    remuneration: 'Northside Pharmacy Group pays Riverside Family Clinic to send these offers.',
+  },
+];
+
 export type SeedSummary = { orgId: string; slug: string; name: string; patients: { name: string; email: string; phone: string | null }[]; admins: { email: string; role: string }[] };
 
 export async function seedDemo(db: Database): Promise<SeedSummary> {
-  return db.transaction(async (tx) => {
+  const topicsToPublish: { topicId: string; elements: AuthorizationElements }[] = [];
+  const summary = await db.transaction(async (tx) => {
     const o = DEMO.organisation;
     const [org] = await tx
       .insert(organisations)
@@ -70,6 +105,18 @@ export async function seedDemo(db: Database): Promise<SeedSummary> {
       }
     }
 
+    for (const t of DEMO_TOPICS) {
+      await tx
+        .insert(consentTopics)
+        .values({ orgId: org.id, key: t.key, name: t.name, description: t.description, remunerated: Boolean(t.thirdPartyName), thirdPartyName: t.thirdPartyName ?? null })
+        .onConflictDoNothing();
+      const [topic] = await tx.select({ id: consentTopics.id }).from(consentTopics).where(and(eq(consentTopics.orgId, org.id), eq(consentTopics.key, t.key)));
+      const [text] = await tx.select({ id: authorizationTexts.id }).from(authorizationTexts).where(eq(authorizationTexts.topicId, topic!.id)).limit(1);
+      if (!text) {
+        topicsToPublish.push({ topicId: topic!.id, elements: { ...RIVERSIDE_ELEMENTS, purpose: t.purpose, ...(t.remuneration ? { remuneration: t.remuneration } : {}) } });
+      }
+    }
+
     return {
       orgId: org.id,
       slug: o.slug,
@@ -78,4 +125,11 @@ export async function seedDemo(db: Database): Promise<SeedSummary> {
       admins: DEMO.admins.map((a) => ({ email: a.email, role: a.role })),
     };
   });
+  // A demo topic with no text yet gets a published version 1, through the same rules the admin console uses.
+  for (const { topicId, elements } of topicsToPublish) {
+    const draft = await createTextDraft(db, { orgId: summary.orgId, topicId, elements, validForMonths: 24 });
+    const published = await publishText(db, { orgId: summary.orgId, textId: draft.id, actor: { type: 'system' }, now: new Date() });
+    if (published.status !== 'published') throw new Error(`seed: demo text for ${topicId} did not publish: ${JSON.stringify(published)}`);
+  }
+  return summary;
 }

@@ -3,3 +3,4 @@ export * from './sessions';
 export * from './audit';
 export * from './identity';
 export * from './passkeys';
+export * from './consent';

@@ -19,6 +19,8 @@ async function counts(sql: postgres.Sql) {
   const [row] = await sql<Record<string, number>[]>`
     select (select count(*)::int from organisations) as orgs, (select count(*)::int from patients) as patients,
            (select count(*)::int from contact_points) as contacts, (select count(*)::int from admins) as admins,
+           (select count(*)::int from consent_topics) as topics,
+           (select count(*)::int from authorization_texts where status = 'published') as texts,
            (select count(*)::int from audit_events) as events`;
   return row!;
 }
@@ -32,7 +34,9 @@ describe('demo seed and audit:verify', () => {
       const summary = await seedDemo(handle.db);
       expect(summary.slug).toBe('riverside');
       const first = await counts(handle.sql);
-      expect(first).toMatchObject({ orgs: 1, patients: 3, contacts: 5, admins: 2 });
+      expect(first).toMatchObject({ orgs: 1, patients: 3, contacts: 5, admins: 2, topics: 3, texts: 3 });
+      const [paid] = await handle.sql<{ body: string }[]>`select t.body from authorization_texts t join consent_topics c on c.id = t.topic_id where c.remunerated`;
+      expect(paid!.body).toContain('Northside Pharmacy Group pays'); // AV2 in the demo data
       await seedDemo(handle.db);
       await seedDemo(handle.db);
       expect(await counts(handle.sql)).toEqual(first);

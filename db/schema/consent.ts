@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm';
+import { boolean, check, foreignKey, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { organisations } from './tenants';
+
+// The consent model (ARCHITECTURE.md, "Consent model"; HIPAA 45 CFR 164.508).
+
+/** An organisation's marketing purpose, e.g. "Wellness newsletter". */
+export const consentTopics = pgTable(
+  'consent_topics',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organisations.id, { onDelete: 'restrict' }),
+    key: text('key').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    /** AV2: a third party pays for this marketing; its texts must say so. */
+    remunerated: boolean('remunerated').notNull().default(false),
+    thirdPartyName: text('third_party_name'),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('consent_topics_org_key').on(t.orgId, t.key),
+    unique('consent_topics_org_id_id_key').on(t.orgId, t.id),
+    check('consent_topics_key_format', sql`${t.key} ~ '^[a-z0-9][a-z0-9_-]{0,62}$'`),
+    check('consent_topics_payer', sql`not ${t.remunerated} or ${t.thirdPartyName} is not null`),
+  ],
+);
+
+/** The required elements of an authorisation (AV3), kept apart so each can be checked and shown. */
+export type AuthorizationElements = {
+  information: string;
+  disclosedBy: string;
+  recipients: string;
+  purpose: string;
+  expiry: string;
+  revocation: string;
+  noConditioning: string;
+  redisclosure: string;
+  /** AV2: required when the topic is remunerated. */
+  remuneration?: string;
+};
+
+/**
+ * An authorisation text version. A draft may change; once published it is immutable (a trigger refuses changes to
+ * its content) and its SHA-256 is what every signature refers to.
+ */
+export const authorizationTexts = pgTable(
+  'authorization_texts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    topicId: uuid('topic_id').notNull(),
+    version: integer('version').notNull(),
+    language: text('language').notNull().default('en'),
+    elements: jsonb('elements').$type<AuthorizationElements>().notNull(),
+    /** The exact text a patient reads, rendered from the elements when the version is published. */
+    body: text('body'),
+    /** How long an authorisation granted on this text lasts. */
+    validForMonths: integer('valid_for_months').notNull(),
+    status: text('status', { enum: ['draft', 'published', 'retired'] }).notNull().default('draft'),
+    contentHash: text('content_hash'),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('authorization_texts_version_key').on(t.orgId, t.topicId, t.version, t.language),
+    unique('authorization_texts_org_id_id_key').on(t.orgId, t.id),
+    foreignKey({ name: 'authorization_texts_topic_fk', columns: [t.orgId, t.topicId], foreignColumns: [consentTopics.orgId, consentTopics.id] }),
+    check('authorization_texts_status', sql`${t.status} in ('draft', 'published', 'retired')`),
+    check('authorization_texts_valid_for', sql`${t.validForMonths} between 1 and 120`),
+    check(
+      'authorization_texts_published_complete',
+      sql`${t.status} = 'draft' or (${t.body} is not null and ${t.contentHash} is not null and ${t.publishedAt} is not null)`,
+    ),
+  ],
+);
+
+export type ConsentTopic = typeof consentTopics.$inferSelect;
+export type AuthorizationText = typeof authorizationTexts.$inferSelect;

@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import type { DbHandle } from '../../db/client';
+import { consentTopics, type AuthorizationElements } from '../../db/schema/index';
+
+export const validElements: AuthorizationElements = {
+  information: 'Your name, email address, and the services you used with us in the last two years.',
+  disclosedBy: 'Test Clinic uses this information.',
+  recipients: 'Test Clinic and its mailing partner, Mailwell Inc., receive it.',
+  purpose: 'To send you news and offers about wellness programs. This is marketing.',
+  expiry: 'This permission ends 24 months after you sign, or sooner if you take it back.',
+  revocation: 'You can take this permission back at any time. Use the link in any message, or your choices page.',
+  noConditioning: 'Your treatment, payment and eligibility for benefits do not depend on whether you sign.',
+  redisclosure: 'Once shared, the recipient may share the information again. It may then no longer be protected by federal privacy law.',
+};
+
+export async function createTopic(handle: DbHandle, orgId: string, options: { remunerated?: boolean; thirdPartyName?: string } = {}) {
+  const [topic] = await handle.db
+    .insert(consentTopics)
+    .values({
+      orgId,
+      key: `topic-${randomBytes(3).toString('hex')}`,
+      name: 'Wellness news',
+      description: 'News about wellness programs.',
+      remunerated: options.remunerated ?? false,
+      thirdPartyName: options.thirdPartyName ?? null,
+    })
+    .returning();
+  return topic!;
+}
