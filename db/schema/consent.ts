@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, foreignKey, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { organisations } from './tenants';
+import { boolean, check, foreignKey, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { organisations, patients } from './tenants';
 
 // The consent model (ARCHITECTURE.md, "Consent model"; HIPAA 45 CFR 164.508).
 
@@ -80,3 +80,70 @@ export const authorizationTexts = pgTable(
 
 export type ConsentTopic = typeof consentTopics.$inferSelect;
 export type AuthorizationText = typeof authorizationTexts.$inferSelect;
+
+/** The append-only ledger of authorisations (a trigger refuses UPDATE and DELETE). */
+export const authorizationEvents = pgTable(
+  'authorization_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+    topicId: uuid('topic_id').notNull(),
+    kind: text('kind', { enum: ['granted', 'revoked', 'renewed', 'expired'] }).notNull(),
+    /** The text version the authorisation rests on, and its hash at signing. */
+    textId: uuid('text_id').notNull(),
+    textHash: text('text_hash').notNull(),
+    channels: jsonb('channels').$type<ConsentChannel[]>().notNull(),
+    /** AV7: a renewal names the record it renews; nothing is ever edited in place. */
+    renewsEventId: uuid('renews_event_id'),
+    /** For granted and renewed: the instant the authorisation stops (exclusive, AV4). */
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    evidence: jsonb('evidence').$type<ConsentEvidence>().notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    foreignKey({ name: 'authorization_events_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'authorization_events_topic_fk', columns: [t.orgId, t.topicId], foreignColumns: [consentTopics.orgId, consentTopics.id] }),
+    foreignKey({ name: 'authorization_events_text_fk', columns: [t.orgId, t.textId], foreignColumns: [authorizationTexts.orgId, authorizationTexts.id] }),
+    check('authorization_events_kind', sql`${t.kind} in ('granted', 'revoked', 'renewed', 'expired')`),
+    check('authorization_events_expiry', sql`${t.kind} not in ('granted', 'renewed') or ${t.expiresAt} is not null`),
+    check('authorization_events_renews', sql`${t.kind} <> 'renewed' or ${t.renewsEventId} is not null`),
+  ],
+);
+
+/** One current row per patient and topic: what the gate reads and what a revocation locks (RV1). */
+export const consentStates = pgTable(
+  'consent_states',
+  {
+    orgId: uuid('org_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+    topicId: uuid('topic_id').notNull(),
+    status: text('status', { enum: ['active', 'revoked', 'expired'] }).notNull(),
+    /** The event that made the current authorisation (granted or renewed). */
+    grantEventId: uuid('grant_event_id').notNull(),
+    textId: uuid('text_id').notNull(),
+    channels: jsonb('channels').$type<ConsentChannel[]>().notNull(),
+    grantedAt: timestamp('granted_at', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.patientId, t.topicId] }),
+    foreignKey({ name: 'consent_states_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'consent_states_topic_fk', columns: [t.orgId, t.topicId], foreignColumns: [consentTopics.orgId, consentTopics.id] }),
+    check('consent_states_status', sql`${t.status} in ('active', 'revoked', 'expired')`),
+  ],
+);
+
+export type ConsentChannel = 'email' | 'sms' | 'push' | 'portal';
+export type ConsentEvidence = {
+  method: string;
+  verifiedAt: string;
+  ipAddress: string;
+  userAgent: string | null;
+  signatureName?: string;
+  via: 'portal' | 'link' | 'system';
+};
+export type AuthorizationEvent = typeof authorizationEvents.$inferSelect;
+export type ConsentState = typeof consentStates.$inferSelect;

@@ -6,6 +6,7 @@ import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '.
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { createHttpApp } from '../http/app';
+import { expireDueAuthorizations } from '../consent/ledger';
 import { pruneIdentityState } from '../identity/maintenance';
 
 const HOUSEKEEPING_EVERY_MS = 10 * 60 * 1000;
@@ -46,13 +47,15 @@ export async function startWeb(config: Config, databaseUrl: string, logger: Logg
 
 export async function startWorker(config: Config, databaseUrl: string, logger: Logger, concurrency: number) {
   const database = connect(databaseUrl, { max: concurrency + 2, applicationName: 'carepost-worker' });
-  // Until the engine arrives (issue 5), a pass only does housekeeping, at most every ten minutes across lanes.
+  // Until the engine arrives (issue 5), a pass only does housekeeping (spent identity state, authorisations past
+  // their expiry), at most every ten minutes across lanes.
   let lastHousekeeping = 0;
   const pass = async () => {
     if (Date.now() - lastHousekeeping < HOUSEKEEPING_EVERY_MS) return 0;
     lastHousekeeping = Date.now();
     const pruned = await pruneIdentityState(database.db, new Date());
-    if (pruned.verifications + pruned.sessions > 0) logger.info(pruned, 'housekeeping');
+    const expired = await expireDueAuthorizations(database.db, new Date());
+    if (pruned.verifications + pruned.sessions + expired > 0) logger.info({ ...pruned, expiredAuthorizations: expired }, 'housekeeping');
     return 0;
   };
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
