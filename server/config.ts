@@ -35,6 +35,12 @@ const envSchema = z.object({
   TWILIO_BASE_URL: z.url().default('https://api.twilio.com'),
   SESSION_SECRET: secretSchema.optional(),
   LINK_SIGNING_SECRET: secretSchema.optional(),
+  /** Comma-separated earlier LINK_SIGNING_SECRETs: links they signed keep working after a rotation until they expire. */
+  LINK_SIGNING_SECRET_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+    .pipe(z.array(secretSchema)),
   VAULT_KEY: secretSchema.optional(),
   CODE_HMAC_SECRET: secretSchema.optional(),
 });
@@ -59,6 +65,8 @@ export type Config = {
     | { provider: 'dev-sink' }
     | { provider: 'none' };
   secrets: Record<SecretName, Buffer>;
+  /** Earlier link-signing secrets that still verify (CX4 rotation). */
+  previousLinkSecrets: Buffer[];
 };
 
 export class ConfigError extends Error {
@@ -135,6 +143,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     sms,
     secrets,
+    previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
   };
 }
 

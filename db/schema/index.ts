@@ -4,3 +4,4 @@ export * from './audit';
 export * from './identity';
 export * from './passkeys';
 export * from './consent';
+export * from './preferences';

@@ -53,17 +53,22 @@ export function hashEvent(prevHash: string, fields: HashedFields): string {
 const FORBIDDEN_DETAIL_KEY = /^(code|otp|password|secret|token|body|subject|email|phone|dateOfBirth|dob)$/i;
 
 /**
+ * A cheap tripwire for records that leave the system or last for years (audit details, webhook payloads): they carry
+ * ids and reason codes, so a key like these is a bug in the caller.
+ */
+export function refusePhiKeys(where: string, record: Record<string, unknown>): void {
+  for (const key of Object.keys(record)) {
+    if (FORBIDDEN_DETAIL_KEY.test(key)) throw new Error(`${where}: key "${key}" looks like PHI or a secret; record an id or a reason code`);
+  }
+}
+
+/**
  * Appends one event to the organisation's chain inside the caller's transaction, so the event commits or
  * rolls back with the change it records. Appends for one organisation are serialised by the head row's lock.
  */
 export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Promise<{ seq: number; hash: string }> {
   const details = event.details ?? {};
-  for (const key of Object.keys(details)) {
-    // A cheap tripwire: audit details carry ids and reason codes, so a key like these is a bug in the caller.
-    if (FORBIDDEN_DETAIL_KEY.test(key)) {
-      throw new Error(`appendAudit: detail key "${key}" looks like PHI or a secret; record an id or a reason code`);
-    }
-  }
+  refusePhiKeys('appendAudit', details);
   // Create the head on first use; then lock it. The lock orders concurrent appends for this organisation.
   await tx.insert(auditHeads).values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH }).onConflictDoNothing();
   const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.orgId, orgId)).for('update');

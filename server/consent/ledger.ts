@@ -13,6 +13,7 @@ import {
   type ConsentState,
 } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
+import { recordOutboundEvent } from '../events/outbound';
 import { checkAuthorizationText } from './texts';
 
 export const CONSENT_CHANNELS: ConsentChannel[] = ['email', 'sms', 'push', 'portal'];
@@ -117,7 +118,8 @@ export type GrantResult =
   | { status: 'text_not_grantable' }
   | { status: 'invalid'; fieldErrors: { signatureName?: string; channels?: string } };
 
-function checkSignatureAndChannels(input: Pick<GrantInput, 'signatureName' | 'channels'>) {
+/** The form rules of a signature, shared with the signing page so every problem is reported at once. */
+export function checkSignatureAndChannels(input: Pick<GrantInput, 'signatureName' | 'channels'>) {
   const fieldErrors: { signatureName?: string; channels?: string } = {};
   const name = input.signatureName.trim();
   if (name.length < 2 || name.length > MAX_SIGNATURE_LENGTH) fieldErrors.signatureName = 'Type your full name to sign.';
@@ -203,6 +205,12 @@ async function signAuthorization(db: Database, input: GrantInput, kind: 'granted
       subjectId: event!.id,
       details: { topicId, textId: current.text.id, textHash: current.text.contentHash, channels, method: input.evidence.method, via: input.evidence.via },
     });
+    await recordOutboundEvent(tx, orgId, {
+      type: `consent.${kind}`,
+      patientId,
+      payload: { eventId: event!.id, topicId, textId: current.text.id, channels, expiresAt: expiresAt.toISOString(), renewsEventId: event!.renewsEventId },
+      occurredAt: now,
+    });
     return { status: kind, event: event!, state: state! } as const;
   });
 }
@@ -226,6 +234,12 @@ export async function revokeAuthorization(
       subjectType: 'authorization_event',
       subjectId: event.id,
       details: { topicId, revokesEventId: state.grantEventId, via: input.evidence.via },
+    });
+    await recordOutboundEvent(tx, orgId, {
+      type: 'consent.revoked',
+      patientId,
+      payload: { eventId: event.id, topicId, revokesEventId: state.grantEventId, via: input.evidence.via },
+      occurredAt: now,
     });
     return { status: 'revoked', event } as const;
   });
@@ -255,6 +269,12 @@ export async function expireDueAuthorizations(db: Database, now: Date, batchSize
           subjectType: 'authorization_event',
           subjectId: event.id,
           details: { topicId: state.topicId, patientId: state.patientId, expiredEventId: state.grantEventId },
+        });
+        await recordOutboundEvent(tx, state.orgId, {
+          type: 'consent.expired',
+          patientId: state.patientId,
+          payload: { eventId: event.id, topicId: state.topicId, expiredEventId: state.grantEventId },
+          occurredAt: state.expiresAt,
         });
       }
       return due.length;

@@ -8,6 +8,7 @@ import { migrationStatus } from '../../db/migrate';
 import type { Config } from '../config';
 import type { SmsTransport } from '../delivery/sms';
 import type { MailTransport } from '../delivery/transport';
+import { linkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
@@ -72,6 +73,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
       webauthn: { rpId: config.publicUrl.hostname, rpName: 'Carepost', origins: [config.publicUrl.origin] },
     },
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
+    links: { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) },
   };
   app.all(
     '*',

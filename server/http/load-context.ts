@@ -2,6 +2,7 @@ import type { Database } from '../../db/client';
 import type { Config } from '../config';
 import type { CodeTransports } from '../identity/code-delivery';
 import type { CookieSettings } from '../identity/cookies';
+import type { LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
 
 /** What every loader and action receives as `context`. Services come from here, never from module state. */
@@ -14,6 +15,8 @@ export type CarepostLoadContext = {
   logger: Logger;
   identity: { codeSecret: Buffer; cookies: CookieSettings; webauthn: { rpId: string; rpName: string; origins: string[] } };
   transports: CodeTransports;
+  /** Signed links (CX4): the key that signs and every key that still verifies. */
+  links: { keyring: LinkKeyring };
 };
 
 declare module '@remix-run/node' {

@@ -1,0 +1,66 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
+import { choicesOf, revokeAuthorization } from '../services/consent.server';
+import { redirectTo, requirePatient } from '../services/identity.server';
+
+// RV1: one action plus a confirmation, effective when it commits. Taking permission back never needs a step-up.
+export const meta: MetaFunction = () => [{ title: 'Revoke permission · Carepost' }];
+
+async function activeChoice(args: LoaderFunctionArgs) {
+  const { request, params, context } = args;
+  const now = new Date();
+  const signedIn = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
+  const choice = (await choicesOf(context.db, signedIn.org.id, signedIn.patient.id, now)).find((c) => c.topic.key === params.topic);
+  if (!choice) throw data({ reason: 'unknown_topic' }, { status: 404 });
+  if (choice.status.kind !== 'active') throw redirectTo(`/o/${signedIn.org.slug}/choices`);
+  return { signedIn, choice, now };
+}
+
+export async function loader(args: LoaderFunctionArgs) {
+  const { signedIn, choice } = await activeChoice(args);
+  return { slug: signedIn.org.slug, topicName: choice.topic.name, orgName: signedIn.org.name };
+}
+
+export async function action(args: ActionFunctionArgs) {
+  const { request, context } = args;
+  const { signedIn, choice, now } = await activeChoice(args);
+  const form = await request.formData();
+  if (form.get('intent') !== 'revoke') return data({ error: 'Unknown action.' }, { status: 400 });
+  await revokeAuthorization(context.db, {
+    orgId: signedIn.org.id,
+    patientId: signedIn.patient.id,
+    topicId: choice.topic.id,
+    evidence: {
+      method: signedIn.session.verificationMethod,
+      verifiedAt: signedIn.session.verifiedAt.toISOString(),
+      ipAddress: context.clientIp,
+      userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+      via: 'portal',
+    },
+    now,
+  });
+  throw redirectTo(`/o/${signedIn.org.slug}/choices?done=revoked`);
+}
+
+export default function RevokeAuthorization() {
+  const { slug, topicName, orgName } = useLoaderData<typeof loader>();
+  const busy = useNavigation().state === 'submitting';
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>Revoke permission: {topicName}</h1>
+      <p>
+        If you revoke it, {orgName} stops using your information for this straight away. Anything already sent cannot be called back. You can give
+        permission again later if you change your mind.
+      </p>
+      <Form method="post">
+        <input type="hidden" name="intent" value="revoke" />
+        <div className="button-row">
+          <button className="button" type="submit" disabled={busy}>
+            Yes, revoke my permission
+          </button>
+          <Link to={`/o/${slug}/choices`}>No, keep it</Link>
+        </div>
+      </Form>
+    </main>
+  );
+}

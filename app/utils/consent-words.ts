@@ -1,0 +1,37 @@
+// Plain words for consent states and choices, shared by the patient's pages.
+export const CHANNEL_LABELS: Record<string, string> = { email: 'Email', sms: 'Text message', push: 'Phone notification', portal: 'Message in this portal' };
+export const FREQUENCY_LABELS: Record<string, string> = { immediate: 'As it happens', weekly: 'Weekly at most', monthly: 'Monthly at most', paused: 'Paused until a date' };
+
+export function formatDate(iso: string, timeZone = 'UTC'): string {
+  return new Date(iso).toLocaleDateString('en-US', { dateStyle: 'long', timeZone });
+}
+
+export function formatDateTime(iso: string, timeZone = 'UTC'): string {
+  return new Date(iso).toLocaleString('en-US', { dateStyle: 'long', timeStyle: 'short', timeZone, timeZoneName: 'short' });
+}
+
+export function listChannels(channels: string[]): string {
+  const words = channels.map((c) => (CHANNEL_LABELS[c] ?? c).toLowerCase());
+  if (words.length <= 1) return words.join('');
+  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+}
+
+export type StatusView =
+  | { kind: 'active'; expiresAt: string; grantedAt: string; channels: string[]; grantEventId: string }
+  | { kind: 'revoked'; revokedAt: string; grantEventId: string }
+  | { kind: 'expired'; expiredAt: string; grantEventId: string }
+  | { kind: 'never' };
+
+/** "Active until 3 March 2027", "Revoked on ...", "Expired on ...", "Never granted". */
+export function statusWords(status: StatusView, timeZone: string): string {
+  switch (status.kind) {
+    case 'active':
+      return `Active until ${formatDate(status.expiresAt, timeZone)}`;
+    case 'revoked':
+      return `Revoked on ${formatDate(status.revokedAt, timeZone)}`;
+    case 'expired':
+      return `Expired on ${formatDate(status.expiredAt, timeZone)}`;
+    default:
+      return 'Never granted';
+  }
+}

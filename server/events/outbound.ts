@@ -1,0 +1,23 @@
+// Outbound events: what the organisation's webhooks will carry (API issue). Written in the caller's transaction, so
+// an event exists exactly when the change it reports committed.
+import type { Tx } from '../../db/client';
+import { outboundEvents } from '../../db/schema/index';
+import { refusePhiKeys } from '../audit/chain';
+
+export type OutboundEventType =
+  | 'consent.granted'
+  | 'consent.renewed'
+  | 'consent.revoked'
+  | 'consent.expired'
+  | 'preferences.updated'
+  | 'contact_point.added'
+  | 'contact_point.removed';
+
+export async function recordOutboundEvent(
+  tx: Tx,
+  orgId: string,
+  event: { type: OutboundEventType; patientId: string | null; payload: Record<string, unknown>; occurredAt: Date },
+): Promise<void> {
+  refusePhiKeys('recordOutboundEvent', event.payload);
+  await tx.insert(outboundEvents).values({ orgId, type: event.type, patientId: event.patientId, payload: event.payload, occurredAt: event.occurredAt });
+}
