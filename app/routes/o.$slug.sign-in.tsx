@@ -11,6 +11,9 @@ import {
   redirectTo,
   requestCode,
   requireOrganisation,
+  encodeReturnTo,
+  returnCookieName,
+  safeReturnTo,
   serializeCookie,
 } from '../services/identity.server';
 
@@ -19,8 +22,14 @@ export const meta: MetaFunction = () => [{ title: 'Sign in · Carepost' }];
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const signedIn = await optionalPatient({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
-  if (signedIn) throw redirectTo(`/o/${org.slug}/account`);
-  return { orgName: org.name, slug: org.slug };
+  // A page that needs sign-in (a preference or renewal link asking to widen a choice) names where to come back to.
+  const asked = new URL(request.url).searchParams.get('returnTo');
+  const returnTo = asked ? safeReturnTo(org.slug, asked) : undefined;
+  if (signedIn) throw redirectTo(returnTo ?? `/o/${org.slug}/account`);
+  const payload = { orgName: org.name, slug: org.slug };
+  if (!returnTo || returnTo !== asked) return payload;
+  const cookies = context.identity.cookies;
+  return data(payload, { headers: { 'Set-Cookie': serializeCookie(returnCookieName(cookies), encodeReturnTo(returnTo), cookies, 600) } });
 }
 
 type ActionErrors = { contact?: string; form?: string };

@@ -40,6 +40,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         patientId: result.patientId,
         method: result.method,
         location: `/o/${org.slug}/account`,
+        followReturnCookie: { slug: org.slug },
         now,
       });
     default: {

@@ -50,7 +50,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       return json({ error: message, reason: result.status }, { status: 400 });
     }
     return redirectAsJson(
-      await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: result.patientId, method: 'passkey', location: `/o/${org.slug}/account`, now }),
+      await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: result.patientId, method: 'passkey', location: `/o/${org.slug}/account`,
+        followReturnCookie: { slug: org.slug }, now }),
     );
   }
   return json({ error: 'Unknown request.' }, { status: 400 });

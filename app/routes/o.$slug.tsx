@@ -1,5 +1,5 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, isRouteErrorResponse, Link, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { Form, isRouteErrorResponse, Link, NavLink, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
 import { SessionTimeoutWarning } from '../components/session-timeout';
 import { optionalPatient } from '../services/identity.server';
 import { getOrganisationBranding } from '../services/organisations.server';
@@ -49,12 +49,32 @@ export default function OrganisationLayout() {
           )}
         </div>
       </header>
+      {signedIn ? <SignedInNav slug={org.slug} /> : null}
       {idle ? <SessionTimeoutWarning slug={org.slug} idleRemainingMs={idle.remainingMs} renderedAt={idle.renderedAt} /> : null}
       <Outlet />
       <footer className="site-footer">
         <p>Secure messages and communication choices for {org.name}, provided by Carepost.</p>
       </footer>
     </>
+  );
+}
+
+function SignedInNav({ slug }: { slug: string }) {
+  const items = [
+    { to: `/o/${slug}/choices`, label: 'My choices' },
+    { to: `/o/${slug}/preferences`, label: 'How we contact you' },
+    { to: `/o/${slug}/account`, label: 'Account' },
+  ];
+  return (
+    <nav className="site-nav no-print" aria-label="Your pages">
+      <ul>
+        {items.map((item) => (
+          <li key={item.to}>
+            <NavLink to={item.to}>{item.label}</NavLink>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
 

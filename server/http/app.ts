@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
 import { refuseCrossSite, securityHeaders } from './security';
+import { oneClickUnsubscribe } from './unsubscribe';
 
 export type HttpAppOptions = {
   config: Config;
@@ -60,6 +61,8 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     }
   });
 
+  const links = { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) };
+  app.use(oneClickUnsubscribe({ db: database.db, keyring: links.keyring, logger }));
   app.use(refuseCrossSite({ allowedOrigins: [config.publicUrl.origin], exemptPrefixes: ['/api/'] }));
 
   const context = {
@@ -73,7 +76,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
       webauthn: { rpId: config.publicUrl.hostname, rpName: 'Carepost', origins: [config.publicUrl.origin] },
     },
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
-    links: { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) },
+    links,
   };
   app.all(
     '*',

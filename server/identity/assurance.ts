@@ -2,7 +2,10 @@
 import type { DbOrTx } from '../../db/client';
 import type { CookieSettings } from './cookies';
 import { redirectTo, requirePatient, type SignedInPatient } from './guards';
+import { safeReturnTo } from './return-to';
 import type { VerificationMethod } from './sessions';
+
+export { safeReturnTo };
 
 /** The levels an organisation's pickup policy can name (organisations.pickup_policy). */
 export type AssuranceLevel = 'code' | 'code_dob' | 'passkey';
@@ -15,13 +18,6 @@ const NEEDED: Record<AssuranceLevel, number> = { code: 1, code_dob: 2, passkey: 
 
 export function methodSatisfies(method: string, level: AssuranceLevel): boolean {
   return (STRENGTH[method as VerificationMethod] ?? 0) >= NEEDED[level];
-}
-
-/** Only a path inside this organisation's pages can be a place to come back to: never another site. */
-export function safeReturnTo(slug: string, value: string | null | undefined): string {
-  const fallback = `/o/${slug}/account`;
-  if (!value || !value.startsWith(`/o/${slug}/`) || value.includes('//') || value.includes('\\')) return fallback;
-  return /^\/[A-Za-z0-9/_.-]*$/.test(value) ? value : fallback;
 }
 
 /**

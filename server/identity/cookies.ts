@@ -14,6 +14,11 @@ export function webauthnCookieName(settings: CookieSettings): string {
   return settings.secure ? '__Host-carepost_webauthn' : 'carepost_webauthn';
 }
 
+/** Where to go after signing in, when sign-in was asked for by a page (a preference or renewal link): 10 minutes. */
+export function returnCookieName(settings: CookieSettings): string {
+  return settings.secure ? '__Host-carepost_return' : 'carepost_return';
+}
+
 export function readCookie(request: Request, name: string): string | undefined {
   const header = request.headers.get('cookie');
   if (!header) return undefined;
@@ -22,7 +27,7 @@ export function readCookie(request: Request, name: string): string | undefined {
     if (index === -1) continue;
     if (part.slice(0, index).trim() === name) {
       const value = part.slice(index + 1).trim();
-      return /^[A-Za-z0-9_-]{1,100}$/.test(value) ? value : undefined;
+      return /^[A-Za-z0-9_-]{1,200}$/.test(value) ? value : undefined;
     }
   }
   return undefined;

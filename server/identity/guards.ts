@@ -3,7 +3,8 @@ import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../../db/client';
 import { contactPoints, patients } from '../../db/schema/index';
 import { getOrganisationBranding, type OrganisationBranding } from '../orgs/organisations';
-import { attemptCookieName, clearCookie, readCookie, serializeCookie, sessionCookieName, type CookieSettings } from './cookies';
+import { attemptCookieName, clearCookie, readCookie, returnCookieName, serializeCookie, sessionCookieName, type CookieSettings } from './cookies';
+import { decodeReturnTo } from './return-to';
 import { createPatientSession, getPatientSession, type ActiveSession, type VerificationMethod } from './sessions';
 
 
@@ -69,6 +70,8 @@ export async function signedInRedirect(options: {
   patientId: string;
   method: VerificationMethod;
   location: string;
+  /** Sign-in (not step-up): go back to the page that asked for sign-in, if one did and it is still in this organisation. */
+  followReturnCookie?: { slug: string };
   now: Date;
 }): Promise<Response> {
   const { request, cookies } = options;
@@ -85,5 +88,8 @@ export async function signedInRedirect(options: {
   const headers = new Headers();
   headers.append('Set-Cookie', serializeCookie(sessionCookieName(cookies), session.token, cookies));
   headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
-  return redirectTo(options.location, headers);
+  const returnCookie = readCookie(request, returnCookieName(cookies));
+  if (returnCookie !== undefined) headers.append('Set-Cookie', clearCookie(returnCookieName(cookies), cookies));
+  const back = options.followReturnCookie ? decodeReturnTo(options.followReturnCookie.slug, returnCookie) : undefined;
+  return redirectTo(back ?? options.location, headers);
 }

@@ -1,0 +1,201 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
+import { choicesOf, LINK_PAUSE_DAYS, lowerPreferences, openPatientLink, patientPreferencesOf, revokeAuthorization, type Lowering } from '../services/consent.server';
+import { redirectTo, requireOrganisation } from '../services/identity.server';
+import { CHANNEL_LABELS, formatDate, statusWords, type StatusView } from '../utils/consent-words';
+
+// The preference link an organisation puts in its mail. Without signing in, the patient sees their choices and can
+// only lower them: switch a channel off, pause, revoke, stop. Anything that widens goes through sign-in. The link is
+// never a login, and the page shows no name, contact detail or message.
+export const meta: MetaFunction = () => [{ title: 'Your choices · Carepost' }, { name: 'robots', content: 'noindex' }];
+
+async function open(args: LoaderFunctionArgs) {
+  const { params, context } = args;
+  const org = await requireOrganisation(context.db, params.slug);
+  const now = new Date();
+  const opened = await openPatientLink(context.db, context.links.keyring, { purpose: 'preferences', orgId: org.id, token: params.token ?? '', now });
+  if (!opened.ok) context.logger.info({ reason: opened.reason }, 'preference link refused');
+  return { org, now, patientId: opened.ok ? opened.claims.patientId : undefined };
+}
+
+export async function loader(args: LoaderFunctionArgs) {
+  const { org, now, patientId } = await open(args);
+  if (!patientId) return data({ ok: false as const, orgName: org.name, slug: org.slug }, { status: 404 });
+  const [choices, prefs] = await Promise.all([choicesOf(args.context.db, org.id, patientId, now), patientPreferencesOf(args.context.db, org.id, patientId)]);
+  const tz = prefs.timeZone;
+  return {
+    ok: true as const,
+    orgName: org.name,
+    slug: org.slug,
+    stopped: prefs.marketingStoppedAt !== null,
+    pausedUntil: prefs.marketingPausedUntil && prefs.marketingPausedUntil > now ? formatDate(prefs.marketingPausedUntil.toISOString(), tz) : null,
+    topics: choices.map((c) => ({
+      id: c.topic.id,
+      key: c.topic.key,
+      name: c.topic.name,
+      active: c.status.kind === 'active',
+      signable: c.signable,
+      status: statusWords(JSON.parse(JSON.stringify(c.status)) as StatusView, tz),
+      channels: c.status.kind === 'active' ? c.status.channels.filter((ch) => c.preference.channels.includes(ch)) : [],
+      pausedUntil: c.preference.frequency === 'paused' && c.preference.pausedUntil && c.preference.pausedUntil > now ? formatDate(c.preference.pausedUntil.toISOString(), tz) : null,
+    })),
+  };
+}
+
+export async function action(args: ActionFunctionArgs) {
+  const { request, context } = args;
+  const { org, now, patientId } = await open(args);
+  if (!patientId) return data({ message: 'This link does not work.', error: true }, { status: 404 });
+  const form = await request.formData();
+  const intent = String(form.get('intent') ?? '');
+  const topicId = String(form.get('topicId') ?? '');
+  const days = Number(form.get('days'));
+  // Widening is never done through a link: sign in first, then come back to the full page.
+  if (intent === 'widen') throw redirectTo(`/o/${org.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${org.slug}/preferences`)}`);
+  if (intent === 'grant') {
+    const key = String(form.get('topicKey') ?? '');
+    const target = /^[a-z0-9][a-z0-9_-]{0,62}$/.test(key) ? `/o/${org.slug}/choices/${key}/sign` : `/o/${org.slug}/choices`;
+    throw redirectTo(`/o/${org.slug}/sign-in?returnTo=${encodeURIComponent(target)}`);
+  }
+  if (intent === 'revoke') {
+    const result = await revokeAuthorization(context.db, {
+      orgId: org.id,
+      patientId,
+      topicId,
+      evidence: { method: 'link', verifiedAt: now.toISOString(), ipAddress: context.clientIp, userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null, via: 'link' },
+      now,
+    }).catch(() => ({ status: 'not_active' as const }));
+    return result.status === 'revoked' ? { message: 'Your permission is revoked. It took effect straight away.', error: false } : data({ message: 'There was no active permission to revoke.', error: true }, { status: 400 });
+  }
+  const change: Lowering | undefined =
+    intent === 'channel_off'
+      ? { kind: 'channel_off', topicId, channel: String(form.get('channel') ?? '') as never }
+      : intent === 'pause_topic'
+        ? { kind: 'pause_topic', topicId, days }
+        : intent === 'pause_all'
+          ? { kind: 'pause_all', days }
+          : intent === 'stop_all'
+            ? { kind: 'stop_all' }
+            : undefined;
+  if (!change || (('topicId' in change) && !/^[0-9a-f-]{36}$/i.test(topicId))) return data({ message: 'That choice is not available here.', error: true }, { status: 400 });
+  const result = await lowerPreferences(context.db, { orgId: org.id, patientId, change, via: 'link', now });
+  switch (result.status) {
+    case 'lowered':
+      return { message: change.kind === 'stop_all' ? 'All marketing is stopped.' : change.kind === 'channel_off' ? 'Done. We will not use that way for this any more.' : 'Paused.', error: false };
+    case 'already':
+      return { message: 'That was already the case: nothing changed.', error: false };
+    default:
+      return data({ message: 'That choice is not available here.', error: true }, { status: 400 });
+  }
+}
+
+export default function PreferenceLink() {
+  const page = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  if (!page.ok) {
+    return (
+      <main id="main" className="page" tabIndex={-1}>
+        <h1>This link does not work</h1>
+        <p>
+          It may have expired or been copied wrongly. <a href={`/o/${page.slug}/sign-in`}>Sign in</a> to change how {page.orgName} contacts you.
+        </p>
+      </main>
+    );
+  }
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>Your choices with {page.orgName}</h1>
+      <div role={result?.error ? 'alert' : 'status'} className={result ? (result.error ? 'form-error' : 'notice') : undefined}>
+        {result?.message ?? null}
+      </div>
+      <p>
+        From this link you can get less from us: switch something off, pause it or take your permission back. To turn something on or give permission, you
+        need to sign in.
+      </p>
+      <Form method="post">
+        <input type="hidden" name="intent" value="widen" />
+        <button className="button button--secondary" type="submit">
+          Sign in to turn things on
+        </button>
+      </Form>
+      <section className="card" aria-labelledby="all-heading">
+        <h2 id="all-heading">All marketing</h2>
+        {page.stopped ? <p>All marketing is stopped.</p> : page.pausedUntil ? <p>All marketing is paused until {page.pausedUntil}.</p> : null}
+        {!page.stopped ? (
+          <div className="button-row">
+            {LINK_PAUSE_DAYS.map((d) => (
+              <Form method="post" key={d}>
+                <input type="hidden" name="intent" value="pause_all" />
+                <input type="hidden" name="days" value={d} />
+                <button className="button button--secondary" type="submit" disabled={busy}>
+                  Pause all for {d} days
+                </button>
+              </Form>
+            ))}
+            <Form method="post">
+              <input type="hidden" name="intent" value="stop_all" />
+              <button className="button" type="submit" disabled={busy}>
+                Stop all marketing
+              </button>
+            </Form>
+          </div>
+        ) : null}
+      </section>
+      <ul className="topic-list">
+        {page.topics.map((t) => (
+          <li key={t.id} className="card">
+            <h2>{t.name}</h2>
+            <p className={`status status--${t.active ? 'active' : 'revoked'}`}>
+              <strong>{t.status}</strong>
+              {t.pausedUntil ? <span>. Paused until {t.pausedUntil}.</span> : null}
+            </p>
+            {t.active ? (
+              <>
+                {t.channels.length > 0 ? (
+                  <div className="button-row">
+                    {t.channels.map((c) => (
+                      <Form method="post" key={c}>
+                        <input type="hidden" name="intent" value="channel_off" />
+                        <input type="hidden" name="topicId" value={t.id} />
+                        <input type="hidden" name="channel" value={c} />
+                        <button className="button button--secondary" type="submit" disabled={busy}>
+                          Stop by {(CHANNEL_LABELS[c] ?? c).toLowerCase()}
+                        </button>
+                      </Form>
+                    ))}
+                  </div>
+                ) : null}
+                <div className="button-row">
+                  <Form method="post">
+                    <input type="hidden" name="intent" value="pause_topic" />
+                    <input type="hidden" name="topicId" value={t.id} />
+                    <input type="hidden" name="days" value={90} />
+                    <button className="button button--secondary" type="submit" disabled={busy}>
+                      Pause for 90 days
+                    </button>
+                  </Form>
+                  <Form method="post">
+                    <input type="hidden" name="intent" value="revoke" />
+                    <input type="hidden" name="topicId" value={t.id} />
+                    <button className="button" type="submit" disabled={busy} aria-label={`Revoke permission: ${t.name}`}>
+                      Revoke permission
+                    </button>
+                  </Form>
+                </div>
+              </>
+            ) : t.signable ? (
+              <Form method="post">
+                <input type="hidden" name="intent" value="grant" />
+                <input type="hidden" name="topicKey" value={t.key} />
+                <button className="button button--secondary" type="submit" aria-label={`Sign in to give permission: ${t.name}`}>
+                  Sign in to give permission
+                </button>
+              </Form>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}
