@@ -18,3 +18,5 @@ export {
   renamePasskey,
   startPasskeyRegistration,
 } from '../../server/identity/passkeys';
+export { returnCookieName } from '../../server/identity/cookies';
+export { encodeReturnTo } from '../../server/identity/return-to';
