@@ -11,7 +11,6 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     headers: {
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Disposition': `attachment; filename="${recordFileName(record)}"`,
-      'Cache-Control': 'no-store',
     },
   });
 }

@@ -7,7 +7,7 @@ export function formatDate(iso: string, timeZone = 'UTC'): string {
 }
 
 export function formatDateTime(iso: string, timeZone = 'UTC'): string {
-  return new Date(iso).toLocaleString('en-US', { dateStyle: 'long', timeStyle: 'short', timeZone, timeZoneName: 'short' });
+  return new Date(iso).toLocaleString('en-US', { year: 'numeric', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone, timeZoneName: 'short' });
 }
 
 export function listChannels(channels: string[]): string {

@@ -11,7 +11,7 @@ import {
   revokeAuthorization,
 } from '../../server/consent/ledger';
 import { createTextDraft, publishText } from '../../server/consent/texts';
-import { createTopic, validElements } from '../support/consent';
+import { createTopic, publishedTopic as publishedTopicIn, validElements } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { createTestPatient } from '../support/identity';
 
@@ -21,13 +21,7 @@ const db = handle.db;
 const evidence = { method: 'code_email', verifiedAt: new Date().toISOString(), ipAddress: '203.0.113.7', userAgent: 'Chrome on Android', via: 'portal' as const };
 const DAY = 86_400_000;
 
-async function publishedTopic(orgId: string, options: { validForMonths?: number } = {}) {
-  const topic = await createTopic(handle, orgId);
-  const draft = await createTextDraft(db, { orgId, topicId: topic.id, elements: validElements, validForMonths: options.validForMonths ?? 12 });
-  const published = await publishText(db, { orgId, textId: draft.id, actor: { type: 'system' }, now: new Date() });
-  if (published.status !== 'published') throw new Error('not published');
-  return { topic, text: published.text };
-}
+const publishedTopic = (orgId: string, options: { validForMonths?: number } = {}) => publishedTopicIn(handle, orgId, options);
 
 async function setup() {
   const org = await createTestOrganisation(handle);

@@ -27,3 +27,14 @@ export async function createTopic(handle: DbHandle, orgId: string, options: { re
     .returning();
   return topic!;
 }
+
+/** A topic with one published text, ready to be signed. */
+export async function publishedTopic(handle: DbHandle, orgId: string, options: { validForMonths?: number; remunerated?: boolean; thirdPartyName?: string } = {}) {
+  const { createTextDraft, publishText } = await import('../../server/consent/texts');
+  const topic = await createTopic(handle, orgId, options);
+  const elements = options.remunerated ? { ...validElements, remuneration: `${options.thirdPartyName} pays Test Clinic to send these messages.` } : validElements;
+  const draft = await createTextDraft(handle.db, { orgId, topicId: topic.id, elements, validForMonths: options.validForMonths ?? 12 });
+  const published = await publishText(handle.db, { orgId, textId: draft.id, actor: { type: 'system' }, now: new Date() });
+  if (published.status !== 'published') throw new Error('not published');
+  return { topic, text: published.text };
+}
