@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
 import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/consent.server';
 import { redirectTo, requireAssurance, STEP_UP_MAX_AGE_MS } from '../services/identity.server';
-import { CHANNEL_LABELS } from '../utils/consent-words';
+import { CHANNEL_LABELS, CHANNELS } from '../utils/consent-words';
 
 // Grant or renew one authorisation (AV5: one topic per signature; AV7: a renewal is a new signed record).
 // SE5: signing needs a verification from the last few minutes; otherwise the patient is sent to confirm it is them.
@@ -140,7 +140,7 @@ export default function SignAuthorization() {
               {errors.channels}
             </p>
           ) : null}
-          {CONSENT_CHANNELS.map((c) => (
+          {CHANNELS.map((c) => (
             <label key={c} className="choice">
               <input type="checkbox" name="channels" value={c} defaultChecked={channels.includes(c)} aria-invalid={errors.channels ? true : undefined} />
               {CHANNEL_LABELS[c]}

@@ -27,6 +27,7 @@ export async function loader(args: LoaderFunctionArgs) {
     ok: true as const,
     orgName: org.name,
     slug: org.slug,
+    pauseDays: [...LINK_PAUSE_DAYS],
     stopped: prefs.marketingStoppedAt !== null,
     pausedUntil: prefs.marketingPausedUntil && prefs.marketingPausedUntil > now ? formatDate(prefs.marketingPausedUntil.toISOString(), tz) : null,
     topics: choices.map((c) => ({
@@ -124,7 +125,7 @@ export default function PreferenceLink() {
         {page.stopped ? <p>All marketing is stopped.</p> : page.pausedUntil ? <p>All marketing is paused until {page.pausedUntil}.</p> : null}
         {!page.stopped ? (
           <div className="button-row">
-            {LINK_PAUSE_DAYS.map((d) => (
+            {page.pauseDays.map((d) => (
               <Form method="post" key={d}>
                 <input type="hidden" name="intent" value="pause_all" />
                 <input type="hidden" name="days" value={d} />

@@ -2,9 +2,9 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
-import { choicesOf, CONSENT_CHANNELS, FREQUENCIES, patientPreferencesOf, savePreferences } from '../services/consent.server';
+import { choicesOf, patientPreferencesOf, savePreferences } from '../services/consent.server';
 import { redirectTo, requirePatient } from '../services/identity.server';
-import { CHANNEL_LABELS, FREQUENCY_LABELS, statusWords, type StatusView } from '../utils/consent-words';
+import { CHANNEL_LABELS, CHANNELS, FREQUENCY_CHOICES, FREQUENCY_LABELS, statusWords, type StatusView } from '../utils/consent-words';
 
 // How and how often the organisation may contact the patient. Care messages cannot be switched off, only routed.
 export const meta: MetaFunction = () => [{ title: 'How we contact you · Carepost' }];
@@ -103,7 +103,7 @@ function ChannelBoxes({ name, legend, chosen, error, hint }: { name: string; leg
         </p>
       ) : null}
       <ErrorText id={errorId} message={error} />
-      {CONSENT_CHANNELS.map((c) => (
+      {CHANNELS.map((c) => (
         <label key={c} className="choice">
           <input type="checkbox" name={name} value={c} defaultChecked={chosen.includes(c)} aria-invalid={error ? true : undefined} />
           {CHANNEL_LABELS[c]}
@@ -161,7 +161,7 @@ export default function Preferences() {
                 <label htmlFor={`topics.${i}.frequency`}>How often</label>
                 <ErrorText id={`topics.${i}.frequency-error`} message={errors[`topics.${i}.frequency`]} />
                 <select id={`topics.${i}.frequency`} name={`topics.${i}.frequency`} defaultValue={t.frequency} aria-describedby={errors[`topics.${i}.frequency`] ? `topics.${i}.frequency-error` : undefined}>
-                  {FREQUENCIES.map((f) => (
+                  {FREQUENCY_CHOICES.map((f) => (
                     <option key={f} value={f}>
                       {FREQUENCY_LABELS[f]}
                     </option>

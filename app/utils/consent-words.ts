@@ -1,6 +1,10 @@
 // Plain words for consent states and choices, shared by the patient's pages.
 export const CHANNEL_LABELS: Record<string, string> = { email: 'Email', sms: 'Text message', push: 'Phone notification', portal: 'Message in this portal' };
+/** In the order shown; a unit test keeps these the same as the server's lists. */
+export const CHANNELS = Object.keys(CHANNEL_LABELS);
 export const FREQUENCY_LABELS: Record<string, string> = { immediate: 'As it happens', weekly: 'Weekly at most', monthly: 'Monthly at most', paused: 'Paused until a date' };
+
+export const FREQUENCY_CHOICES = Object.keys(FREQUENCY_LABELS);
 
 export function formatDate(iso: string, timeZone = 'UTC'): string {
   return new Date(iso).toLocaleDateString('en-US', { dateStyle: 'long', timeZone });

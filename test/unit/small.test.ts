@@ -32,3 +32,13 @@ describe('log paths', () => {
     expect(loggablePath('/m/0b6e4f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/view')).toBe('/m/0b6e4f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/view');
   });
 });
+
+describe('consent words shown in the browser', () => {
+  it('list the same channels and frequencies, in the same order, as the server accepts', async () => {
+    const { CHANNELS, FREQUENCY_CHOICES } = await import('../../app/utils/consent-words');
+    const { CONSENT_CHANNELS } = await import('../../server/consent/ledger');
+    const { FREQUENCIES } = await import('../../server/consent/preferences');
+    expect(CHANNELS).toEqual(CONSENT_CHANNELS);
+    expect(FREQUENCY_CHOICES).toEqual(FREQUENCIES);
+  });
+});
