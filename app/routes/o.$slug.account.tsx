@@ -63,6 +63,12 @@ export default function Account() {
           </p>
         )}
       </section>
+      <section className="card" aria-labelledby="contacts-heading">
+        <h2 id="contacts-heading">Contact details</h2>
+        <p>
+          The email addresses and mobile numbers we use to reach you. <Link to={`/o/${slug}/contacts`}>Manage your contact details</Link>
+        </p>
+      </section>
       <section className="card" aria-labelledby="sessions-heading">
         <h2 id="sessions-heading">Where you are signed in</h2>
         <ul className="session-list">

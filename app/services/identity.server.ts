@@ -18,5 +18,17 @@ export {
   renamePasskey,
   startPasskeyRegistration,
 } from '../../server/identity/passkeys';
+export {
+  CONTACT_CONFIRM_MAX_AGE_MS,
+  confirmContactVerification,
+  deliverContactChangeNotices,
+  deliverContactVerificationCode,
+  getContactPointForPatient,
+  listContactPoints,
+  parseNewContact,
+  removeContactPoint,
+  requestContactVerification,
+} from '../../server/identity/contact-change';
+export { notFound } from '../../server/identity/guards';
 export { returnCookieName } from '../../server/identity/cookies';
 export { encodeReturnTo } from '../../server/identity/return-to';

@@ -1,0 +1,118 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, isRouteErrorResponse, Link, useActionData, useLoaderData, useNavigation, useParams, useRouteError } from '@remix-run/react';
+import { FormError } from '../components/field';
+import {
+  deliverContactChangeNotices,
+  getContactPointForPatient,
+  listContactPoints,
+  notFound,
+  redirectTo,
+  removeContactPoint,
+  requireAssurance,
+  STEP_UP_MAX_AGE_MS,
+} from '../services/identity.server';
+
+export const meta: MetaFunction = () => [{ title: 'Remove contact details · Carepost' }];
+
+const KIND_WORDS = { email: 'email address', sms: 'mobile number' } as const;
+const LAST_VERIFIED = 'You cannot remove your only verified email address or mobile number: you would have nowhere to get sign-in codes. Add another one first.';
+
+async function signedIn(args: LoaderFunctionArgs | ActionFunctionArgs, now: Date) {
+  // SE5: removing a contact point needs a verification from the last few minutes, like adding one.
+  return requireAssurance({
+    request: args.request,
+    db: args.context.db,
+    cookies: args.context.identity.cookies,
+    slug: args.params.slug,
+    now,
+    level: 'code',
+    maxAgeMs: STEP_UP_MAX_AGE_MS,
+    returnTo: `/o/${args.params.slug}/contacts/${args.params.contactId}/remove`,
+  });
+}
+
+export async function loader(args: LoaderFunctionArgs) {
+  const { org, patient } = await signedIn(args, new Date());
+  const db = args.context.db;
+  // EN3: only this patient's own contact point; any other id is "not found".
+  const point = await getContactPointForPatient({ db, orgId: org.id, patientId: patient.id, contactPointId: args.params.contactId ?? '' });
+  if (!point) throw notFound();
+  const all = await listContactPoints({ db, orgId: org.id, patientId: patient.id });
+  const lastVerified = point.verifiedAt !== null && !all.some((p) => p.id !== point.id && p.verifiedAt !== null);
+  return { slug: org.slug, point: { id: point.id, kind: point.kind, value: point.value }, lastVerified };
+}
+
+export async function action(args: ActionFunctionArgs) {
+  const now = new Date();
+  const { org, patient } = await signedIn(args, now);
+  const result = await removeContactPoint({ db: args.context.db, orgId: org.id, patientId: patient.id, contactPointId: args.params.contactId ?? '', now });
+  switch (result.status) {
+    case 'not_found':
+      throw notFound();
+    case 'last_verified':
+      return data({ error: LAST_VERIFIED }, { status: 400 });
+    case 'removed': {
+      const notices = result.notices;
+      // After the commit and after answering; a failure is logged, never shown.
+      setImmediate(() => void deliverContactChangeNotices(args.context.transports, org.name, notices));
+      throw redirectTo(`/o/${org.slug}/contacts?done=removed`);
+    }
+  }
+}
+
+export default function RemoveContact() {
+  const { slug, point, lastVerified } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  const what = KIND_WORDS[point.kind];
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>{`Remove this ${what}?`}</h1>
+      <p>
+        <strong className="contact-list__value">{point.value}</strong>
+      </p>
+      <FormError message={result?.error} />
+      {lastVerified ? (
+        <>
+          <p className="notice">{LAST_VERIFIED}</p>
+          <div className="button-row">
+            <Link className="button" to={`/o/${slug}/contacts/new`}>
+              Add an email address or mobile number
+            </Link>
+            <Link to={`/o/${slug}/contacts`}>Back to your contact details</Link>
+          </div>
+        </>
+      ) : (
+        <>
+          <p>
+            We will stop using it to reach you, and you will not be able to sign in with it. We will let your other email
+            addresses and mobile numbers know about this change.
+          </p>
+          <Form method="post">
+            <div className="button-row">
+              <button className="button" type="submit" disabled={busy}>
+                Yes, remove it
+              </button>
+              <Link to={`/o/${slug}/contacts`}>No, keep it</Link>
+            </div>
+          </Form>
+        </>
+      )}
+    </main>
+  );
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  const { slug } = useParams();
+  const missing = isRouteErrorResponse(error) && error.status === 404;
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>{missing ? 'Contact details not found' : 'Something went wrong'}</h1>
+      <p>{missing ? 'We could not find that email address or mobile number on your account.' : 'Something went wrong on our side. Please try again in a moment.'}</p>
+      <p>
+        <Link to={`/o/${slug}/contacts`}>Back to your contact details</Link>
+      </p>
+    </main>
+  );
+}

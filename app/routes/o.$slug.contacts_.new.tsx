@@ -1,0 +1,246 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
+import { useState } from 'react';
+import { Field, FormError } from '../components/field';
+import {
+  attemptCookieName,
+  clearCookie,
+  CODE_TTL_MS,
+  CONTACT_CONFIRM_MAX_AGE_MS,
+  confirmContactVerification,
+  deliverContactChangeNotices,
+  deliverContactVerificationCode,
+  parseNewContact,
+  readCookie,
+  redirectTo,
+  requestContactVerification,
+  requireAssurance,
+  serializeCookie,
+  STEP_UP_MAX_AGE_MS,
+} from '../services/identity.server';
+import { codeFailure } from '../utils/code-errors';
+
+export const meta: MetaFunction = () => [{ title: 'Add an email address or mobile number · Carepost' }];
+
+type Kind = 'email' | 'sms';
+type Errors = { kind?: string; value?: string; code?: string; form?: string };
+type ActionResult = { stage: 'choose' | 'sent'; kind: Kind; value: string; errors: Errors };
+
+const ALREADY_YOURS: Record<Kind, string> = {
+  email: 'This email address is already on your account.',
+  sms: 'This mobile number is already on your account.',
+};
+
+// SE5: changing a contact point needs a verification from the last few minutes, like adding a passkey.
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const { org } = await requireAssurance({
+    request,
+    db: context.db,
+    cookies: context.identity.cookies,
+    slug: params.slug,
+    now: new Date(),
+    level: 'code',
+    maxAgeMs: STEP_UP_MAX_AGE_MS,
+    returnTo: `/o/${params.slug}/contacts/new`,
+  });
+  return { slug: org.slug };
+}
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const now = new Date();
+  const cookies = context.identity.cookies;
+  const form = await request.formData();
+  const intent = form.get('intent') === 'verify' ? 'verify' : 'send';
+  const { org, patient } = await requireAssurance({
+    request,
+    db: context.db,
+    cookies,
+    slug: params.slug,
+    now,
+    level: 'code',
+    // The step-up must be fresh when the code is asked for; the code itself then lives 10 minutes.
+    maxAgeMs: intent === 'send' ? STEP_UP_MAX_AGE_MS : CONTACT_CONFIRM_MAX_AGE_MS,
+    returnTo: `/o/${params.slug}/contacts/new`,
+  });
+  const rawKind = form.get('kind');
+  const kind: Kind = rawKind === 'sms' ? 'sms' : 'email';
+  const parsed = parseNewContact({ kind: rawKind, value: form.get('value') ?? '' });
+  const typed = String(form.get('value') ?? '').slice(0, 254);
+
+  if (intent === 'send') {
+    if (!parsed.ok) return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { [parsed.field]: parsed.message } }, { status: 400 });
+    const result = await requestContactVerification({
+      db: context.db,
+      codeSecret: context.identity.codeSecret,
+      orgId: org.id,
+      patientId: patient.id,
+      contact: parsed.contact,
+      ipAddress: context.clientIp,
+      now,
+    });
+    if (result.status === 'already_yours') {
+      return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { value: ALREADY_YOURS[parsed.contact.kind] } }, { status: 400 });
+    }
+    if (result.status === 'rate_limited') {
+      const minutes = Math.ceil(result.retryAfterSeconds / 60);
+      return data<ActionResult>(
+        { stage: 'choose', kind, value: typed, errors: { form: `Too many codes have been asked for. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` } },
+        { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
+      );
+    }
+    const delivery = result.delivery;
+    setImmediate(() => void deliverContactVerificationCode(context.transports, org.name, delivery));
+    return data<ActionResult>(
+      { stage: 'sent', kind: parsed.contact.kind, value: parsed.contact.value, errors: {} },
+      { headers: { 'Set-Cookie': serializeCookie(attemptCookieName(cookies), result.attemptToken, cookies, CODE_TTL_MS / 1000) } },
+    );
+  }
+
+  // The code stage carries the address along; a tampered one does not match the code's target and is refused.
+  if (!parsed.ok) {
+    return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { form: 'Something was missing. Please enter the address or number again.' } }, { status: 400 });
+  }
+  const contact = parsed.contact;
+  const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
+  if (!/^\d{6}$/.test(code)) {
+    return data<ActionResult>({ stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: 'Enter the 6-digit code we sent to the new address or number.' } }, { status: 400 });
+  }
+  const result = await confirmContactVerification({
+    db: context.db,
+    codeSecret: context.identity.codeSecret,
+    orgId: org.id,
+    patientId: patient.id,
+    contact,
+    attemptToken: readCookie(request, attemptCookieName(cookies)),
+    code,
+    now,
+  });
+  const clearAttempt = { 'Set-Cookie': clearCookie(attemptCookieName(cookies), cookies) };
+  switch (result.status) {
+    case 'added': {
+      const notices = result.notices;
+      // After the commit and after answering; a failure is logged, never shown (nor the address logged).
+      setImmediate(() => void deliverContactChangeNotices(context.transports, org.name, notices));
+      throw redirectTo(`/o/${org.slug}/contacts?done=added`, clearAttempt);
+    }
+    case 'already_yours':
+      return data<ActionResult>({ stage: 'choose', kind: contact.kind, value: contact.value, errors: { value: ALREADY_YOURS[contact.kind] } }, { status: 400, headers: clearAttempt });
+    case 'in_use':
+      return data<ActionResult>(
+        {
+          stage: 'choose',
+          kind: contact.kind,
+          value: contact.value,
+          errors: {
+            form: `This ${contact.kind === 'email' ? 'email address' : 'mobile number'} cannot be added to your account here. If it is yours, please contact ${org.name}.`,
+          },
+        },
+        { status: 400, headers: clearAttempt },
+      );
+    case 'locked':
+      return data<ActionResult>(
+        { stage: 'sent', kind: contact.kind, value: contact.value, errors: { form: `Too many wrong codes for this address. Try again tomorrow, or contact ${org.name}.` } },
+        { status: 429 },
+      );
+    default: {
+      const failure = codeFailure(result, org.name);
+      return data<ActionResult>(
+        { stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: failure.field, form: failure.form } },
+        { status: failure.status, headers: failure.retryAfter ? { 'Retry-After': String(failure.retryAfter) } : undefined },
+      );
+    }
+  }
+}
+
+export default function NewContact() {
+  const { slug } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  const errors: Errors = result?.errors ?? {};
+  const [kind, setKind] = useState<Kind>(result?.kind ?? 'email');
+
+  if (result?.stage === 'sent') {
+    return (
+      <main id="main" className="page" tabIndex={-1}>
+        <h1>Enter the code</h1>
+        <p className="notice" role="status">
+          We sent a 6-digit code to <strong className="contact-list__value">{result.value}</strong>. It works for 10 minutes, in this browser
+          only. Nothing is added until you enter it.
+        </p>
+        <FormError message={errors.form} />
+        <Form method="post" noValidate>
+          <input type="hidden" name="intent" value="verify" />
+          <input type="hidden" name="kind" value={result.kind} />
+          <input type="hidden" name="value" value={result.value} />
+          <Field
+            id="code"
+            label="6-digit code"
+            error={errors.code}
+            className="code-input"
+            type="text"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            pattern="[0-9]*"
+            maxLength={12}
+            required
+            // The patient just asked for this code: take them straight to where it goes.
+            autoFocus
+          />
+          <div className="button-row">
+            <button className="button" type="submit" disabled={busy}>
+              Confirm
+            </button>
+            <Link to={`/o/${slug}/contacts/new`}>
+              Use a different address or number
+            </Link>
+          </div>
+        </Form>
+      </main>
+    );
+  }
+
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>Add an email address or mobile number</h1>
+      <p>We will send a code to the new address or number, to check that it is yours. Nothing is added until you enter the code.</p>
+      <FormError message={errors.form} />
+      <Form method="post" noValidate>
+        <input type="hidden" name="intent" value="send" />
+        <fieldset className="choices" aria-describedby={errors.kind ? 'kind-error' : undefined}>
+          <legend>What do you want to add?</legend>
+          {errors.kind ? (
+            <p id="kind-error" className="field__error">
+              <span className="visually-hidden">Error: </span>
+              {errors.kind}
+            </p>
+          ) : null}
+          <label className="choice">
+            <input type="radio" name="kind" value="email" defaultChecked={kind === 'email'} onChange={() => setKind('email')} /> Email address
+          </label>
+          <label className="choice">
+            <input type="radio" name="kind" value="sms" defaultChecked={kind === 'sms'} onChange={() => setKind('sms')} /> Mobile number
+          </label>
+        </fieldset>
+        <Field
+          id="value"
+          label={kind === 'email' ? 'New email address' : 'New mobile number'}
+          hint={kind === 'email' ? 'For example name@example.com.' : 'Include the country code, for example +1 555 555 0101.'}
+          error={errors.value}
+          type={kind === 'email' ? 'email' : 'tel'}
+          autoComplete={kind === 'email' ? 'email' : 'tel'}
+          autoCapitalize="none"
+          spellCheck={false}
+          defaultValue={result?.kind === kind ? result.value : undefined}
+          maxLength={254}
+          required
+        />
+        <div className="button-row">
+          <button className="button" type="submit" disabled={busy}>
+            Send a code
+          </button>
+          <Link to={`/o/${slug}/contacts`}>Cancel</Link>
+        </div>
+      </Form>
+    </main>
+  );
+}
