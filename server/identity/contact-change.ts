@@ -3,10 +3,10 @@
 // is audited and becomes an outbound event in its own transaction, and the patient's other verified contact points
 // are told after it commits. Server functions take `now` so tests can move the clock.
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database, DbOrTx, Tx } from '../../db/client';
-import { codeThrottles, contactPoints, verifications } from '../../db/schema/index';
+import { contactPoints, verifications } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
@@ -14,7 +14,7 @@ import type { CodeTransports } from './code-delivery';
 import { maskContact, normaliseContact, type ContactInput } from './contact';
 import { STEP_UP_MAX_AGE_MS } from './assurance';
 import { consumeRateLimits, type RateLimit } from './rate-limit';
-import { CODE_SEND_LIMITS, LOCK_AFTER_FAILURES, LOCK_MS, waitAfterFailures, type VerifyCodeResult } from './sign-in';
+import { CODE_SEND_LIMITS, openThrottle, recordCodeFailure, recordCodeSuccess, type VerifyCodeResult } from './sign-in';
 
 export type ContactKind = ContactInput['kind'];
 
@@ -257,52 +257,16 @@ export async function confirmContactVerification(options: {
     if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' };
 
     // OT4: the same increasing wait and lock as sign-in codes, per patient and address.
-    await tx.insert(codeThrottles).values({ orgId, targetHash: v.targetHash }).onConflictDoNothing();
-    const [throttle] = await tx
-      .select()
-      .from(codeThrottles)
-      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)))
-      .for('update');
-    let failures = throttle?.consecutiveFailures ?? 0;
-    if (throttle?.lockedUntil) {
-      if (throttle.lockedUntil.getTime() > now.getTime()) return { status: 'locked' };
-      failures = 0;
-    }
-    if (throttle?.nextTryAt && throttle.nextTryAt.getTime() > now.getTime()) {
-      return { status: 'wait', retryAfterSeconds: Math.ceil((throttle.nextTryAt.getTime() - now.getTime()) / 1000) };
-    }
+    const gate = await openThrottle(tx, orgId, v.targetHash, now);
+    if (gate.status !== 'open') return gate;
 
     const actor = { actorType: 'patient' as const, actorId: patientId, subjectType: 'patient', subjectId: patientId };
     if (!/^\d{6}$/.test(code) || !codeMatches(codeSecret, v.id, code, v.codeHmac)) {
-      failures += 1;
-      const locked = failures >= LOCK_AFTER_FAILURES;
-      const wait = waitAfterFailures(failures);
-      await tx
-        .update(verifications)
-        .set({ failedTries: sql`${verifications.failedTries} + 1` })
-        .where(eq(verifications.id, v.id));
-      await tx
-        .update(codeThrottles)
-        .set({
-          consecutiveFailures: failures,
-          nextTryAt: wait > 0 ? new Date(now.getTime() + wait) : null,
-          lockedUntil: locked ? new Date(now.getTime() + LOCK_MS) : null,
-        })
-        .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
-      await appendAudit(tx, orgId, { ...actor, action: 'identity.code.failed', details: { purpose, consecutiveFailures: failures, reason: 'code' } });
-      if (locked) {
-        await appendAudit(tx, orgId, { ...actor, action: 'identity.code.locked', details: { purpose, lockHours: LOCK_MS / 3_600_000 } });
-        return { status: 'locked' };
-      }
-      return { status: 'wrong', triesLeft: Math.max(0, MAX_TRIES_PER_CODE - (v.failedTries + 1)) };
+      return recordCodeFailure(tx, { orgId, verification: v, failures: gate.failures, actor, purpose, reason: 'code', now });
     }
 
     // OT2: used up whatever follows, so the same code cannot be tried again.
-    await tx.update(verifications).set({ consumedAt: now }).where(eq(verifications.id, v.id));
-    await tx
-      .update(codeThrottles)
-      .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
-      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
+    await recordCodeSuccess(tx, orgId, v, now);
     await appendAudit(tx, orgId, { ...actor, action: 'identity.code.verified', details: { purpose, channel: v.channel } });
 
     const [existing] = await tx

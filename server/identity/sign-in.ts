@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { codeThrottles, contactPoints, patients, verifications } from '../../db/schema/index';
-import { appendAudit } from '../audit/chain';
+import { codeThrottles, contactPoints, patients, verifications, type Verification } from '../../db/schema/index';
+import { appendAudit, type AuditEvent } from '../audit/chain';
 import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
 import type { ContactInput } from './contact';
 import { consumeRateLimits, type RateLimit } from './rate-limit';
@@ -170,63 +170,21 @@ export async function verifyCode(options: {
     if (v.expiresAt.getTime() <= now.getTime()) return { status: 'expired' } as const;
     if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' } as const;
 
-    await tx.insert(codeThrottles).values({ orgId, targetHash: v.targetHash }).onConflictDoNothing();
-    const [throttle] = await tx
-      .select()
-      .from(codeThrottles)
-      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)))
-      .for('update');
-    let failures = throttle?.consecutiveFailures ?? 0;
-    if (throttle?.lockedUntil) {
-      if (throttle.lockedUntil.getTime() > now.getTime()) return { status: 'locked' } as const;
-      failures = 0; // the timed unlock: a fresh start
-    }
-    if (throttle?.nextTryAt && throttle.nextTryAt.getTime() > now.getTime()) {
-      return { status: 'wait', retryAfterSeconds: Math.ceil((throttle.nextTryAt.getTime() - now.getTime()) / 1000) } as const;
-    }
+    const gate = await openThrottle(tx, orgId, v.targetHash, now);
+    if (gate.status !== 'open') return gate;
 
     const actor = { actorType: 'system' as const, subjectType: v.contactPointId ? 'contact_point' : null, subjectId: v.contactPointId };
     const codeOk = v.contactPointId !== null && /^\d{6}$/.test(code) && codeMatches(codeSecret, v.id, code, v.codeHmac);
     const dobOk = options.dateOfBirth === undefined || (codeOk && (await dateOfBirthMatches(tx, orgId, v.contactPointId!, options.dateOfBirth)));
     const matches = codeOk && dobOk;
-    if (!matches) {
-      failures += 1;
-      const locked = failures >= LOCK_AFTER_FAILURES;
-      const wait = waitAfterFailures(failures);
-      await tx
-        .update(verifications)
-        .set({ failedTries: sql`${verifications.failedTries} + 1` })
-        .where(eq(verifications.id, v.id));
-      await tx
-        .update(codeThrottles)
-        .set({
-          consecutiveFailures: failures,
-          nextTryAt: wait > 0 ? new Date(now.getTime() + wait) : null,
-          lockedUntil: locked ? new Date(now.getTime() + LOCK_MS) : null,
-        })
-        .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
-      await appendAudit(tx, orgId, {
-        ...actor,
-        action: 'identity.code.failed',
-        details: { purpose, consecutiveFailures: failures, reason: codeOk ? 'date_of_birth' : 'code' },
-      });
-      if (locked) {
-        await appendAudit(tx, orgId, { ...actor, action: 'identity.code.locked', details: { purpose, lockHours: LOCK_MS / 3_600_000 } });
-        return { status: 'locked' } as const;
-      }
-      return { status: 'wrong', triesLeft: Math.max(0, MAX_TRIES_PER_CODE - (v.failedTries + 1)) } as const;
-    }
+    if (!matches) return recordCodeFailure(tx, { orgId, verification: v, failures: gate.failures, actor, purpose, reason: codeOk ? 'date_of_birth' : 'code', now });
 
     const [point] = await tx
       .select({ patientId: contactPoints.patientId })
       .from(contactPoints)
       .where(and(eq(contactPoints.orgId, orgId), eq(contactPoints.id, v.contactPointId!)));
     if (!point) return { status: 'no_attempt' } as const; // the contact point was removed meanwhile
-    await tx.update(verifications).set({ consumedAt: now }).where(eq(verifications.id, v.id));
-    await tx
-      .update(codeThrottles)
-      .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
-      .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
+    await recordCodeSuccess(tx, orgId, v, now);
     const method: CodeMethod = options.dateOfBirth !== undefined ? 'code_dob' : v.channel === 'sms' ? 'code_sms' : 'code_email';
     await appendAudit(tx, orgId, {
       actorType: 'patient',
@@ -238,6 +196,79 @@ export async function verifyCode(options: {
     });
     return { status: 'verified', patientId: point.patientId, contactPointId: v.contactPointId!, method } as const;
   });
+}
+
+/**
+ * OT4, shared by every code flow: locks the target's throttle row and says whether a try may be made now. A timed
+ * lock that has run out starts the count afresh.
+ */
+export async function openThrottle(
+  tx: Tx,
+  orgId: string,
+  targetHash: string,
+  now: Date,
+): Promise<{ status: 'open'; failures: number } | { status: 'locked' } | { status: 'wait'; retryAfterSeconds: number }> {
+  await tx.insert(codeThrottles).values({ orgId, targetHash }).onConflictDoNothing();
+  const [throttle] = await tx
+    .select()
+    .from(codeThrottles)
+    .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, targetHash)))
+    .for('update');
+  let failures = throttle?.consecutiveFailures ?? 0;
+  if (throttle?.lockedUntil) {
+    if (throttle.lockedUntil.getTime() > now.getTime()) return { status: 'locked' };
+    failures = 0; // the timed unlock: a fresh start
+  }
+  if (throttle?.nextTryAt && throttle.nextTryAt.getTime() > now.getTime()) {
+    return { status: 'wait', retryAfterSeconds: Math.ceil((throttle.nextTryAt.getTime() - now.getTime()) / 1000) };
+  }
+  return { status: 'open', failures };
+}
+
+/** A wrong try: counted on the code (5 per code) and on the target (the increasing wait, the lock at 100), and audited. */
+export async function recordCodeFailure(
+  tx: Tx,
+  options: {
+    orgId: string;
+    verification: Pick<Verification, 'id' | 'targetHash' | 'failedTries'>;
+    failures: number;
+    actor: Pick<AuditEvent, 'actorType' | 'actorId' | 'subjectType' | 'subjectId'>;
+    purpose: CodePurpose;
+    reason: string;
+    now: Date;
+  },
+): Promise<{ status: 'locked' } | { status: 'wrong'; triesLeft: number }> {
+  const { orgId, verification: v, actor, purpose, now } = options;
+  const failures = options.failures + 1;
+  const locked = failures >= LOCK_AFTER_FAILURES;
+  const wait = waitAfterFailures(failures);
+  await tx
+    .update(verifications)
+    .set({ failedTries: sql`${verifications.failedTries} + 1` })
+    .where(eq(verifications.id, v.id));
+  await tx
+    .update(codeThrottles)
+    .set({
+      consecutiveFailures: failures,
+      nextTryAt: wait > 0 ? new Date(now.getTime() + wait) : null,
+      lockedUntil: locked ? new Date(now.getTime() + LOCK_MS) : null,
+    })
+    .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
+  await appendAudit(tx, orgId, { ...actor, action: 'identity.code.failed', details: { purpose, consecutiveFailures: failures, reason: options.reason } });
+  if (locked) {
+    await appendAudit(tx, orgId, { ...actor, action: 'identity.code.locked', details: { purpose, lockHours: LOCK_MS / 3_600_000 } });
+    return { status: 'locked' };
+  }
+  return { status: 'wrong', triesLeft: Math.max(0, MAX_TRIES_PER_CODE - (v.failedTries + 1)) };
+}
+
+/** A right code: used up (OT2, so a replay finds it used) and the target's failure count reset (OT4). */
+export async function recordCodeSuccess(tx: Tx, orgId: string, v: Pick<Verification, 'id' | 'targetHash'>, now: Date): Promise<void> {
+  await tx.update(verifications).set({ consumedAt: now }).where(eq(verifications.id, v.id));
+  await tx
+    .update(codeThrottles)
+    .set({ consecutiveFailures: 0, nextTryAt: null, lockedUntil: null })
+    .where(and(eq(codeThrottles.orgId, orgId), eq(codeThrottles.targetHash, v.targetHash)));
 }
 
 async function dateOfBirthMatches(tx: Tx, orgId: string, contactPointId: string, dateOfBirth: string): Promise<boolean> {
