@@ -1,6 +1,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
+import { AuthorizationTextView } from '../components/consent';
 import { Field, FormError } from '../components/field';
 import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/consent.server';
 import { redirectTo, requireAssurance, STEP_UP_MAX_AGE_MS } from '../services/identity.server';
@@ -119,17 +120,7 @@ export default function SignAuthorization() {
       <div ref={summary} tabIndex={-1}>
         <FormError message={errors.form} />
       </div>
-      <section className="auth-text" aria-labelledby="auth-text-title">
-        <h2 id="auth-text-title">{text.title}</h2>
-        {text.sections.map((s) => (
-          <div key={s.heading}>
-            <h3>{s.heading}</h3>
-            {s.paragraphs.map((p, i) => (
-              <p key={i}>{p}</p>
-            ))}
-          </div>
-        ))}
-      </section>
+      <AuthorizationTextView text={text} />
       <Form method="post" noValidate>
         <input type="hidden" name="textId" value={textId} />
         <fieldset className="choices" aria-describedby={errors.channels ? 'channels-error' : undefined}>

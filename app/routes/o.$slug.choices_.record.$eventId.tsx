@@ -1,6 +1,7 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData, useSearchParams } from '@remix-run/react';
 import { evidenceRows, signedRecord, textSections } from '../services/consent.server';
+import { AuthorizationTextView } from '../components/consent';
 import { requirePatient } from '../services/identity.server';
 
 // AV5: the text the patient signed and the evidence, printable; the download is the same record as one HTML file.
@@ -43,17 +44,7 @@ export default function SignedRecordPage() {
         <Link to={`/o/${slug}/choices`}>Back to my choices</Link>
       </p>
       <p className="muted no-print">To keep it as a PDF, open the downloaded copy or this page and choose Print, then Save as PDF.</p>
-      <section className="auth-text" aria-labelledby="auth-text-title">
-        <h2 id="auth-text-title">{text.title}</h2>
-        {text.sections.map((s) => (
-          <div key={s.heading}>
-            <h3>{s.heading}</h3>
-            {s.paragraphs.map((p, i) => (
-              <p key={i}>{p}</p>
-            ))}
-          </div>
-        ))}
-      </section>
+      <AuthorizationTextView text={text} />
       <h2>How it was signed</h2>
       <dl className="evidence">
         {evidence.map(([k, v]) => (

@@ -1,4 +1,5 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { LinkDoesNotWork } from '../components/consent';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { choicesOf, LINK_PAUSE_DAYS, lowerPreferences, openPatientLink, patientPreferencesOf, revokeAuthorization, type Lowering } from '../services/consent.server';
 import { redirectTo, requireOrganisation } from '../services/identity.server';
@@ -95,14 +96,7 @@ export default function PreferenceLink() {
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   if (!page.ok) {
-    return (
-      <main id="main" className="page" tabIndex={-1}>
-        <h1>This link does not work</h1>
-        <p>
-          It may have expired or been copied wrongly. <a href={`/o/${page.slug}/sign-in`}>Sign in</a> to change how {page.orgName} contacts you.
-        </p>
-      </main>
-    );
+    return <LinkDoesNotWork slug={page.slug} orgName={page.orgName} />;
   }
   return (
     <main id="main" className="page" tabIndex={-1}>

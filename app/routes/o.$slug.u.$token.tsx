@@ -1,4 +1,5 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { LinkDoesNotWork } from '../components/consent';
 import { useLoaderData } from '@remix-run/react';
 import { choicesOf, openPatientLink } from '../services/consent.server';
 import { requireOrganisation } from '../services/identity.server';
@@ -32,14 +33,7 @@ export async function loader({ params, context }: LoaderFunctionArgs) {
 export default function Unsubscribe() {
   const page = useLoaderData<typeof loader>();
   if (!page.ok) {
-    return (
-      <main id="main" className="page" tabIndex={-1}>
-        <h1>This link does not work</h1>
-        <p>
-          It may have expired or been copied wrongly. <a href={`/o/${page.slug}/sign-in`}>Sign in</a> to change how {page.orgName} contacts you.
-        </p>
-      </main>
-    );
+    return <LinkDoesNotWork slug={page.slug} orgName={page.orgName} />;
   }
   return (
     <main id="main" className="page" tabIndex={-1}>
