@@ -5,3 +5,4 @@ export * from './identity';
 export * from './passkeys';
 export * from './consent';
 export * from './preferences';
+export * from './engine';
