@@ -32,6 +32,11 @@ function addMonths(date: Date, months: number): Date {
 
 type Scope = { orgId: string; patientId: string; topicId: string };
 
+/** The advisory lock key of a patient's consent for one topic (a collision only means some extra waiting). */
+export function consentLockKey(scope: Scope) {
+  return sql`hashtextextended(${`consent:${scope.orgId}:${scope.patientId}:${scope.topicId}`}, 0)`;
+}
+
 /** The one state row of a patient and topic in an organisation. */
 function stateRow(scope: Scope) {
   return and(eq(consentStates.orgId, scope.orgId), eq(consentStates.patientId, scope.patientId), eq(consentStates.topicId, scope.topicId));
@@ -74,6 +79,9 @@ async function closeAuthorization(
  * starts after it until it commits (RV1, DL3).
  */
 async function lockState(tx: Tx, scope: Scope): Promise<ConsentState | undefined> {
+  // The advisory lock first: its queue is fair, so a steady stream of deliveries taking it shared cannot starve a
+  // revocation (row locks alone let new FOR SHARE holders overtake a waiting FOR UPDATE).
+  await tx.execute(sql`select pg_advisory_xact_lock(${consentLockKey(scope)})`);
   const [state] = await tx
     .select()
     .from(consentStates)
