@@ -11,7 +11,8 @@ export type OutboundEventType =
   | 'consent.expired'
   | 'preferences.updated'
   | 'contact_point.added'
-  | 'contact_point.removed';
+  | 'contact_point.removed'
+  | 'suppression.added';
 
 export async function recordOutboundEvent(
   tx: Tx,

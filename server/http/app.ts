@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
 import { refuseCrossSite, securityHeaders } from './security';
+import { smsWebhook } from './sms-webhook';
 import { oneClickUnsubscribe } from './unsubscribe';
 
 export type HttpAppOptions = {
@@ -63,6 +64,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
 
   const links = { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) };
   app.use(oneClickUnsubscribe({ db: database.db, keyring: links.keyring, logger }));
+  app.use(smsWebhook({ sms: config.sms, isProduction: config.isProduction, publicUrl: config.publicUrl, db: database.db, codeSecret: config.secrets.CODE_HMAC_SECRET, logger }));
   app.use(refuseCrossSite({ allowedOrigins: [config.publicUrl.origin], exemptPrefixes: ['/api/'] }));
 
   const context = {
