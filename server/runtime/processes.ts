@@ -5,6 +5,11 @@ import type { Config } from '../config';
 import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '../delivery/sms';
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
+import { runPass, type EngineDeps } from '../engine/engine';
+import { linkKeyring } from '../links/tokens';
+import { kekRing } from '../vault/vault';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createHttpApp } from '../http/app';
 import { expireDueAuthorizations } from '../consent/ledger';
 import { pruneIdentityState } from '../identity/maintenance';
@@ -46,22 +51,40 @@ export async function startWeb(config: Config, databaseUrl: string, logger: Logg
 }
 
 export async function startWorker(config: Config, databaseUrl: string, logger: Logger, concurrency: number) {
-  const database = connect(databaseUrl, { max: concurrency + 2, applicationName: 'carepost-worker' });
-  // Until the engine arrives (issue 5), a pass only does housekeeping (spent identity state, authorisations past
-  // their expiry), at most every ten minutes across lanes.
+  if (!config.smtpUrl) throw new Error('SMTP_URL is not set: the worker hands mail to it');
+  const database = connect(databaseUrl, { max: concurrency + 4, applicationName: 'carepost-worker' });
+  const mail = createSmtpTransport(config.smtpUrl, { maxConnections: Math.max(2, concurrency) });
+  const sms = createSms(config);
+  const deps: EngineDeps = {
+    db: database.db,
+    vault: kekRing(config.secrets.VAULT_KEY),
+    links: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets),
+    publicUrl: config.publicUrl,
+    mailFrom: config.mailFrom,
+    messageIdDomain: config.publicUrl.hostname,
+    mail,
+    sms,
+    logger,
+    workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  };
+  // Housekeeping (spent identity state, authorisations past their expiry) at most every ten minutes across lanes.
   let lastHousekeeping = 0;
   const pass = async () => {
-    if (Date.now() - lastHousekeeping < HOUSEKEEPING_EVERY_MS) return 0;
-    lastHousekeeping = Date.now();
-    const pruned = await pruneIdentityState(database.db, new Date());
-    const expired = await expireDueAuthorizations(database.db, new Date());
-    if (pruned.verifications + pruned.sessions + expired > 0) logger.info({ ...pruned, expiredAuthorizations: expired }, 'housekeeping');
-    return 0;
+    if (Date.now() - lastHousekeeping >= HOUSEKEEPING_EVERY_MS) {
+      lastHousekeeping = Date.now();
+      const pruned = await pruneIdentityState(database.db, new Date());
+      const expired = await expireDueAuthorizations(database.db, new Date());
+      if (pruned.verifications + pruned.sessions + expired > 0) logger.info({ ...pruned, expiredAuthorizations: expired }, 'housekeeping');
+    }
+    // Each lane claims its own small batch and works through it one delivery at a time.
+    return runPass(deps, { batchSize: 20, concurrency: 1 });
   };
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
   return {
     close: async () => {
       await worker.stop();
+      await mail.close?.();
+      await sms?.close?.();
       await database.close();
     },
   };
