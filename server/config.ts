@@ -1,5 +1,5 @@
 // The one place where the environment is read and validated (ARCHITECTURE.md, "Defaults that make it run anywhere").
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -33,6 +33,19 @@ const envSchema = z.object({
   TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number').optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/).optional(),
   TWILIO_BASE_URL: z.url().default('https://api.twilio.com'),
+  /** EM3: all three or none. The key is an RSA private key in PEM; `\n` escapes stand for newlines. */
+  DKIM_DOMAIN: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/, 'must be a domain name')
+    .optional(),
+  DKIM_SELECTOR: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'must be a DNS label, such as s2026')
+    .optional(),
+  DKIM_PRIVATE_KEY: z.string().min(1).optional(),
   SESSION_SECRET: secretSchema.optional(),
   LINK_SIGNING_SECRET: secretSchema.optional(),
   /** Comma-separated earlier LINK_SIGNING_SECRETs: links they signed keep working after a rotation until they expire. */
@@ -65,6 +78,8 @@ export type Config = {
     | { provider: 'dev-sink' }
     | { provider: 'none' };
   secrets: Record<SecretName, Buffer>;
+  /** EM3: the DKIM key outgoing mail is signed with; undefined when none is configured (mail goes unsigned). */
+  dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
   /** Earlier link-signing secrets that still verify (CX4 rotation). */
   previousLinkSecrets: Buffer[];
 };
@@ -125,6 +140,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { provider: 'none' }
         : { provider: 'dev-sink' };
 
+  const dkim = dkimConfig(e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY);
+
   const dataDir = path.resolve(e.CAREPOST_DATA_DIR);
   const provided = Object.fromEntries(SECRET_NAMES.map((name) => [name, e[name]])) as Record<SecretName, string | undefined>;
   const secrets = isProduction ? decodeSecrets(provided as Record<SecretName, string>) : devSecrets(dataDir, provided);
@@ -143,8 +160,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     sms,
     secrets,
+    dkim,
     previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
   };
+}
+
+/** All three or none; the key must be an RSA private key of at least 1024 bits (RFC 8301). Never echoes the key. */
+function dkimConfig(domainName: string | undefined, keySelector: string | undefined, key: string | undefined): Config['dkim'] {
+  const set = [domainName, keySelector, key].filter((v) => v !== undefined && v !== '').length;
+  if (set === 0) return undefined;
+  if (set < 3) {
+    throw new ConfigError('DKIM: set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY together, or none of them.', ['DKIM_*: incomplete']);
+  }
+  const privateKey = key!.replace(/\\n/g, '\n').trim() + '\n';
+  let bits: number | undefined;
+  try {
+    const parsed = createPrivateKey(privateKey);
+    bits = parsed.asymmetricKeyType === 'rsa' ? parsed.asymmetricKeyDetails?.modulusLength : undefined;
+  } catch {
+    throw new ConfigError('DKIM_PRIVATE_KEY: must be a PEM private key (newlines may be written as \\n).', ['DKIM_PRIVATE_KEY: not a PEM private key']);
+  }
+  if (bits === undefined || bits < 1024) {
+    throw new ConfigError('DKIM_PRIVATE_KEY: must be an RSA key of at least 1024 bits (2048 recommended).', ['DKIM_PRIVATE_KEY: not an RSA key of 1024 bits or more']);
+  }
+  return { domainName: domainName!, keySelector: keySelector!, privateKey };
 }
 
 function decodeSecrets(values: Record<SecretName, string>): Record<SecretName, Buffer> {

@@ -40,7 +40,35 @@ export interface MailTransport {
   close?(): Promise<void>;
 }
 
-type SmtpOptions = { pool?: boolean; maxConnections?: number; requireTls?: boolean };
+/** A DKIM signing key (EM3): the d= domain, the s= selector, and an RSA private key in PEM. */
+export type DkimOptions = { domainName: string; keySelector: string; privateKey: string };
+
+// EM3: the signature must cover the List-* headers, or a relay could swap the unsubscribe target. RFC 8058 section 4
+// names both. nodemailer signs only the fields a message actually has, so listing absent ones is harmless.
+export const DKIM_HEADER_FIELD_NAMES = [
+  'From',
+  'Sender',
+  'Reply-To',
+  'To',
+  'Cc',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'In-Reply-To',
+  'References',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+].join(':');
+
+/** nodemailer's `dkim` transport option for a key, or undefined when there is none. */
+export function nodemailerDkim(dkim: DkimOptions | undefined) {
+  return dkim ? { ...dkim, headerFieldNames: DKIM_HEADER_FIELD_NAMES } : undefined;
+}
+
+type SmtpOptions = { pool?: boolean; maxConnections?: number; requireTls?: boolean; dkim?: DkimOptions };
 
 export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}): MailTransport {
   const url = new URL(smtpUrl);
@@ -57,6 +85,7 @@ export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}):
     // requireTls, and TLS below 1.2 is refused (TR1).
     ignoreTLS: !secure && !(options.requireTls ?? false) && url.hostname === '127.0.0.1',
     tls: { minVersion: 'TLSv1.2' },
+    dkim: nodemailerDkim(options.dkim),
   });
 
   return {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,5 +87,53 @@ describe('config', () => {
   it('rejects malformed values with the variable name', () => {
     expect(() => loadConfig({ CAREPOST_DATA_DIR: tempDir(), PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ CAREPOST_DATA_DIR: tempDir(), DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+  });
+
+  describe('EM3: DKIM_*', () => {
+    const rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const dkimEnv = { DKIM_DOMAIN: 'Mail.Clinic.Example', DKIM_SELECTOR: 's2030', DKIM_PRIVATE_KEY: rsaPem };
+
+    it('EM3: unset means no signing', () => {
+      expect(loadConfig({ CAREPOST_DATA_DIR: tempDir() }).dkim).toBeUndefined();
+    });
+
+    it('EM3: all three set give config.dkim, with the key as written or with \\n escapes', () => {
+      const config = loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...dkimEnv });
+      expect(config.dkim).toEqual({ domainName: 'mail.clinic.example', keySelector: 's2030', privateKey: rsaPem });
+      const escaped = loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...dkimEnv, DKIM_PRIVATE_KEY: rsaPem.trim().replace(/\n/g, '\\n') });
+      expect(escaped.dkim!.privateKey).toBe(rsaPem);
+      expect(loadConfig({ ...productionEnv, CAREPOST_DATA_DIR: tempDir(), ...dkimEnv }).dkim?.keySelector).toBe('s2030');
+    });
+
+    it('EM3: one or two of the three is refused, naming all three', () => {
+      for (const partial of [{ DKIM_DOMAIN: 'clinic.example' }, { DKIM_DOMAIN: 'clinic.example', DKIM_SELECTOR: 's1' }, { DKIM_PRIVATE_KEY: rsaPem }]) {
+        let error: unknown;
+        try {
+          loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...partial });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        for (const name of ['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY']) expect((error as Error).message).toContain(name);
+      }
+    });
+
+    it('EM3: a key that is not an RSA private key is refused without echoing it; a bad domain or selector is named', () => {
+      const ecPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const smallPem = generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      for (const key of ['not a key at all', ecPem, smallPem]) {
+        let message = '';
+        try {
+          loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...dkimEnv, DKIM_PRIVATE_KEY: key });
+        } catch (e) {
+          expect(e).toBeInstanceOf(ConfigError);
+          message = (e as Error).message;
+        }
+        expect(message).toContain('DKIM_PRIVATE_KEY');
+        expect(message).not.toContain(key.split('\n')[1] ?? key);
+      }
+      expect(() => loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...dkimEnv, DKIM_DOMAIN: 'not a domain' })).toThrow(/DKIM_DOMAIN/);
+      expect(() => loadConfig({ CAREPOST_DATA_DIR: tempDir(), ...dkimEnv, DKIM_SELECTOR: 's1; x=y' })).toThrow(/DKIM_SELECTOR/);
+    });
   });
 });
