@@ -12,6 +12,7 @@ import type { Database, Tx } from '../../db/client';
 import { deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import type { SmsTransport } from '../delivery/sms';
+import { messageIdFor } from '../delivery/compose';
 import { TransportError, type MailTransport, type OutgoingMail } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { mintLink, type LinkKeyring } from '../links/tokens';
@@ -67,10 +68,6 @@ export async function claimBatch(deps: EngineDeps, limit: number, now: Date): Pr
       .where(inArray(deliveries.id, due.map((d) => d.id)))
       .returning();
   });
-}
-
-export function messageIdFor(deliveryId: string, domain: string): string {
-  return `<${deliveryId}@${domain}>`;
 }
 
 function backoff(attempts: number): number {

@@ -34,7 +34,7 @@ export async function startWeb(config: Config, databaseUrl: string, logger: Logg
   await runMigrations(databaseUrl);
   const database = connect(databaseUrl, { max: 10, applicationName: 'carepost-web' });
   const build = await loadRemixBuild();
-  const mail = createSmtpTransport(config.smtpUrl);
+  const mail = createSmtpTransport(config.smtpUrl, { dkim: config.dkim });
   const sms = createSms(config);
   const app = createHttpApp({ config, database, logger, build, mail, sms });
   const server = await listen(app, config.port, config.host);
@@ -53,7 +53,7 @@ export async function startWeb(config: Config, databaseUrl: string, logger: Logg
 export async function startWorker(config: Config, databaseUrl: string, logger: Logger, concurrency: number) {
   if (!config.smtpUrl) throw new Error('SMTP_URL is not set: the worker hands mail to it');
   const database = connect(databaseUrl, { max: concurrency + 4, applicationName: 'carepost-worker' });
-  const mail = createSmtpTransport(config.smtpUrl, { maxConnections: Math.max(2, concurrency) });
+  const mail = createSmtpTransport(config.smtpUrl, { maxConnections: Math.max(2, concurrency), dkim: config.dkim });
   const sms = createSms(config);
   const deps: EngineDeps = {
     db: database.db,
