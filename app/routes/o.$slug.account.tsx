@@ -69,6 +69,12 @@ export default function Account() {
           The email addresses and mobile numbers we use to reach you. <Link to={`/o/${slug}/contacts`}>Manage your contact details</Link>
         </p>
       </section>
+      <section className="card" aria-labelledby="encryption-heading">
+        <h2 id="encryption-heading">Encrypted email</h2>
+        <p>
+          If you use OpenPGP, add your public key and we will send your messages encrypted to it. <Link to={`/o/${slug}/encryption`}>Set up encrypted email</Link>
+        </p>
+      </section>
       <section className="card" aria-labelledby="sessions-heading">
         <h2 id="sessions-heading">Where you are signed in</h2>
         <ul className="session-list">

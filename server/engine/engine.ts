@@ -7,12 +7,15 @@
 // - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
 //   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, inArray, lte, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
+import { contactPoints, deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import type { SmsTransport } from '../delivery/sms';
-import { messageIdFor } from '../delivery/compose';
+import { composeMail, messageIdFor } from '../delivery/compose';
+import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
+import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
+import type { PrivateKey } from 'openpgp';
 import { TransportError, type MailTransport, type OutgoingMail } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { mintLink, type LinkKeyring } from '../links/tokens';
@@ -41,6 +44,12 @@ export type EngineDeps = {
   sms: SmsTransport | undefined;
   logger: Logger;
   workerId?: string;
+  /** PGP/MIME for patients with a valid key (on unless false). */
+  pgp?: boolean;
+  /** Direct delivery over required TLS to domains that take it (TR1); unset: no TLS route, notices only. */
+  tls?: { probe: (domain: string) => Promise<ProbeResult>; transport: MailTransport };
+  /** Decrypted organisation signing keys, per organisation, for the life of the process. */
+  signingKeys?: Map<string, Promise<PrivateKey>>;
 };
 
 export type Outcome = 'sent' | 'blocked' | 'deferred' | 'retry' | 'failed';
@@ -80,6 +89,8 @@ type Handoff = { route: DeliveryRoute; messageIdHeader: string | null };
 /** Gates one claimed delivery and, when allowed, hands it off; every outcome is recorded in the same transaction. */
 export async function processDelivery(deps: EngineDeps, claimed: Delivery, now = new Date()): Promise<Outcome> {
   try {
+    // The TLS route may need a probe (seconds): decided before any lock is taken.
+    const tls = await tlsRouteFor(deps, claimed, now);
     return await deps.db.transaction(async (tx) => {
       // Re-read under a row lock: the lease may have expired and another worker may have finished it meanwhile.
       const [d] = await tx.select().from(deliveries).where(eq(deliveries.id, claimed.id)).for('update');
@@ -89,7 +100,7 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
       const decision = decide({ category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message!.sendBy }, facts, now);
       if (decision.kind !== 'allow') return record(tx, d, decision, now);
 
-      const handoff = await handOff(deps, tx, d, message!.content, contactValue, now);
+      const handoff = await handOff(deps, tx, d, message!.content, contactValue, tls, now);
       await tx
         .update(deliveries)
         .set({
@@ -195,11 +206,19 @@ async function unsubscribeUrl(deps: EngineDeps, d: Delivery, slug: string, now: 
 }
 
 /**
- * Route and hand-off. Email goes as a PHI-free notice with a signed pickup link (the portal fallback, EM4) until a
- * route that protects the content end to end or in transit is available; SMS always carries a notice; the portal
- * needs no transport (the message waits in the patient's inbox).
+ * Route and hand-off (ARCHITECTURE.md, step 4). Email: PGP/MIME when the patient has a valid key; else the content
+ * over required TLS when the domain takes it; else a PHI-free notice with a signed pickup link (EM4). SMS always
+ * carries a notice; the portal needs no transport (the message waits in the patient's inbox).
  */
-async function handOff(deps: EngineDeps, tx: Tx, d: Delivery, sealed: Parameters<typeof openJson>[2], to: string | null, now: Date): Promise<Handoff> {
+async function handOff(
+  deps: EngineDeps,
+  tx: Tx,
+  d: Delivery,
+  sealed: Parameters<typeof openJson>[2],
+  to: string | null,
+  tls: TlsDecision | undefined,
+  now: Date,
+): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
   const org = await orgOf(tx, d.orgId);
   const pickup = await pickupUrl(deps, d, org.slug, now);
@@ -210,28 +229,77 @@ async function handOff(deps: EngineDeps, tx: Tx, d: Delivery, sealed: Parameters
     });
     return { route: 'sms_notice', messageIdHeader: null };
   }
-  // The content is opened only to check it is intact before a notice about it goes out; a notice never carries it.
-  openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
+  const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
   const messageIdHeader = messageIdFor(d.id, deps.messageIdDomain);
-  const headers: Record<string, string> = {};
-  const lines = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', 'The link works for 30 days.'];
-  if (d.category === 'marketing') {
-    const unsubscribe = await unsubscribeUrl(deps, d, org.slug, now);
-    const mailto = `mailto:unsubscribe@${deps.messageIdDomain}?subject=unsubscribe`;
-    headers['List-Unsubscribe'] = `<${unsubscribe}>, <${mailto}>`;
-    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
-    lines.push('', `Unsubscribe from these messages: ${unsubscribe}`);
+  const unsubscribe =
+    d.category === 'marketing' ? { https: await unsubscribeUrl(deps, d, org.slug, now), mailto: `mailto:unsubscribe@${deps.messageIdDomain}?subject=unsubscribe` } : undefined;
+
+  // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
+  const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);
+  if (recipientKey) {
+    const footer = unsubscribe ? `\n\n--\nTo stop these emails, unsubscribe here: ${unsubscribe.https}\n` : '';
+    const raw = await buildPgpMime({
+      from: deps.mailFrom,
+      to: to!,
+      subject: `Secure message from ${org.name}`,
+      innerSubject: content.subject,
+      text: content.text + footer,
+      html: content.html,
+      messageId: messageIdHeader,
+      headers: unsubscribe ? { 'List-Unsubscribe': `<${unsubscribe.https}>, <${unsubscribe.mailto}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : undefined,
+      recipientKey,
+      signingKey: await signingKeyOf(deps, d.orgId, org.name, now),
+      date: now,
+    });
+    await deps.mail.send({ from: deps.mailFrom, to: to!, subject: '', text: '', raw });
+    return { route: 'pgp', messageIdHeader };
   }
-  const mail: OutgoingMail = {
-    from: deps.mailFrom,
-    to: to!,
-    subject: `New message from ${org.name}`,
-    text: lines.join('\n'),
-    messageId: messageIdHeader,
-    headers,
-  };
-  await deps.mail.send(mail);
+
+  // 2. The content over TLS, straight to the recipient's mail server, when it takes TLS with a valid certificate.
+  if (tls?.route === 'tls' && deps.tls) {
+    try {
+      await deps.tls.transport.send(
+        composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe }),
+      );
+      return { route: 'tls', messageIdHeader };
+    } catch (error) {
+      // TLS missing or the certificate wrong at send time: nothing was sent (the transport stops before MAIL FROM).
+      // Fall back to a notice, unless the organisation requires TLS for this domain (TR2): then wait and retry.
+      const tlsFailure = error instanceof TransportError && (error.code === 'tls_unavailable' || error.code === 'certificate_invalid');
+      if (!tlsFailure || tls.enforced) throw error;
+    }
+  } else if (tls?.enforced) {
+    throw new TransportError('TLS required for this domain and not available', 'tls_required_unavailable');
+  }
+
+  // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
+  const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', 'The link works for 30 days.'].join('\n');
+  await deps.mail.send(composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe }));
   return { route: 'portal_notice', messageIdHeader };
+}
+
+async function signingKeyOf(deps: EngineDeps, orgId: string, orgName: string, now: Date): Promise<PrivateKey> {
+  deps.signingKeys ??= new Map();
+  let key = deps.signingKeys.get(orgId);
+  if (!key) {
+    key = ensureOrgSigningKey(deps.db, deps.vault, { id: orgId, name: orgName }, now).then(() => loadOrgSigningKey(deps.db, deps.vault, orgId));
+    key.catch(() => deps.signingKeys?.delete(orgId));
+    deps.signingKeys.set(orgId, key);
+  }
+  return key;
+}
+
+/** For email with a TLS route configured: the decision for the patient's verified address's domain, probed if needed. */
+async function tlsRouteFor(deps: EngineDeps, d: Delivery, now: Date): Promise<TlsDecision | undefined> {
+  if (d.channel !== 'email' || !deps.tls) return undefined;
+  const [point] = await deps.db
+    .select({ value: contactPoints.value })
+    .from(contactPoints)
+    .where(and(eq(contactPoints.orgId, d.orgId), eq(contactPoints.patientId, d.patientId), eq(contactPoints.kind, 'email'), isNotNull(contactPoints.verifiedAt)))
+    .orderBy(desc(contactPoints.verifiedAt))
+    .limit(1);
+  const domain = point ? mailDomainOf(point.value) : null;
+  return domain ? tlsDecision(deps.db, d.orgId, domain, { probe: deps.tls.probe, now }) : undefined;
 }
 
 /** One worker pass: claim a batch and process it with bounded concurrency. Returns how many were handled. */

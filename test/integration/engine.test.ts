@@ -150,7 +150,7 @@ describe('claim, gate and hand-off', () => {
     expect(listUnsub).toHaveLength(1);
     expect(listUnsub[0]!.replace(/\r\n[ \t]+/g, ' ')).toMatch(/<https:\/\/portal\.example\.com\/o\/[^/]+\/u\/[^>]+>, <mailto:unsubscribe@carepost\.test\?subject=unsubscribe>/);
     expect(mail.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
-    expect(mail.raw).toContain('Unsubscribe from these messages:');
+    expect((await simpleParser(mail.raw)).text).toContain('To stop these emails, unsubscribe here: https://portal.example.com/o/');
   });
 
   it('claims never overlap between workers, and an expired lease is claimed again (a crashed worker)', async () => {
