@@ -94,7 +94,7 @@ try {
       };
       await db.transaction(async (tx) => {
         const { facts } = await loadFacts(tx, d, new Date());
-        decide(d, facts, new Date());
+        decide({ category: d.category, topicId: d.topicId, channel: d.channel, sendBy: null }, facts, new Date());
       });
     };
     for (const id of patientIds.slice(0, 200)) await decideOne(id); // warm caches and plans
