@@ -48,6 +48,11 @@ export type EngineDeps = {
   pgp?: boolean;
   /** Direct delivery over required TLS to domains that take it (TR1); unset: no TLS route, notices only. */
   tls?: { probe: (domain: string) => Promise<ProbeResult>; transport: MailTransport };
+  /** Claim only these organisations' deliveries (a worker dedicated to some tenants; tests sharing a database). */
+  orgIds?: string[];
+  /** How long a claim lasts (LEASE_MS) and the first retry delay (doubling, with jitter); tests shorten them. */
+  leaseMs?: number;
+  retryBaseMs?: number;
   /** Decrypted organisation signing keys, per organisation, for the life of the process. */
   signingKeys?: Map<string, Promise<PrivateKey>>;
 };
@@ -65,6 +70,7 @@ export async function claimBatch(deps: EngineDeps, limit: number, now: Date): Pr
         and(
           lte(deliveries.dueAt, now),
           or(eq(deliveries.status, 'queued'), and(eq(deliveries.status, 'sending'), lte(deliveries.leaseUntil, now))),
+          deps.orgIds ? inArray(deliveries.orgId, deps.orgIds) : undefined,
         ),
       )
       .orderBy(asc(deliveries.dueAt))
@@ -73,14 +79,14 @@ export async function claimBatch(deps: EngineDeps, limit: number, now: Date): Pr
     if (due.length === 0) return [];
     return tx
       .update(deliveries)
-      .set({ status: 'sending', leasedBy: workerId, leaseUntil: new Date(now.getTime() + LEASE_MS), updatedAt: now })
+      .set({ status: 'sending', leasedBy: workerId, leaseUntil: new Date(now.getTime() + (deps.leaseMs ?? LEASE_MS)), updatedAt: now })
       .where(inArray(deliveries.id, due.map((d) => d.id)))
       .returning();
   });
 }
 
-function backoff(attempts: number): number {
-  const base = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
+function backoff(attempts: number, baseMs = BACKOFF_BASE_MS): number {
+  const base = Math.min(BACKOFF_CAP_MS, baseMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(base / 2 + Math.random() * (base / 2)); // "equal jitter"
 }
 
@@ -172,7 +178,7 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
         attempts,
         lastError: errorCode,
         reason: failed ? (tooOld && !error.permanent ? 'max_age' : 'permanent_failure') : 'transient_failure',
-        dueAt: failed ? claimed.dueAt : new Date(now.getTime() + backoff(attempts)),
+        dueAt: failed ? claimed.dueAt : new Date(now.getTime() + backoff(attempts, deps.retryBaseMs)),
         leasedBy: null,
         leaseUntil: null,
         updatedAt: now,

@@ -68,7 +68,7 @@ async function send(orgId: string, patientId: string) {
     enqueueMessage(tx, vault, { orgId, category: 'treatment', content: { subject: 'Your results', text: `Result: ${PHI}` }, recipients: [{ patientId, channels: ['email'] }], actor: { type: 'system' }, now: new Date() }),
   );
   if (!r.ok) throw new Error('not enqueued');
-  while ((await runPass(deps, { batchSize: 10, concurrency: 2 })) > 0) {
+  while ((await runPass({ ...deps, orgIds: [orgId] }, { batchSize: 10, concurrency: 2 })) > 0) {
     /* drain */
   }
   const [row] = await db.select().from(deliveries).where(eq(deliveries.messageId, r.messageId));

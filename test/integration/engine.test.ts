@@ -50,7 +50,9 @@ afterAll(async () => {
 
 const content = { subject: 'Your lab results', text: 'Hemoglobin A1c 6.1% — discuss at your next visit.' };
 
-async function drain(d: EngineDeps = deps) {
+/** Runs the engine for these organisations only: other test files share the database and have their own deliveries. */
+async function drain(...orgIds: string[]) {
+  const d = { ...deps, orgIds };
   let total = 0;
   for (;;) {
     const n = await runPass(d, { batchSize: 100, concurrency: 4 });
@@ -109,7 +111,7 @@ describe('claim, gate and hand-off', () => {
       enqueueMessage(tx, vault, { orgId: org.id, category: 'treatment', content, recipients: [{ patientId: patient.id, channels: ['email', 'portal'] }], actor: { type: 'system' }, now: new Date() }),
     );
     if (!result.ok) throw new Error('not enqueued');
-    await drain();
+    await drain(org.id);
     const rows = await rowsOf(result.messageId);
     expect(rows.map((r) => [r.channel, r.status, r.route, r.reason]).sort()).toEqual([
       ['email', 'sent', 'portal_notice', 'care_message'],
@@ -131,7 +133,7 @@ describe('claim, gate and hand-off', () => {
     const enqueue = () =>
       db.transaction((tx) => enqueueMessage(tx, vault, { orgId: org.id, category: 'marketing', topicKey: topic.key, content, recipients: [{ patientId: patient.id, channels: ['email'] }], actor: { type: 'system' }, now: new Date() }));
     const first = await enqueue();
-    await drain();
+    await drain(org.id);
     expect((await rowsOf(first.ok ? first.messageId : ''))[0]).toMatchObject({ status: 'blocked', decision: 'block', reason: 'no_authorization' });
     const blockedAudit = await db.select().from(auditEvents).where(and(eq(auditEvents.orgId, org.id), eq(auditEvents.action, 'delivery.blocked')));
     expect(blockedAudit[0]!.details).toMatchObject({ reason: 'no_authorization' });
@@ -142,7 +144,7 @@ describe('claim, gate and hand-off', () => {
     });
     if (grant.status !== 'granted') throw new Error(grant.status);
     const second = await enqueue();
-    await drain();
+    await drain(org.id);
     const [row] = await rowsOf(second.ok ? second.messageId : '');
     expect(row).toMatchObject({ status: 'sent', reason: 'authorized', basisEventId: grant.event.id, basisTextHash: text.contentHash });
     const mail = sink.received.find((m) => m.messageId === `<${row!.id}@carepost.test>`)!;
@@ -161,24 +163,25 @@ describe('claim, gate and hand-off', () => {
       await db.transaction((tx) => enqueueMessage(tx, vault, { orgId: org.id, category: 'operations', content, recipients, actor: { type: 'system' }, now: new Date() }));
     }
     const now = new Date();
-    const [a, b] = await Promise.all([claimBatch({ ...deps, workerId: 'a' }, 20, now), claimBatch({ ...deps, workerId: 'b' }, 20, now)]);
+    const scoped = { ...deps, orgIds: [org.id] };
+    const [a, b] = await Promise.all([claimBatch({ ...scoped, workerId: 'a' }, 20, now), claimBatch({ ...scoped, workerId: 'b' }, 20, now)]);
     const ids = [...a, ...b].map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     const mine = ids.length;
     // Worker "a" dies holding its claims. Before the lease ends nobody takes them; after it, they are claimed again.
-    expect((await claimBatch({ ...deps, workerId: 'c' }, 100, now)).filter((d) => a.some((x) => x.id === d.id))).toHaveLength(0);
+    expect((await claimBatch({ ...scoped, workerId: 'c' }, 100, now)).filter((d) => a.some((x) => x.id === d.id))).toHaveLength(0);
     const later = new Date(now.getTime() + 61_000);
-    const reclaimed = await claimBatch({ ...deps, workerId: 'c' }, 1000, later);
+    const reclaimed = await claimBatch({ ...scoped, workerId: 'c' }, 1000, later);
     expect(a.every((x) => reclaimed.some((d) => d.id === x.id))).toBe(true);
     // The dead worker's late attempt is refused: the row is no longer its own.
-    expect(await processDelivery({ ...deps, workerId: 'a' }, a[0]!, later)).toBe('deferred');
+    expect(await processDelivery({ ...scoped, workerId: 'a' }, a[0]!, later)).toBe('deferred');
     expect(mine).toBeGreaterThan(0);
   });
 
   it('DL5: 4xx retries with backoff, 5xx fails, and nothing is handed off twice', async () => {
     const org = await createTestOrganisation(handle, '451');
     const org5 = await createTestOrganisation(handle, '550');
-    const failingDeps = { ...deps, mail: createSmtpTransport(failing.url, { pool: false }) };
+    const failingDeps = { ...deps, orgIds: [org.id, org5.id], mail: createSmtpTransport(failing.url, { pool: false }) };
     const enqueueFor = async (o: { id: string }) => {
       const { patient } = await createTestPatient(handle, o.id);
       const r = await db.transaction((tx) => enqueueMessage(tx, vault, { orgId: o.id, category: 'treatment', content, recipients: [{ patientId: patient.id, channels: ['email'] }], actor: { type: 'system' }, now: new Date() }));
@@ -230,7 +233,7 @@ describe('revocation racing deliveries in flight', () => {
     // Two workers, four lanes each, until nothing is due.
     let stop = false;
     const worker = async (id: string) => {
-      const d = { ...deps, workerId: id };
+      const d = { ...deps, workerId: id, orgIds: [org.id] };
       while (!stop) if ((await runPass(d, { batchSize: 50, concurrency: 4 })) === 0) return;
     };
     const running = [worker('w-a'), worker('w-b')];
