@@ -23,6 +23,8 @@ const envSchema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   MAIL_FROM: z.string().min(3).default('Carepost <no-reply@carepost.localhost>'),
   CAREPOST_DATA_DIR: z.string().min(1).default('.data'),
+  /** Where the worker listens for bounces and complaints forwarded by the MX (server/delivery/bounces.ts). */
+  FEEDBACK_SMTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z
     .enum(['true', 'false'])
@@ -80,6 +82,8 @@ export type Config = {
   secrets: Record<SecretName, Buffer>;
   /** EM3: the DKIM key outgoing mail is signed with; undefined when none is configured (mail goes unsigned). */
   dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
+  /** Set on one worker: the bounce and complaint listener's port on 127.0.0.1. */
+  feedbackSmtpPort: number | undefined;
   /** Earlier link-signing secrets that still verify (CX4 rotation). */
   previousLinkSecrets: Buffer[];
 };
@@ -161,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sms,
     secrets,
     dkim,
+    feedbackSmtpPort: e.FEEDBACK_SMTP_PORT,
     previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
   };
 }

@@ -3,6 +3,7 @@ import { connect } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
 import type { Config } from '../config';
 import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '../delivery/sms';
+import { startFeedbackServer } from '../delivery/bounces';
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { runPass, type EngineDeps } from '../engine/engine';
@@ -79,9 +80,12 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
     // Each lane claims its own small batch and works through it one delivery at a time.
     return runPass(deps, { batchSize: 20, concurrency: 1 });
   };
+  // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
+  const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger }) : undefined;
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
   return {
     close: async () => {
+      await feedback?.close();
       await worker.stop();
       await mail.close?.();
       await sms?.close?.();
