@@ -63,6 +63,7 @@ function SignedInNav({ slug }: { slug: string }) {
   const items = [
     { to: `/o/${slug}/choices`, label: 'My choices' },
     { to: `/o/${slug}/preferences`, label: 'How we contact you' },
+    { to: `/o/${slug}/deliveries`, label: 'Messages we sent you' },
     { to: `/o/${slug}/account`, label: 'Account' },
   ];
   return (

@@ -1,0 +1,1 @@
+export { deliveriesForPatient, type PatientDelivery } from '../../server/engine/history';
