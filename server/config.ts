@@ -25,6 +25,11 @@ const envSchema = z.object({
   CAREPOST_DATA_DIR: z.string().min(1).default('.data'),
   /** Where the worker listens for bounces and complaints forwarded by the MX (server/delivery/bounces.ts). */
   FEEDBACK_SMTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** TR1: send the content straight to recipients' mail servers over required TLS when they take it. */
+  DIRECT_TLS_DELIVERY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z
     .enum(['true', 'false'])
@@ -82,6 +87,8 @@ export type Config = {
   secrets: Record<SecretName, Buffer>;
   /** EM3: the DKIM key outgoing mail is signed with; undefined when none is configured (mail goes unsigned). */
   dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
+  /** The TLS route: off unless this host may deliver to port 25 with matching reverse DNS. */
+  directTlsDelivery: boolean;
   /** Set on one worker: the bounce and complaint listener's port on 127.0.0.1. */
   feedbackSmtpPort: number | undefined;
   /** Earlier link-signing secrets that still verify (CX4 rotation). */
@@ -166,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secrets,
     dkim,
     feedbackSmtpPort: e.FEEDBACK_SMTP_PORT,
+    directTlsDelivery: e.DIRECT_TLS_DELIVERY,
     previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
   };
 }

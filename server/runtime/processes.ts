@@ -4,6 +4,7 @@ import { runMigrations } from '../../db/migrate';
 import type { Config } from '../config';
 import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '../delivery/sms';
 import { startFeedbackServer } from '../delivery/bounces';
+import { createMxTransport, createProbe, dnsMxResolver } from '../delivery/tls';
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { runPass, type EngineDeps } from '../engine/engine';
@@ -67,6 +68,13 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
     sms,
     logger,
     workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    // TR1: the content over required TLS to the recipient's own server, when it takes TLS (ADR 007).
+    tls: config.directTlsDelivery
+      ? {
+          probe: createProbe({ resolver: dnsMxResolver, timeoutMs: 10_000, ehloName: config.publicUrl.hostname }),
+          transport: createMxTransport({ resolver: dnsMxResolver, timeoutMs: 30_000, ehloName: config.publicUrl.hostname, dkim: config.dkim }),
+        }
+      : undefined,
   };
   // Housekeeping (spent identity state, authorisations past their expiry) at most every ten minutes across lanes.
   let lastHousekeeping = 0;

@@ -137,3 +137,16 @@ describe('config', () => {
     });
   });
 });
+
+describe('engine settings', () => {
+  it('TR1: the direct TLS route is off unless asked for; feedback port and previous link secrets are checked', () => {
+    expect(loadConfig(productionEnv).directTlsDelivery).toBe(false);
+    expect(loadConfig({ ...productionEnv, DIRECT_TLS_DELIVERY: 'true' }).directTlsDelivery).toBe(true);
+    expect(() => loadConfig({ ...productionEnv, DIRECT_TLS_DELIVERY: 'yes' })).toThrow(ConfigError);
+    expect(loadConfig({ ...productionEnv, FEEDBACK_SMTP_PORT: '2525' }).feedbackSmtpPort).toBe(2525);
+    expect(() => loadConfig({ ...productionEnv, FEEDBACK_SMTP_PORT: '70000' })).toThrow(ConfigError);
+    const previous = Buffer.alloc(32, 1).toString('base64');
+    expect(loadConfig({ ...productionEnv, LINK_SIGNING_SECRET_PREVIOUS: `${previous}, ${previous}` }).previousLinkSecrets).toHaveLength(2);
+    expect(() => loadConfig({ ...productionEnv, LINK_SIGNING_SECRET_PREVIOUS: 'short' })).toThrow(ConfigError);
+  });
+});
