@@ -66,6 +66,8 @@ export const contactPoints = pgTable(
   (t) => [
     uniqueIndex('contact_points_org_kind_value_key').on(t.orgId, t.kind, t.value),
     index('contact_points_patient_idx').on(t.orgId, t.patientId),
+    // System-level lookups by address (an SMS STOP, a bounce): which organisations hold this number or address.
+    index('contact_points_kind_value_idx').on(t.kind, t.value),
     foreignKey({
       name: 'contact_points_patient_fk',
       columns: [t.orgId, t.patientId],

@@ -1,0 +1,1 @@
+CREATE INDEX "contact_points_kind_value_idx" ON "contact_points" USING btree ("kind","value");
