@@ -11,7 +11,9 @@ import type { Database, Tx } from '../../db/client';
 import { auditEvents, contactPoints, deliveries, suppressions, type Delivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
+import type { LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
+import { handleUnsubscribeMail } from './mail-unsubscribe';
 
 export type FeedbackKind = 'hard_bounce' | 'soft_bounce' | 'complaint';
 
@@ -252,7 +254,15 @@ export const DEFAULT_FEEDBACK_MAX_BYTES = 10 * 1024 * 1024;
  * retry it; 552 over `maxBytes`; 451 when applying failed (a database outage), so the sender retries later. Logs ids
  * and outcomes only, never an address.
  */
-export async function startFeedbackServer(options: { db: Database; port: number; host?: string; logger: Logger; maxBytes?: number }): Promise<FeedbackServer> {
+export async function startFeedbackServer(options: {
+  db: Database;
+  port: number;
+  host?: string;
+  logger: Logger;
+  maxBytes?: number;
+  /** With it, mail to unsubscribe@ carrying a signed token is the mailto: unsubscribe (server/delivery/mail-unsubscribe.ts). */
+  links?: LinkKeyring;
+}): Promise<FeedbackServer> {
   const { db, logger } = options;
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new Error('startFeedbackServer: the port must be an integer from 0 to 65535');
   const maxBytes = options.maxBytes ?? DEFAULT_FEEDBACK_MAX_BYTES;
@@ -289,6 +299,13 @@ export async function startFeedbackServer(options: { db: Database; port: number;
   const handle = async (raw: Buffer) => {
     const feedback = await parseFeedback(raw);
     if (!feedback) {
+      if (options.links) {
+        const unsubscribe = await handleUnsubscribeMail(db, options.links, raw, new Date());
+        if (unsubscribe.status !== 'no_token') {
+          logger.info({ status: unsubscribe.status }, 'unsubscribe mail');
+          return;
+        }
+      }
       logger.info('feedback mail ignored: not a bounce or complaint report');
       return;
     }

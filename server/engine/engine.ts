@@ -13,6 +13,7 @@ import { contactPoints, deliveries, messages, organisations, type Delivery, type
 import { appendAudit } from '../audit/chain';
 import type { SmsTransport } from '../delivery/sms';
 import { composeMail, messageIdFor } from '../delivery/compose';
+import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
 import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
 import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
 import type { PrivateKey } from 'openpgp';
@@ -206,9 +207,9 @@ async function pickupUrl(deps: EngineDeps, d: Delivery, slug: string, now: Date)
   return new URL(`/o/${slug}/${LINK_PATHS.pickup}/${token}`, deps.publicUrl).toString();
 }
 
-async function unsubscribeUrl(deps: EngineDeps, d: Delivery, slug: string, now: Date): Promise<string> {
+async function unsubscribeLinks(deps: EngineDeps, d: Delivery, slug: string, now: Date): Promise<{ https: string; mailto: string }> {
   const token = await mintLink(deps.links, { purpose: 'unsubscribe', orgId: d.orgId, patientId: d.patientId, context: { topicId: d.topicId!, channel: d.channel }, now, linkId: randomUUID() });
-  return new URL(`/o/${slug}/${LINK_PATHS.unsubscribe}/${token}`, deps.publicUrl).toString();
+  return { https: new URL(`/o/${slug}/${LINK_PATHS.unsubscribe}/${token}`, deps.publicUrl).toString(), mailto: unsubscribeMailto(deps.messageIdDomain, token) };
 }
 
 /**
@@ -237,8 +238,7 @@ async function handOff(
   }
   const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
   const messageIdHeader = messageIdFor(d.id, deps.messageIdDomain);
-  const unsubscribe =
-    d.category === 'marketing' ? { https: await unsubscribeUrl(deps, d, org.slug, now), mailto: `mailto:unsubscribe@${deps.messageIdDomain}?subject=unsubscribe` } : undefined;
+  const unsubscribe = d.category === 'marketing' ? await unsubscribeLinks(deps, d, org.slug, now) : undefined;
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
   const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);

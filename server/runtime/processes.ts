@@ -89,7 +89,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
     return runPass(deps, { batchSize: 20, concurrency: 1 });
   };
   // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
-  const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger }) : undefined;
+  const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger, links: deps.links }) : undefined;
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
   return {
     close: async () => {

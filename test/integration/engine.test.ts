@@ -150,7 +150,7 @@ describe('claim, gate and hand-off', () => {
     const mail = sink.received.find((m) => m.messageId === `<${row!.id}@carepost.test>`)!;
     const listUnsub = mail.raw.match(/^List-Unsubscribe:.*(?:\r\n[ \t].*)*/gim)!;
     expect(listUnsub).toHaveLength(1);
-    expect(listUnsub[0]!.replace(/\r\n[ \t]+/g, ' ')).toMatch(/<https:\/\/portal\.example\.com\/o\/[^/]+\/u\/[^>]+>, <mailto:unsubscribe@carepost\.test\?subject=unsubscribe>/);
+    expect(listUnsub[0]!.replace(/\r\n[ \t]+/g, ' ')).toMatch(/<https:\/\/portal\.example\.com\/o\/[^/]+\/u\/[^>]+>, <mailto:unsubscribe@carepost\.test\?subject=unsubscribe%20[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+>/);
     expect(mail.raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m);
     expect((await simpleParser(mail.raw)).text).toContain('To stop these emails, unsubscribe here: https://portal.example.com/o/');
   });
