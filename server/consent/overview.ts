@@ -5,6 +5,7 @@ import type { DbOrTx } from '../../db/client';
 import { authorizationEvents, authorizationTexts, consentStates, consentTopics, patients, type AuthorizationText, type ConsentChannel } from '../../db/schema/index';
 import { isActive } from './ledger';
 import { topicPreferencesOf, type EffectiveTopicPreference } from './preferences';
+import { isUuid } from '../ids';
 
 export type TopicStatus =
   | { kind: 'active'; expiresAt: Date; grantedAt: Date; channels: ConsentChannel[]; grantEventId: string }
@@ -88,7 +89,7 @@ export async function signableText(db: DbOrTx, orgId: string, patientId: string,
  * printable and downloadable copy. Undefined for another patient's or organisation's event (EN3).
  */
 export async function signedRecord(db: DbOrTx, orgId: string, patientId: string, eventId: string) {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(eventId)) return undefined;
+  if (!isUuid(eventId)) return undefined;
   const [row] = await db
     .select({ event: authorizationEvents, text: authorizationTexts, topic: consentTopics, patientName: patients.displayName })
     .from(authorizationEvents)

@@ -7,6 +7,7 @@ import { consentTopics, deliveries, messages, patients, type ConsentChannel, typ
 import { appendAudit } from '../audit/chain';
 import { WORK_CHANNEL } from '../delivery/worker-loop';
 import { sealJson, type KekRing, type MessageContent } from '../vault/vault';
+import { isUuid } from '../ids';
 
 export const MESSAGE_CONTENT = 'message-content';
 const CHANNELS: ConsentChannel[] = ['email', 'sms', 'push', 'portal'];
@@ -55,8 +56,7 @@ export async function enqueueMessage(tx: Tx, ring: KekRing, input: EnqueueInput)
   }
   const patientIds = [...new Set(input.recipients.map((r) => r.patientId))];
   if (patientIds.length > 0 && !fieldErrors.recipients) {
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-    const valid = patientIds.filter((id) => uuid.test(id));
+    const valid = patientIds.filter((id) => isUuid(id));
     const found = valid.length
       ? await tx.select({ id: patients.id }).from(patients).where(and(eq(patients.orgId, orgId), inArray(patients.id, valid)))
       : [];

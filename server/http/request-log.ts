@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger';
+import { isUuid } from '../ids';
 
 // Long opaque path segments are signed tokens (pickup, preference links): they never reach a log.
 // Row ids (UUIDs) are not secrets and stay readable.
 const LONG_SEGMENT = /(?<=\/)[A-Za-z0-9_.~%-]{32,}(?=\/|$)/g;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function loggablePath(path: string): string {
-  return path.replace(LONG_SEGMENT, (segment) => (UUID.test(segment) ? segment : ':token'));
+  return path.replace(LONG_SEGMENT, (segment) => (isUuid(segment) ? segment : ':token'));
 }
 
 /** One line per request: method, path without the query string, status, duration. No bodies, no cookies. */

@@ -2,19 +2,19 @@
 // Adding is a double opt-in: a code goes to the NEW address and nothing is stored until it comes back. Every change
 // is audited and becomes an outbound event in its own transaction, and the patient's other verified contact points
 // are told after it commits. Server functions take `now` so tests can move the clock.
-import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNotNull, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database, DbOrTx, Tx } from '../../db/client';
-import { contactPoints, verifications } from '../../db/schema/index';
+import { contactPoints } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
-import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
+import { CODE_TTL_MS, codeMatches, keyedHash } from './codes';
 import type { CodeTransports } from './code-delivery';
 import { maskContact, normaliseContact, type ContactInput } from './contact';
 import { STEP_UP_MAX_AGE_MS } from './assurance';
 import { consumeRateLimits, type RateLimit } from './rate-limit';
-import { CODE_SEND_LIMITS, openThrottle, recordCodeFailure, recordCodeSuccess, type VerifyCodeResult } from './sign-in';
+import { CODE_SEND_LIMITS, issueVerification, openAttempt, openThrottle, recordCodeFailure, recordCodeSuccess, type VerifyCodeResult } from './sign-in';
+import { isUuid } from '../ids';
 
 export type ContactKind = ContactInput['kind'];
 
@@ -33,7 +33,6 @@ export const CONTACT_VERIFY_LIMITS = {
 export const CONTACT_CONFIRM_MAX_AGE_MS = STEP_UP_MAX_AGE_MS + CODE_TTL_MS;
 
 const KIND_WORDS: Record<ContactKind, string> = { email: 'email address', sms: 'mobile number' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input
@@ -94,7 +93,7 @@ export async function listContactPoints(options: { db: DbOrTx; orgId: string; pa
 
 /** EN3: one of this patient's own contact points, or undefined (another patient's or organisation's id included). */
 export async function getContactPointForPatient(options: { db: DbOrTx; orgId: string; patientId: string; contactPointId: string }): Promise<PatientContactPoint | undefined> {
-  if (!UUID.test(options.contactPointId)) return undefined;
+  if (!isUuid(options.contactPointId)) return undefined;
   const [row] = await options.db
     .select(pointColumns)
     .from(contactPoints)
@@ -168,30 +167,13 @@ export async function requestContactVerification(options: {
       return { status: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds } as const;
     }
 
-    const id = randomUUID();
-    const code = generateCode();
-    const attemptToken = randomToken();
-    const expiresAt = new Date(now.getTime() + CODE_TTL_MS);
-    const values = {
-      id,
-      orgId,
-      purpose: 'contact_verify' as const,
-      targetHash: contactVerifyTarget(codeSecret, orgId, patientId, contact),
-      channel: contact.kind,
-      contactPointId: null,
-      patientId,
-      codeHmac: codeHmac(codeSecret, id, code),
-      attemptHash: sha256(attemptToken),
-      failedTries: 0,
-      createdAt: now,
-      expiresAt,
-      consumedAt: null,
-    };
     // Asking again for the same address replaces the earlier code.
-    await tx
-      .insert(verifications)
-      .values(values)
-      .onConflictDoUpdate({ target: [verifications.orgId, verifications.targetHash, verifications.purpose], set: values });
+    const { id, code, attemptToken, expiresAt } = await issueVerification(
+      tx,
+      codeSecret,
+      { orgId, purpose: 'contact_verify', targetHash: contactVerifyTarget(codeSecret, orgId, patientId, contact), channel: contact.kind, contactPointId: null, patientId },
+      now,
+    );
     await appendAudit(tx, orgId, {
       actorType: 'patient',
       actorId: patientId,
@@ -240,21 +222,16 @@ export async function confirmContactVerification(options: {
   now: Date;
 }): Promise<ConfirmContactVerificationResult> {
   const { db, codeSecret, orgId, patientId, contact, code, now } = options;
-  if (!options.attemptToken) return { status: 'no_attempt' };
-  const attemptHash = sha256(options.attemptToken);
+  const attemptToken = options.attemptToken;
+  if (!attemptToken) return { status: 'no_attempt' };
   const purpose = 'contact_verify';
+  const target = contactVerifyTarget(codeSecret, orgId, patientId, contact);
 
   return db.transaction(async (tx): Promise<ConfirmContactVerificationResult> => {
-    const [v] = await tx
-      .select()
-      .from(verifications)
-      .where(and(eq(verifications.orgId, orgId), eq(verifications.attemptHash, attemptHash), eq(verifications.purpose, purpose)))
-      .for('update');
     // EN3: another patient's attempt, even with its cookie, is no attempt of this patient's.
-    if (!v || v.patientId !== patientId || v.targetHash !== contactVerifyTarget(codeSecret, orgId, patientId, contact)) return { status: 'no_attempt' };
-    if (v.consumedAt) return { status: 'used' };
-    if (v.expiresAt.getTime() <= now.getTime()) return { status: 'expired' };
-    if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' };
+    const attempt = await openAttempt(tx, { orgId, attemptToken, purpose, now, belongs: (v) => v.patientId === patientId && v.targetHash === target });
+    if (attempt.status !== 'open') return attempt;
+    const v = attempt.verification;
 
     // OT4: the same increasing wait and lock as sign-in codes, per patient and address.
     const gate = await openThrottle(tx, orgId, v.targetHash, now);
@@ -318,7 +295,7 @@ export type RemoveContactPointResult =
 
 export async function removeContactPoint(options: { db: Database; orgId: string; patientId: string; contactPointId: string; now: Date }): Promise<RemoveContactPointResult> {
   const { db, orgId, patientId, contactPointId, now } = options;
-  if (!UUID.test(contactPointId)) return { status: 'not_found' };
+  if (!isUuid(contactPointId)) return { status: 'not_found' };
   return db.transaction(async (tx): Promise<RemoveContactPointResult> => {
     // Every contact point of the patient, locked, so two removals at once cannot both leave "another" verified one.
     const points = await tx

@@ -19,6 +19,7 @@ import { and, asc, eq, lt, lte } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
 import { passkeys, webauthnChallenges, type WebauthnChallenge } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
+import { isUuid } from '../ids';
 
 export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
 /** PK1 asks for at least 16 random bytes; 32 costs nothing more. */
@@ -27,7 +28,6 @@ export const PASSKEY_NAME_MAX_LENGTH = 60;
 /** The WebAuthn limit on a credential id is 1023 bytes; its base64url is at most 1364 characters. */
 const MAX_CREDENTIAL_ID_LENGTH = 1364;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const TRANSPORTS: readonly AuthenticatorTransportFuture[] = ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'];
 
@@ -104,7 +104,7 @@ async function consumeChallenge(
   tx: Tx,
   options: { orgId: string; challengeId: string; purpose: WebauthnChallenge['purpose']; now: Date },
 ): Promise<WebauthnChallenge | undefined> {
-  if (!UUID.test(options.challengeId)) return undefined;
+  if (!isUuid(options.challengeId)) return undefined;
   const [row] = await tx
     .delete(webauthnChallenges)
     .where(and(eq(webauthnChallenges.id, options.challengeId), eq(webauthnChallenges.orgId, options.orgId)))

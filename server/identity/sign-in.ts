@@ -83,30 +83,12 @@ export async function requestCode(options: {
     // Step-up and contact verification only ever go to the signed-in patient's own contact points.
     const usable = point && (options.patientId === undefined || point.patientId === options.patientId) ? point : undefined;
 
-    const id = randomUUID();
-    const code = generateCode();
-    const attemptToken = randomToken();
-    const expiresAt = new Date(now.getTime() + CODE_TTL_MS);
-    const values = {
-      id,
-      orgId,
-      purpose,
-      targetHash,
-      channel: contact.kind,
-      contactPointId: usable?.id ?? null,
-      patientId: options.patientId ?? null,
-      codeHmac: codeHmac(codeSecret, id, code),
-      attemptHash: sha256(attemptToken),
-      failedTries: 0,
-      createdAt: now,
-      expiresAt,
-      consumedAt: null,
-    };
-    // A new request replaces the previous code for the same target and purpose.
-    await tx
-      .insert(verifications)
-      .values(values)
-      .onConflictDoUpdate({ target: [verifications.orgId, verifications.targetHash, verifications.purpose], set: values });
+    const { code, attemptToken, expiresAt } = await issueVerification(
+      tx,
+      codeSecret,
+      { orgId, purpose, targetHash, channel: contact.kind, contactPointId: usable?.id ?? null, patientId: options.patientId ?? null },
+      now,
+    );
 
     await appendAudit(tx, orgId, {
       actorType: options.patientId ? 'patient' : 'system',
@@ -157,18 +139,11 @@ export async function verifyCode(options: {
   const { db, codeSecret, orgId, code, now } = options;
   const purpose = options.purpose ?? 'sign_in';
   if (!options.attemptToken) return { status: 'no_attempt' };
-  const attemptHash = sha256(options.attemptToken);
 
   return db.transaction(async (tx) => {
-    const [v] = await tx
-      .select()
-      .from(verifications)
-      .where(and(eq(verifications.orgId, orgId), eq(verifications.attemptHash, attemptHash), eq(verifications.purpose, purpose)))
-      .for('update');
-    if (!v) return { status: 'no_attempt' } as const;
-    if (v.consumedAt) return { status: 'used' } as const;
-    if (v.expiresAt.getTime() <= now.getTime()) return { status: 'expired' } as const;
-    if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' } as const;
+    const attempt = await openAttempt(tx, { orgId, attemptToken: options.attemptToken!, purpose, now });
+    if (attempt.status !== 'open') return attempt;
+    const v = attempt.verification;
 
     const gate = await openThrottle(tx, orgId, v.targetHash, now);
     if (gate.status !== 'open') return gate;
@@ -196,6 +171,57 @@ export async function verifyCode(options: {
     });
     return { status: 'verified', patientId: point.patientId, contactPointId: v.contactPointId!, method } as const;
   });
+}
+
+/**
+ * Writes a fresh code for a target, replacing any earlier one for the same target and purpose (OT1-OT3): the code is
+ * stored only as an HMAC bound to the row id, the attempt cookie only as a hash, and it lives CODE_TTL_MS.
+ */
+export async function issueVerification(
+  tx: Tx,
+  codeSecret: Buffer,
+  row: Pick<Verification, 'orgId' | 'purpose' | 'targetHash' | 'channel' | 'contactPointId' | 'patientId'>,
+  now: Date,
+): Promise<{ id: string; code: string; attemptToken: string; expiresAt: Date }> {
+  const id = randomUUID();
+  const code = generateCode();
+  const attemptToken = randomToken();
+  const expiresAt = new Date(now.getTime() + CODE_TTL_MS);
+  const values = {
+    ...row,
+    id,
+    codeHmac: codeHmac(codeSecret, id, code),
+    attemptHash: sha256(attemptToken),
+    failedTries: 0,
+    createdAt: now,
+    expiresAt,
+    consumedAt: null,
+  };
+  await tx
+    .insert(verifications)
+    .values(values)
+    .onConflictDoUpdate({ target: [verifications.orgId, verifications.targetHash, verifications.purpose], set: values });
+  return { id, code, attemptToken, expiresAt };
+}
+
+/**
+ * The code asked for in this browser (OT3), locked for the rest of the transaction, if it can still be tried: not
+ * used (OT2), not expired, fewer than MAX_TRIES_PER_CODE failures (OT4). `belongs` narrows whose attempt it may be.
+ */
+export async function openAttempt(
+  tx: Tx,
+  options: { orgId: string; attemptToken: string; purpose: CodePurpose; now: Date; belongs?: (v: Verification) => boolean },
+): Promise<{ status: 'open'; verification: Verification } | { status: 'no_attempt' | 'used' | 'expired' | 'too_many_tries' }> {
+  const [v] = await tx
+    .select()
+    .from(verifications)
+    .where(and(eq(verifications.orgId, options.orgId), eq(verifications.attemptHash, sha256(options.attemptToken)), eq(verifications.purpose, options.purpose)))
+    .for('update');
+  if (!v || (options.belongs && !options.belongs(v))) return { status: 'no_attempt' };
+  if (v.consumedAt) return { status: 'used' };
+  if (v.expiresAt.getTime() <= options.now.getTime()) return { status: 'expired' };
+  if (v.failedTries >= MAX_TRIES_PER_CODE) return { status: 'too_many_tries' };
+  return { status: 'open', verification: v };
 }
 
 /**

@@ -7,6 +7,7 @@ import { loadConfigOrExit } from '../config';
 import { withDatabase } from '../runtime/database';
 import { mintPatientLink } from './links';
 import { LINK_PURPOSES, linkKeyring, type LinkPurpose } from './tokens';
+import { isUuid } from '../ids';
 
 const USAGE = 'usage: npm run link -- --org <slug> --patient <id or external ref> --purpose <preferences|unsubscribe|renewal|pickup> [--topic <key>] [--channel <channel>] [--delivery <id>] [--days <n>]';
 
@@ -46,7 +47,7 @@ const exitCode = await withDatabase(config, async (databaseUrl) => {
   const handle = connect(databaseUrl, { max: 1, applicationName: 'carepost-link' });
   try {
     const keyring = linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets);
-    const patient = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(args.patient!) ? { id: args.patient! } : { externalRef: args.patient! };
+    const patient = isUuid(args.patient!) ? { id: args.patient! } : { externalRef: args.patient! };
     const result = await mintPatientLink(handle.db, keyring, config.publicUrl, {
       orgSlug: args.org!,
       patient,

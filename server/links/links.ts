@@ -6,6 +6,7 @@ import { consentTopics, organisations, patients } from '../../db/schema/index';
 import type { ConsentChannel } from '../../db/schema/index';
 import { CONSENT_CHANNELS } from '../consent/ledger';
 import { mintLink, verifyLink, type LinkClaims, type LinkKeyring, type LinkPurpose } from './tokens';
+import { isUuid } from '../ids';
 
 /** Where each purpose lands. The token is a path segment: query strings end up in more logs than paths do. */
 export const LINK_PATHS: Record<LinkPurpose, string> = { preferences: 'p', unsubscribe: 'u', renewal: 'r', pickup: 'm' };
@@ -27,14 +28,13 @@ export type MintResult =
   | { ok: true; url: string; expiresAt: Date; linkId: string }
   | { ok: false; error: 'unknown_organisation' | 'unknown_patient' | 'unknown_topic' | 'invalid_channel' | 'missing_context' };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function mintPatientLink(db: DbOrTx, keyring: LinkKeyring, publicUrl: URL, request: MintRequest): Promise<MintResult> {
   const [org] = await db.select({ id: organisations.id, slug: organisations.slug }).from(organisations).where(eq(organisations.slug, request.orgSlug));
   if (!org) return { ok: false, error: 'unknown_organisation' };
   const patientMatch =
     'id' in request.patient
-      ? UUID.test(request.patient.id)
+      ? isUuid(request.patient.id)
         ? eq(patients.id, request.patient.id)
         : undefined
       : eq(patients.externalRef, request.patient.externalRef);
@@ -58,7 +58,7 @@ export async function mintPatientLink(db: DbOrTx, keyring: LinkKeyring, publicUr
     context.channel = request.channel;
   }
   if (request.purpose === 'pickup') {
-    if (!request.deliveryId || !UUID.test(request.deliveryId)) return { ok: false, error: 'missing_context' };
+    if (!request.deliveryId || !isUuid(request.deliveryId)) return { ok: false, error: 'missing_context' };
     context.deliveryId = request.deliveryId;
   }
   const linkId = randomUUID();
