@@ -8,36 +8,45 @@ import type { CodeDelivery } from './sign-in';
 
 export type CodeTransports = { mail: MailTransport; sms: SmsTransport | undefined; mailFrom: string; publicHost: string; logger: Logger };
 
-export async function deliverCode(transports: CodeTransports, orgName: string, delivery: CodeDelivery): Promise<void> {
+/** A short account message for one contact point: the email and the SMS wording of it. */
+export type ContactMessage = { channel: 'email' | 'sms'; to: string; subject: string; text: string; sms: string };
+
+/**
+ * Sends a message to one contact point by its channel. Never throws: a failure is logged with `ids` and an error
+ * code, never the code, the address or the number.
+ */
+export async function sendToContact(transports: CodeTransports, message: ContactMessage, log: { ids: Record<string, unknown>; sent: string; failed: string }): Promise<void> {
   try {
-    if (delivery.channel === 'email') {
-      await transports.mail.send({
-        from: transports.mailFrom,
-        to: delivery.to,
-        subject: `Your ${orgName} sign-in code`,
-        text: [
-          `Your code is ${delivery.code}`,
-          '',
-          'It works once, for 10 minutes, in the browser where you asked for it.',
-          'If you did not ask for a code, you can ignore this email: nobody can sign in without it.',
-          '',
-          `${orgName}, through Carepost`,
-        ].join('\n'),
-      });
+    if (message.channel === 'email') {
+      await transports.mail.send({ from: transports.mailFrom, to: message.to, subject: message.subject, text: message.text });
     } else {
       if (!transports.sms) throw Object.assign(new Error('no SMS transport configured'), { code: 'no_sms_transport' });
-      // The last line lets phones offer the code for this site only (WebOTP / origin-bound one-time codes).
-      await transports.sms.send({
-        to: delivery.to,
-        body: `${delivery.code} is your ${orgName} sign-in code. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
-      });
+      await transports.sms.send({ to: message.to, body: message.sms });
     }
-    transports.logger.info({ contactPointId: delivery.contactPointId, channel: delivery.channel }, 'code sent');
+    transports.logger.info({ ...log.ids, channel: message.channel }, log.sent);
   } catch (error) {
-    // Never the code, the address or the number: the contact point id says enough to find it.
-    transports.logger.error(
-      { contactPointId: delivery.contactPointId, channel: delivery.channel, errorCode: (error as { code?: string }).code },
-      'code not sent',
-    );
+    transports.logger.error({ ...log.ids, channel: message.channel, errorCode: (error as { code?: string }).code }, log.failed);
   }
+}
+
+export async function deliverCode(transports: CodeTransports, orgName: string, delivery: CodeDelivery): Promise<void> {
+  await sendToContact(
+    transports,
+    {
+      channel: delivery.channel,
+      to: delivery.to,
+      subject: `Your ${orgName} sign-in code`,
+      text: [
+        `Your code is ${delivery.code}`,
+        '',
+        'It works once, for 10 minutes, in the browser where you asked for it.',
+        'If you did not ask for a code, you can ignore this email: nobody can sign in without it.',
+        '',
+        `${orgName}, through Carepost`,
+      ].join('\n'),
+      // The last line lets phones offer the code for this site only (WebOTP / origin-bound one-time codes).
+      sms: `${delivery.code} is your ${orgName} sign-in code. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
+    },
+    { ids: { contactPointId: delivery.contactPointId }, sent: 'code sent', failed: 'code not sent' },
+  );
 }

@@ -9,7 +9,7 @@ import { contactPoints } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import { CODE_TTL_MS, codeMatches, keyedHash } from './codes';
-import type { CodeTransports } from './code-delivery';
+import { sendToContact, type CodeTransports } from './code-delivery';
 import { maskContact, normaliseContact, type ContactInput } from './contact';
 import { STEP_UP_MAX_AGE_MS } from './assurance';
 import { consumeRateLimits, type RateLimit } from './rate-limit';
@@ -357,35 +357,24 @@ async function noticesFor(
 // Sending (after the answer, off the response path; a failure is logged by id, never with the address)
 
 export async function deliverContactVerificationCode(transports: CodeTransports, orgName: string, delivery: ContactVerifyDelivery): Promise<void> {
-  try {
-    if (delivery.channel === 'email') {
-      await transports.mail.send({
-        from: transports.mailFrom,
-        to: delivery.to,
-        subject: `Confirm your new email address for ${orgName}`,
-        text: [
-          `Your code is ${delivery.code}`,
-          '',
-          `Enter it on the ${orgName} page where you asked to add this email address. It works once, for 10 minutes, in that browser only.`,
-          'If you did not ask for this, you can ignore this email: nothing is added without the code.',
-          '',
-          `${orgName}, through Carepost`,
-        ].join('\n'),
-      });
-    } else {
-      if (!transports.sms) throw Object.assign(new Error('no SMS transport configured'), { code: 'no_sms_transport' });
-      await transports.sms.send({
-        to: delivery.to,
-        body: `${delivery.code} is your code to add this number to your ${orgName} account. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
-      });
-    }
-    transports.logger.info({ verificationId: delivery.verificationId, channel: delivery.channel }, 'contact verification code sent');
-  } catch (error) {
-    transports.logger.error(
-      { verificationId: delivery.verificationId, channel: delivery.channel, errorCode: (error as { code?: string }).code },
-      'contact verification code not sent',
-    );
-  }
+  await sendToContact(
+    transports,
+    {
+      channel: delivery.channel,
+      to: delivery.to,
+      subject: `Confirm your new email address for ${orgName}`,
+      text: [
+        `Your code is ${delivery.code}`,
+        '',
+        `Enter it on the ${orgName} page where you asked to add this email address. It works once, for 10 minutes, in that browser only.`,
+        'If you did not ask for this, you can ignore this email: nothing is added without the code.',
+        '',
+        `${orgName}, through Carepost`,
+      ].join('\n'),
+      sms: `${delivery.code} is your code to add this number to your ${orgName} account. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
+    },
+    { ids: { verificationId: delivery.verificationId }, sent: 'contact verification code sent', failed: 'contact verification code not sent' },
+  );
 }
 
 /** The words of a notice: the organisation, what changed, the changed address masked, and what to do if it was not you. */
@@ -404,20 +393,10 @@ export function contactChangeNoticeText(orgName: string, notice: Pick<ContactCha
 
 export async function deliverContactChangeNotices(transports: CodeTransports, orgName: string, notices: ContactChangeNotice[]): Promise<void> {
   for (const notice of notices) {
-    const words = contactChangeNoticeText(orgName, notice);
-    try {
-      if (notice.channel === 'email') {
-        await transports.mail.send({ from: transports.mailFrom, to: notice.to, subject: words.subject, text: words.text });
-      } else {
-        if (!transports.sms) throw Object.assign(new Error('no SMS transport configured'), { code: 'no_sms_transport' });
-        await transports.sms.send({ to: notice.to, body: words.sms });
-      }
-      transports.logger.info({ contactPointId: notice.contactPointId, channel: notice.channel, change: notice.change }, 'contact change notice sent');
-    } catch (error) {
-      transports.logger.error(
-        { contactPointId: notice.contactPointId, channel: notice.channel, change: notice.change, errorCode: (error as { code?: string }).code },
-        'contact change notice not sent',
-      );
-    }
+    await sendToContact(
+      transports,
+      { channel: notice.channel, to: notice.to, ...contactChangeNoticeText(orgName, notice) },
+      { ids: { contactPointId: notice.contactPointId, change: notice.change }, sent: 'contact change notice sent', failed: 'contact change notice not sent' },
+    );
   }
 }
