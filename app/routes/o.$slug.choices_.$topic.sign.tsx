@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'react';
 import { AuthorizationTextView } from '../components/consent';
 import { Field, FormError } from '../components/field';
 import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/consent.server';
-import { redirectTo, requireAssurance, STEP_UP_MAX_AGE_MS } from '../services/identity.server';
+import { redirectTo, requireRecentVerification } from '../services/identity.server';
 import { CHANNEL_LABELS, CHANNELS } from '../utils/consent-words';
 
 // Grant or renew one authorisation (AV5: one topic per signature; AV7: a renewal is a new signed record).
@@ -15,14 +15,12 @@ async function load(args: LoaderFunctionArgs) {
   const { request, params, context } = args;
   const now = new Date();
   const returnTo = `/o/${params.slug}/choices/${params.topic}/sign`;
-  const signedIn = await requireAssurance({
+  const signedIn = await requireRecentVerification({
     request,
     db: context.db,
     cookies: context.identity.cookies,
     slug: params.slug,
     now,
-    level: 'code',
-    maxAgeMs: STEP_UP_MAX_AGE_MS,
     returnTo,
   });
   const { org, patient } = signedIn;

@@ -8,8 +8,7 @@ import {
   notFound,
   redirectTo,
   removeContactPoint,
-  requireAssurance,
-  STEP_UP_MAX_AGE_MS,
+  requireRecentVerification,
 } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Remove contact details · Carepost' }];
@@ -19,14 +18,12 @@ const LAST_VERIFIED = 'You cannot remove your only verified email address or mob
 
 async function signedIn(args: LoaderFunctionArgs | ActionFunctionArgs, now: Date) {
   // SE5: removing a contact point needs a verification from the last few minutes, like adding one.
-  return requireAssurance({
+  return requireRecentVerification({
     request: args.request,
     db: args.context.db,
     cookies: args.context.identity.cookies,
     slug: args.params.slug,
     now,
-    level: 'code',
-    maxAgeMs: STEP_UP_MAX_AGE_MS,
     returnTo: `/o/${args.params.slug}/contacts/${args.params.contactId}/remove`,
   });
 }

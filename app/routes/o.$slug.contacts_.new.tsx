@@ -14,7 +14,7 @@ import {
   readCookie,
   redirectTo,
   requestContactVerification,
-  requireAssurance,
+  requireRecentVerification,
   serializeCookie,
   STEP_UP_MAX_AGE_MS,
 } from '../services/identity.server';
@@ -33,14 +33,12 @@ const ALREADY_YOURS: Record<Kind, string> = {
 
 // SE5: changing a contact point needs a verification from the last few minutes, like adding a passkey.
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { org } = await requireAssurance({
+  const { org } = await requireRecentVerification({
     request,
     db: context.db,
     cookies: context.identity.cookies,
     slug: params.slug,
     now: new Date(),
-    level: 'code',
-    maxAgeMs: STEP_UP_MAX_AGE_MS,
     returnTo: `/o/${params.slug}/contacts/new`,
   });
   return { slug: org.slug };
@@ -51,13 +49,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const cookies = context.identity.cookies;
   const form = await request.formData();
   const intent = form.get('intent') === 'verify' ? 'verify' : 'send';
-  const { org, patient } = await requireAssurance({
+  const { org, patient } = await requireRecentVerification({
     request,
     db: context.db,
     cookies,
     slug: params.slug,
     now,
-    level: 'code',
     // The step-up must be fresh when the code is asked for; the code itself then lives 10 minutes.
     maxAgeMs: intent === 'send' ? STEP_UP_MAX_AGE_MS : CONTACT_CONFIRM_MAX_AGE_MS,
     returnTo: `/o/${params.slug}/contacts/new`,

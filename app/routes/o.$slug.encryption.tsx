@@ -1,7 +1,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { FormError } from '../components/field';
-import { redirectTo, requireAssurance, requirePatient, STEP_UP_MAX_AGE_MS } from '../services/identity.server';
+import { redirectTo, requirePatient, requireRecentVerification, verifiedWithin } from '../services/identity.server';
 import { formatFingerprint, getPatientPgpKey, PGP_KEY_MAX_BYTES, removePatientPgpKey, savePatientPgpKey } from '../services/pgp.server';
 
 // A patient's OpenPGP public key: when there is one, the send engine encrypts their email to it (PGP/MIME);
@@ -19,9 +19,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient, session } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   const key = await getPatientPgpKey(context.db, { orgId: org.id, patientId: patient.id });
   const done = new URL(request.url).searchParams.get('done');
-  // The same test requireAssurance applies to the action (level 'code': any verification), so the page can offer
-  // the step-up before the patient pastes anything, instead of losing the paste to a redirect.
-  const canChange = now.getTime() - session.verifiedAt.getTime() <= STEP_UP_MAX_AGE_MS;
+  // The same test the action's requireRecentVerification applies, so the page can offer the step-up before the
+  // patient pastes anything, instead of losing the paste to a redirect.
+  const canChange = verifiedWithin(session, now);
   return {
     slug: org.slug,
     orgName: org.name,
@@ -42,14 +42,12 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
-  const { org, patient } = await requireAssurance({
+  const { org, patient } = await requireRecentVerification({
     request,
     db: context.db,
     cookies: context.identity.cookies,
     slug: params.slug,
     now,
-    level: 'code',
-    maxAgeMs: STEP_UP_MAX_AGE_MS,
     returnTo: `/o/${params.slug}/encryption`,
   });
   const form = await request.formData();

@@ -3,20 +3,18 @@ import { useLoaderData, useNavigate } from '@remix-run/react';
 import { useEffect, useState, type FormEvent } from 'react';
 import { Field, FormError } from '../components/field';
 import { addPasskey, browserSupportsWebAuthn } from '../components/passkey-client';
-import { requireAssurance, STEP_UP_MAX_AGE_MS } from '../services/identity.server';
+import { requireRecentVerification } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Add a passkey · Carepost' }];
 
 // PK7, SE5: adding a passkey needs a verification from the last few minutes.
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
-  const { org } = await requireAssurance({
+  const { org } = await requireRecentVerification({
     request,
     db: context.db,
     cookies: context.identity.cookies,
     slug: params.slug,
     now: new Date(),
-    level: 'code',
-    maxAgeMs: STEP_UP_MAX_AGE_MS,
     returnTo: `/o/${params.slug}/passkeys/new`,
   });
   return { slug: org.slug };

@@ -3,10 +3,9 @@ import {
   finishPasskeyRegistration,
   json,
   readCookie,
-  requireAssurance,
+  requireRecentVerification,
   serializeCookie,
   startPasskeyRegistration,
-  STEP_UP_MAX_AGE_MS,
   webauthnCookieName,
 } from '../services/identity.server';
 
@@ -16,14 +15,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { cookies, webauthn } = context.identity;
   let signedIn;
   try {
-    signedIn = await requireAssurance({
+    signedIn = await requireRecentVerification({
       request,
       db: context.db,
       cookies,
       slug: params.slug,
       now,
-      level: 'code',
-      maxAgeMs: STEP_UP_MAX_AGE_MS,
       returnTo: `/o/${params.slug}/passkeys/new`,
     });
   } catch (error) {

@@ -5,7 +5,7 @@ export { optionalPatient, redirectTo, requireOrganisation, requirePatient, signe
 export { createPatientSession, endAllPatientSessions, endPatientSession, listPatientSessions } from '../../server/identity/sessions';
 export { requestCode, verifyCode } from '../../server/identity/sign-in';
 export { CODE_TTL_MS } from '../../server/identity/codes';
-export { requireAssurance, safeReturnTo, STEP_UP_MAX_AGE_MS } from '../../server/identity/assurance';
+export { requireRecentVerification, safeReturnTo, STEP_UP_MAX_AGE_MS, verifiedWithin } from '../../server/identity/assurance';
 export { verifiedContactsOf } from '../../server/identity/guards';
 export { maskContact } from '../../server/identity/contact';
 export { webauthnCookieName } from '../../server/identity/cookies';

@@ -35,10 +35,24 @@ export async function requireAssurance(options: {
   returnTo: string;
 }): Promise<SignedInPatient> {
   const signedIn = await requirePatient(options);
-  const fresh = options.now.getTime() - signedIn.session.verifiedAt.getTime() <= options.maxAgeMs;
+  const fresh = verifiedWithin(signedIn.session, options.now, options.maxAgeMs);
   if (fresh && methodSatisfies(signedIn.session.verificationMethod, options.level)) return signedIn;
   const slug = signedIn.org.slug;
   const params = new URLSearchParams({ returnTo: safeReturnTo(slug, options.returnTo) });
   if (options.level !== 'code') params.set('level', options.level);
   throw redirectTo(`/o/${slug}/verify?${params.toString()}`);
+}
+
+/** Whether the session's last verification is at most `maxAgeMs` old (SE5's step-up window by default). */
+export function verifiedWithin(session: { verifiedAt: Date }, now: Date, maxAgeMs = STEP_UP_MAX_AGE_MS): boolean {
+  return now.getTime() - session.verifiedAt.getTime() <= maxAgeMs;
+}
+
+/**
+ * SE5: the signed-in patient, verified by any means within the last few minutes (STEP_UP_MAX_AGE_MS unless a flow
+ * needs longer); otherwise a redirect to confirm it is them, and back to `returnTo`. For adding a passkey, changing a
+ * contact point or where health information goes, and granting consent.
+ */
+export function requireRecentVerification(options: Omit<Parameters<typeof requireAssurance>[0], 'level' | 'maxAgeMs'> & { maxAgeMs?: number }): Promise<SignedInPatient> {
+  return requireAssurance({ ...options, level: 'code', maxAgeMs: options.maxAgeMs ?? STEP_UP_MAX_AGE_MS });
 }
