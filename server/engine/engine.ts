@@ -12,7 +12,7 @@ import type { Database, Tx } from '../../db/client';
 import { contactPoints, deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import type { SmsTransport } from '../delivery/sms';
-import { composeMail, messageIdFor } from '../delivery/compose';
+import { composeMail } from '../delivery/compose';
 import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
 import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
 import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
@@ -228,46 +228,49 @@ async function handOff(
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
   const org = await orgOf(tx, d.orgId);
-  const pickup = await pickupUrl(deps, d, org.slug, now);
   if (d.channel === 'sms') {
     if (!deps.sms) throw new TransportError('no SMS transport configured', 'no_sms_transport', 550);
+    const pickup = await pickupUrl(deps, d, org.slug, now);
     await deps.sms.send({ to: to!, body: `${org.name}: you have a new message. Read it securely: ${pickup}`, reference: d.id }).catch((error: { code?: string }) => {
       throw new TransportError('sms hand-off failed', error.code ?? 'sms_failed', error.code === 'invalid_number' || error.code === 'rejected' ? 550 : undefined);
     });
     return { route: 'sms_notice', messageIdHeader: null };
   }
-  const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
-  const messageIdHeader = messageIdFor(d.id, deps.messageIdDomain);
   const unsubscribe = d.category === 'marketing' ? await unsubscribeLinks(deps, d, org.slug, now) : undefined;
+  // The content as mail (Message-ID, List-Unsubscribe and the visible link for marketing); opened only for a route
+  // that protects it.
+  const contentMail = () => {
+    const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
+    return composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  };
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
   const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);
   if (recipientKey) {
-    const footer = unsubscribe ? `\n\n--\nTo stop these emails, unsubscribe here: ${unsubscribe.https}\n` : '';
+    const mail = contentMail();
     const raw = await buildPgpMime({
-      from: deps.mailFrom,
-      to: to!,
+      from: mail.from,
+      to: mail.to,
       subject: `Secure message from ${org.name}`,
-      innerSubject: content.subject,
-      text: content.text + footer,
-      html: content.html,
-      messageId: messageIdHeader,
-      headers: unsubscribe ? { 'List-Unsubscribe': `<${unsubscribe.https}>, <${unsubscribe.mailto}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : undefined,
+      innerSubject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: mail.messageId!,
+      headers: mail.headers,
       recipientKey,
       signingKey: await signingKeyOf(deps, d.orgId, org.name, now),
       date: now,
     });
     await deps.mail.send({ from: deps.mailFrom, to: to!, subject: '', text: '', raw });
-    return { route: 'pgp', messageIdHeader };
+    return { route: 'pgp', messageIdHeader: mail.messageId! };
   }
 
   // 2. The content over TLS, straight to the recipient's mail server, when it takes TLS with a valid certificate.
   if (tls?.route === 'tls' && deps.tls) {
+    const mail = contentMail();
     try {
-      await deps.tls.transport.send(
-        composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe }),
-      );
-      return { route: 'tls', messageIdHeader };
+      await deps.tls.transport.send(mail);
+      return { route: 'tls', messageIdHeader: mail.messageId! };
     } catch (error) {
       // TLS missing or the certificate wrong at send time: nothing was sent (the transport stops before MAIL FROM).
       // Fall back to a notice, unless the organisation requires TLS for this domain (TR2): then wait and retry.
@@ -279,9 +282,11 @@ async function handOff(
   }
 
   // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
+  const pickup = await pickupUrl(deps, d, org.slug, now);
   const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', 'The link works for 30 days.'].join('\n');
-  await deps.mail.send(composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe }));
-  return { route: 'portal_notice', messageIdHeader };
+  const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  await deps.mail.send(mail);
+  return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
 
 async function signingKeyOf(deps: EngineDeps, orgId: string, orgName: string, now: Date): Promise<PrivateKey> {

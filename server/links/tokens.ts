@@ -37,11 +37,17 @@ export type LinkContext = Record<string, string>;
 
 export type LinkClaims = { purpose: LinkPurpose; orgId: string; patientId: string; expiresAt: Date; context: LinkContext; linkId: string };
 
+/** When a link minted at `now` stops working (whole seconds, as in the token). */
+export function linkExpiresAt(purpose: LinkPurpose, now: Date, ttlSeconds?: number): Date {
+  return new Date((Math.floor(now.getTime() / 1000) + (ttlSeconds ?? DEFAULT_TTL_SECONDS[purpose])) * 1000);
+}
+
 export async function mintLink(
   keyring: LinkKeyring,
   options: { purpose: LinkPurpose; orgId: string; patientId: string; context?: LinkContext; ttlSeconds?: number; now: Date; linkId: string },
 ): Promise<string> {
   const issuedAt = Math.floor(options.now.getTime() / 1000);
+  const expiresAt = linkExpiresAt(options.purpose, options.now, options.ttlSeconds).getTime() / 1000;
   return new SignJWT({ org: options.orgId, ctx: options.context ?? {} })
     .setProtectedHeader({ alg: 'HS256', kid: keyring.current.kid, typ: TYPE })
     .setIssuer(ISSUER)
@@ -49,7 +55,7 @@ export async function mintLink(
     .setSubject(options.patientId)
     .setJti(options.linkId)
     .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + (options.ttlSeconds ?? DEFAULT_TTL_SECONDS[options.purpose]))
+    .setExpirationTime(expiresAt)
     .sign(keyring.current.secret);
 }
 
