@@ -3,17 +3,11 @@
 // then decide) with a small and then a large number of patients in the same database. The gate's queries are index
 // lookups, so the cost should barely grow: `growth` = large / small. The last line printed is one JSON object.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '../db/client';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { runMigrations } from '../db/migrate';
-import { consentTopics, organisations, type Delivery } from '../db/schema/index';
-import { createTextDraft, publishText } from '../server/consent/texts';
+import type { Delivery } from '../db/schema/index';
 import { loadFacts } from '../server/engine/facts';
 import { decide } from '../server/engine/gate';
+import { createBenchClinic, progress, withBenchDatabase } from './support';
 
 const { values } = parseArgs({
   options: {
@@ -26,36 +20,12 @@ const { values } = parseArgs({
 const SMALL = Number(values.small);
 const LARGE = Number(values.large);
 const SAMPLES = Number(values.samples);
-const log = (line: string) => (values.json ? console.error(line) : console.log(line));
+const log = progress(values.json!);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carepost-bench-gate-'));
-fs.chmodSync(dataDir, 0o755);
-const cluster = await startEmbeddedPostgres({ dataDir, preferredPort: 0, database: 'carepost_bench', ephemeral: true });
-try {
-  await runMigrations(cluster.url);
-  const handle = connect(cluster.url, { max: 4 });
+await withBenchDatabase('gate', 4, async (handle) => {
   const { db, sql } = handle;
   const now = new Date();
-  const [org] = await db.insert(organisations).values({ slug: 'gate', name: 'Gate Clinic' }).returning();
-  const [topic] = await db.insert(consentTopics).values({ orgId: org!.id, key: 'news', name: 'News', description: 'News.' }).returning();
-  const draft = await createTextDraft(db, {
-    orgId: org!.id,
-    topicId: topic!.id,
-    validForMonths: 12,
-    elements: {
-      information: 'Your name and email address.',
-      disclosedBy: 'Gate Clinic uses it.',
-      recipients: 'Gate Clinic receives it.',
-      purpose: 'To send you news. This is marketing.',
-      expiry: 'This ends 12 months after you sign.',
-      revocation: 'You can take it back at any time in the portal.',
-      noConditioning: 'Your care does not depend on signing.',
-      redisclosure: 'The recipient may share it again, and it may then not be protected.',
-    },
-  });
-  const published = await publishText(db, { orgId: org!.id, textId: draft.id, actor: { type: 'system' }, now });
-  if (published.status !== 'published') throw new Error('bench: text not published');
-  const text = published.text;
+  const { org, topic, text } = await createBenchClinic(handle, 'gate', 'Gate Clinic', now);
 
   /** Patients [from, to): a verified email each, 70% with an authorisation, and one sent marketing delivery each. */
   async function populate(from: number, to: number) {
@@ -63,21 +33,23 @@ try {
     for (let a = from; a < to; a += step) {
       const b = Math.min(to, a + step);
       await sql`insert into patients (id, org_id, external_ref, display_name)
-        select md5('p' || i)::uuid, ${org!.id}, 'G-' || i, 'Patient ' || i from generate_series(${a}::int, ${b - 1}::int) i`;
+        select md5('p' || i)::uuid, ${org.id}, 'G-' || i, 'Patient ' || i from generate_series(${a}::int, ${b - 1}::int) i`;
       await sql`insert into contact_points (org_id, patient_id, kind, value, source, verified_at)
-        select ${org!.id}, md5('p' || i)::uuid, 'email', 'p' || i || '@gate.test', 'organisation', now() from generate_series(${a}::int, ${b - 1}::int) i`;
+        select ${org.id}, md5('p' || i)::uuid, 'email', 'p' || i || '@gate.test', 'organisation', now() from generate_series(${a}::int, ${b - 1}::int) i`;
       await sql`insert into authorization_events (id, org_id, patient_id, topic_id, kind, text_id, text_hash, channels, expires_at, evidence, occurred_at)
-        select md5('g' || i)::uuid, ${org!.id}, md5('p' || i)::uuid, ${topic!.id}, 'granted', ${text.id}, ${text.contentHash!}, '["email"]',
+        select md5('g' || i)::uuid, ${org.id}, md5('p' || i)::uuid, ${topic.id}, 'granted', ${text.id}, ${text.contentHash!}, '["email"]',
                now() + interval '1 year', '{"method":"code_email","verifiedAt":"x","ipAddress":"127.0.0.1","userAgent":null,"via":"portal"}', now()
         from generate_series(${a}::int, ${b - 1}::int) i where i % 10 < 7`;
       await sql`insert into consent_states (org_id, patient_id, topic_id, status, grant_event_id, text_id, channels, granted_at, expires_at, updated_at)
-        select ${org!.id}, md5('p' || i)::uuid, ${topic!.id}, 'active', md5('g' || i)::uuid, ${text.id}, '["email"]', now(), now() + interval '1 year', now()
+        select ${org.id}, md5('p' || i)::uuid, ${topic.id}, 'active', md5('g' || i)::uuid, ${text.id}, '["email"]', now(), now() + interval '1 year', now()
         from generate_series(${a}::int, ${b - 1}::int) i where i % 10 < 7`;
       await sql`insert into messages (id, org_id, category, topic_id, content, created_at)
-        select md5('m' || i)::uuid, ${org!.id}, 'marketing', ${topic!.id}, '{"v":1,"kid":"x","wk":"x","iv":"x","ct":"x"}', now() - interval '3 days'
+        select md5('m' || i)::uuid, ${org.id}, 'marketing', ${topic.id}, '{"v":1,"kid":"x","wk":"x","iv":"x","ct":"x"}', now() - interval '3 days'
         from generate_series(${a}::int, ${b - 1}::int) i`;
       await sql`insert into deliveries (org_id, message_id, patient_id, channel, category, topic_id, status, due_at, created_at, updated_at, sent_at)
-        select ${org!.id}, md5('m' || i)::uuid, md5('p' || i)::uuid, 'email', 'marketing', ${topic!.id}, 'sent', now() - interval '3 days', now() - interval '3 days', now(), now() - interval '3 days'
+        select ${org.id}, md5('m' || i)::uuid, md5('p' || i)::uuid, 'email', 'marketing', ${
+        topic.id
+      }, 'sent', now() - interval '3 days', now() - interval '3 days', now(), now() - interval '3 days'
         from generate_series(${a}::int, ${b - 1}::int) i`;
     }
     await sql`analyze`;
@@ -88,13 +60,41 @@ try {
     const patientIds = (await sql<{ id: string }[]>`select md5('p' || i)::uuid as id from unnest(${ids}::int[]) i`).map((r) => r.id);
     const decideOne = async (patientId: string) => {
       const d: Delivery = {
-        id: randomUUID(), orgId: org!.id, messageId: randomUUID(), patientId, channel: 'email', category: 'marketing', topicId: topic!.id,
-        status: 'sending', dueAt: now, attempts: 0, leasedBy: 'bench', leaseUntil: null, decision: null, reason: null, basisEventId: null, basisTextHash: null,
-        route: null, messageIdHeader: null, lastError: null, createdAt: now, updatedAt: now, sentAt: null,
+        id: randomUUID(),
+        orgId: org.id,
+        messageId: randomUUID(),
+        patientId,
+        channel: 'email',
+        category: 'marketing',
+        topicId: topic.id,
+        status: 'sending',
+        dueAt: now,
+        attempts: 0,
+        leasedBy: 'bench',
+        leaseUntil: null,
+        decision: null,
+        reason: null,
+        basisEventId: null,
+        basisTextHash: null,
+        route: null,
+        messageIdHeader: null,
+        lastError: null,
+        createdAt: now,
+        updatedAt: now,
+        sentAt: null,
       };
       await db.transaction(async (tx) => {
         const { facts } = await loadFacts(tx, d, new Date());
-        decide({ category: d.category, topicId: d.topicId, channel: d.channel, sendBy: null }, facts, new Date());
+        decide(
+          {
+            category: d.category,
+            topicId: d.topicId,
+            channel: d.channel,
+            sendBy: null,
+          },
+          facts,
+          new Date(),
+        );
       });
     };
     for (const id of patientIds.slice(0, 200)) await decideOne(id); // warm caches and plans
@@ -112,7 +112,6 @@ try {
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
   const large = await measure(LARGE);
   log(`gate: ${LARGE} patients: ${large.toFixed(0)} µs per decision`);
-  await handle.close();
   console.log(
     JSON.stringify({
       patients_small: SMALL,
@@ -123,7 +122,4 @@ try {
       growth: Number((large / small).toFixed(3)),
     }),
   );
-} finally {
-  await cluster.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-}
+});

@@ -4,17 +4,9 @@
 // messages to the same sink with no database. Figures are reported as a ratio, since the machine is shared.
 // The last line printed is one JSON object.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
-import { connect } from '../db/client';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { runMigrations } from '../db/migrate';
-import { authorizationEvents, consentStates, contactPoints, deliveries, messages, organisations, patients } from '../db/schema/index';
-import { createTextDraft, publishText } from '../server/consent/texts';
-import { consentTopics } from '../db/schema/index';
+import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
 import { createSmtpTransport } from '../server/delivery/transport';
 import { runPass, type EngineDeps } from '../server/engine/engine';
 import { MESSAGE_CONTENT } from '../server/engine/enqueue';
@@ -22,6 +14,7 @@ import { linkKeyring } from '../server/links/tokens';
 import { createLogger } from '../server/logger';
 import { kekRing, sealJson } from '../server/vault/vault';
 import { startSink } from '../test/support/engine-sink';
+import { createBenchClinic, progress, withBenchDatabase } from './support';
 
 const { values } = parseArgs({
   options: {
@@ -34,163 +27,196 @@ const { values } = parseArgs({
 const DELIVERIES = Number(values.deliveries);
 const PATIENTS = Number(values.patients);
 const CONCURRENCY = Number(values.concurrency);
-const log = (line: string) => {
-  if (!values.json) console.log(line);
-  else console.error(line);
-};
+const log = progress(values.json!);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carepost-bench-'));
-fs.chmodSync(dataDir, 0o755);
-const cluster = await startEmbeddedPostgres({ dataDir, preferredPort: 0, database: 'carepost_bench', ephemeral: true });
 const sink = await startSink({ keepRaw: false });
 try {
-  await runMigrations(cluster.url);
-  const handle = connect(cluster.url, { max: CONCURRENCY + 4 });
-  const db = handle.db;
-  const vault = kekRing(Buffer.alloc(32, 1));
-  const now = new Date();
+  await withBenchDatabase('send', CONCURRENCY + 4, async (handle) => {
+    const db = handle.db;
+    const vault = kekRing(Buffer.alloc(32, 1));
+    const now = new Date();
 
-  // A clinic with PATIENTS patients, each with a verified email; a realistic consent mix for one marketing topic:
-  // 60% granted by email, 10% granted then revoked, 30% never asked.
-  const [org] = await db.insert(organisations).values({ slug: 'bench', name: 'Bench Clinic' }).returning();
-  const [topic] = await db.insert(consentTopics).values({ orgId: org!.id, key: 'news', name: 'News', description: 'News.' }).returning();
-  const draft = await createTextDraft(db, {
-    orgId: org!.id,
-    topicId: topic!.id,
-    validForMonths: 12,
-    elements: {
-      information: 'Your name and email address.',
-      disclosedBy: 'Bench Clinic uses it.',
-      recipients: 'Bench Clinic receives it.',
-      purpose: 'To send you news. This is marketing.',
-      expiry: 'This ends 12 months after you sign.',
-      revocation: 'You can take it back at any time in the portal.',
-      noConditioning: 'Your care does not depend on signing.',
-      redisclosure: 'The recipient may share it again, and it may then not be protected.',
-    },
-  });
-  const published = await publishText(db, { orgId: org!.id, textId: draft.id, actor: { type: 'system' }, now });
-  if (published.status !== 'published') throw new Error('bench: text not published');
-  const patientIds = Array.from({ length: PATIENTS }, () => randomUUID());
-  for (let i = 0; i < PATIENTS; i += 2_000) {
-    const chunk = patientIds.slice(i, i + 2_000);
-    await db.insert(patients).values(chunk.map((id, j) => ({ id, orgId: org!.id, externalRef: `B-${i + j}`, displayName: `Patient ${i + j}` })));
-    await db.insert(contactPoints).values(chunk.map((id, j) => ({ orgId: org!.id, patientId: id, kind: 'email' as const, value: `p${i + j}@bench.test`, source: 'organisation' as const, verifiedAt: now })));
-    const consenting = chunk.map((id, j) => ({ id, n: i + j })).filter(({ n }) => n % 10 < 7);
-    const events = consenting.map(({ id, n }) => ({
-      id: randomUUID(),
-      orgId: org!.id,
-      patientId: id,
-      topicId: topic!.id,
-      kind: 'granted' as const,
-      textId: published.text.id,
-      textHash: published.text.contentHash!,
-      channels: ['email' as const],
-      expiresAt: new Date(now.getTime() + 365 * 86_400_000),
-      evidence: { method: 'code_email', verifiedAt: now.toISOString(), ipAddress: '127.0.0.1', userAgent: null, via: 'portal' as const },
-      occurredAt: now,
-      n,
-    }));
-    if (events.length > 0) {
-      await db.insert(authorizationEvents).values(events.map(({ n: _n, ...e }) => e));
-      await db.insert(consentStates).values(
-        events.map((e) => ({
-          orgId: org!.id,
-          patientId: e.patientId,
-          topicId: topic!.id,
-          status: e.n % 10 === 6 ? ('revoked' as const) : ('active' as const),
-          grantEventId: e.id,
-          textId: published.text.id,
-          channels: ['email' as const],
-          grantedAt: now,
-          expiresAt: e.expiresAt,
-          revokedAt: e.n % 10 === 6 ? now : null,
+    // A clinic with PATIENTS patients, each with a verified email; a realistic consent mix for one marketing topic:
+    // 60% granted by email, 10% granted then revoked, 30% never asked.
+    const { org, topic, text } = await createBenchClinic(handle, 'bench', 'Bench Clinic', now);
+    const patientIds = Array.from({ length: PATIENTS }, () => randomUUID());
+    for (let i = 0; i < PATIENTS; i += 2_000) {
+      const chunk = patientIds.slice(i, i + 2_000);
+      await db.insert(patients).values(
+        chunk.map((id, j) => ({
+          id,
+          orgId: org.id,
+          externalRef: `B-${i + j}`,
+          displayName: `Patient ${i + j}`,
+        })),
+      );
+      await db.insert(contactPoints).values(
+        chunk.map((id, j) => ({
+          orgId: org.id,
+          patientId: id,
+          kind: 'email' as const,
+          value: `p${i + j}@bench.test`,
+          source: 'organisation' as const,
+          verifiedAt: now,
+        })),
+      );
+      const consenting = chunk.map((id, j) => ({ id, n: i + j })).filter(({ n }) => n % 10 < 7);
+      const events = consenting.map(({ id, n }) => ({
+        id: randomUUID(),
+        orgId: org.id,
+        patientId: id,
+        topicId: topic.id,
+        kind: 'granted' as const,
+        textId: text.id,
+        textHash: text.contentHash!,
+        channels: ['email' as const],
+        expiresAt: new Date(now.getTime() + 365 * 86_400_000),
+        evidence: {
+          method: 'code_email',
+          verifiedAt: now.toISOString(),
+          ipAddress: '127.0.0.1',
+          userAgent: null,
+          via: 'portal' as const,
+        },
+        occurredAt: now,
+        n,
+      }));
+      if (events.length > 0) {
+        await db.insert(authorizationEvents).values(events.map(({ n: _n, ...e }) => e));
+        await db.insert(consentStates).values(
+          events.map((e) => ({
+            orgId: org.id,
+            patientId: e.patientId,
+            topicId: topic.id,
+            status: e.n % 10 === 6 ? ('revoked' as const) : ('active' as const),
+            grantEventId: e.id,
+            textId: text.id,
+            channels: ['email' as const],
+            grantedAt: now,
+            expiresAt: e.expiresAt,
+            revokedAt: e.n % 10 === 6 ? now : null,
+            updatedAt: now,
+          })),
+        );
+      }
+    }
+    // DELIVERIES marketing emails: each patient gets DELIVERIES / PATIENTS of them (one message each).
+    const sealed = sealJson(vault, { orgId: org.id, purpose: MESSAGE_CONTENT }, { subject: 'News', text: 'Our spring newsletter.' });
+    for (let i = 0; i < DELIVERIES; i += 2_000) {
+      const ids = Array.from({ length: Math.min(2_000, DELIVERIES - i) }, () => randomUUID());
+      await db.insert(messages).values(
+        ids.map((id) => ({
+          id,
+          orgId: org.id,
+          category: 'marketing' as const,
+          topicId: topic.id,
+          content: sealed,
+          createdAt: now,
+        })),
+      );
+      await db.insert(deliveries).values(
+        ids.map((id, j) => ({
+          orgId: org.id,
+          messageId: id,
+          patientId: patientIds[(i + j) % PATIENTS]!,
+          channel: 'email' as const,
+          category: 'marketing' as const,
+          topicId: topic.id,
+          dueAt: now,
+          createdAt: now,
           updatedAt: now,
         })),
       );
     }
-  }
-  // DELIVERIES marketing emails: each patient gets DELIVERIES / PATIENTS of them (one message each).
-  const sealed = sealJson(vault, { orgId: org!.id, purpose: MESSAGE_CONTENT }, { subject: 'News', text: 'Our spring newsletter.' });
-  for (let i = 0; i < DELIVERIES; i += 2_000) {
-    const ids = Array.from({ length: Math.min(2_000, DELIVERIES - i) }, () => randomUUID());
-    await db.insert(messages).values(ids.map((id) => ({ id, orgId: org!.id, category: 'marketing' as const, topicId: topic!.id, content: sealed, createdAt: now })));
-    await db.insert(deliveries).values(
-      ids.map((id, j) => ({ orgId: org!.id, messageId: id, patientId: patientIds[(i + j) % PATIENTS]!, channel: 'email' as const, category: 'marketing' as const, topicId: topic!.id, dueAt: now, createdAt: now, updatedAt: now })),
+    await handle.sql`analyze`;
+    log(`bench: ${PATIENTS} patients, ${DELIVERIES} marketing deliveries, concurrency ${CONCURRENCY}`);
+
+    // The reference: raw pooled nodemailer, same sink, same number of messages of the engine's notice size, no database.
+    const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
+    const raw = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: Number(new URL(sink.url).port),
+      pool: true,
+      maxConnections: CONCURRENCY,
+      ignoreTLS: true,
+    });
+    const body = `You have a new message from Bench Clinic.\n\nRead it securely in the portal: https://portal.example.com/o/bench/m/${'x'.repeat(220)}\n`;
+    const rawStart = performance.now();
+    let nextRaw = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY * 2 }, async () => {
+        while (nextRaw < sentByEngineEstimate) {
+          const i = nextRaw++;
+          await raw.sendMail({
+            from: 'bench@bench.test',
+            to: `p${i % PATIENTS}@bench.test`,
+            subject: 'New message from Bench Clinic',
+            text: body,
+            messageId: `<raw-${i}@bench.test>`,
+          });
+        }
+      }),
     );
-  }
-  await handle.sql`analyze`;
-  log(`bench: ${PATIENTS} patients, ${DELIVERIES} marketing deliveries, concurrency ${CONCURRENCY}`);
+    const rawSeconds = (performance.now() - rawStart) / 1000;
+    raw.close();
+    const rawPerSecond = sentByEngineEstimate / rawSeconds;
+    log(`raw nodemailer: ${sentByEngineEstimate} messages in ${rawSeconds.toFixed(1)} s = ${rawPerSecond.toFixed(0)}/s`);
+    sink.received.length = 0;
 
-  // The reference: raw pooled nodemailer, same sink, same number of messages of the engine's notice size, no database.
-  const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
-  const raw = nodemailer.createTransport({ host: '127.0.0.1', port: Number(new URL(sink.url).port), pool: true, maxConnections: CONCURRENCY, ignoreTLS: true });
-  const body = `You have a new message from Bench Clinic.\n\nRead it securely in the portal: https://portal.example.com/o/bench/m/${'x'.repeat(220)}\n`;
-  const rawStart = performance.now();
-  let nextRaw = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY * 2 }, async () => {
-      while (nextRaw < sentByEngineEstimate) {
-        const i = nextRaw++;
-        await raw.sendMail({ from: 'bench@bench.test', to: `p${i % PATIENTS}@bench.test`, subject: 'New message from Bench Clinic', text: body, messageId: `<raw-${i}@bench.test>` });
-      }
-    }),
-  );
-  const rawSeconds = (performance.now() - rawStart) / 1000;
-  raw.close();
-  const rawPerSecond = sentByEngineEstimate / rawSeconds;
-  log(`raw nodemailer: ${sentByEngineEstimate} messages in ${rawSeconds.toFixed(1)} s = ${rawPerSecond.toFixed(0)}/s`);
-  sink.received.length = 0;
-
-  const deps: EngineDeps = {
-    db,
-    vault,
-    links: linkKeyring(Buffer.alloc(32, 2)),
-    publicUrl: new URL('https://portal.example.com'),
-    mailFrom: 'Bench Clinic <no-reply@bench.test>',
-    messageIdDomain: 'bench.test',
-    mail: createSmtpTransport(sink.url, { pool: true, maxConnections: CONCURRENCY }),
-    sms: undefined,
-    logger: createLogger({ level: 'silent' }),
-  };
-  const engineStart = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, lane) => {
-      const laneDeps = { ...deps, workerId: `bench-${lane}` };
-      while ((await runPass(laneDeps, { batchSize: 20, concurrency: 1 })) > 0) {
-        /* keep going until nothing is due */
-      }
-    }),
-  );
-  const engineSeconds = (performance.now() - engineStart) / 1000;
-  await deps.mail.close?.();
-  const counts = await handle.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
-  const by = Object.fromEntries(counts.map((c) => [c.status, c.n]));
-  const ids = sink.received.map((m) => m.messageId);
-  const duplicates = ids.length - new Set(ids).size;
-  const sent = by.sent ?? 0;
-  const enginePerSecond = DELIVERIES / engineSeconds;
-  const sentPerSecond = sent / engineSeconds;
-  log(`engine: ${DELIVERIES} deliveries decided in ${engineSeconds.toFixed(1)} s = ${enginePerSecond.toFixed(0)}/s (${sent} sent = ${sentPerSecond.toFixed(0)}/s)`);
-  await handle.close();
-  const result = {
-    deliveries: DELIVERIES,
-    patients: PATIENTS,
-    concurrency: CONCURRENCY,
-    engine_per_s: Math.round(enginePerSecond),
-    engine_sent_per_s: Math.round(sentPerSecond),
-    raw_per_s: Math.round(rawPerSecond),
-    ratio: Number((sentPerSecond / rawPerSecond).toFixed(3)),
-    sent,
-    blocked: by.blocked ?? 0,
-    failed: by.failed ?? 0,
-    left: (by.queued ?? 0) + (by.sending ?? 0),
-    received: sink.received.length,
-    duplicates,
-  };
-  console.log(JSON.stringify(result));
+    const deps: EngineDeps = {
+      db,
+      vault,
+      links: linkKeyring(Buffer.alloc(32, 2)),
+      publicUrl: new URL('https://portal.example.com'),
+      mailFrom: 'Bench Clinic <no-reply@bench.test>',
+      messageIdDomain: 'bench.test',
+      mail: createSmtpTransport(sink.url, {
+        pool: true,
+        maxConnections: CONCURRENCY,
+      }),
+      sms: undefined,
+      logger: createLogger({ level: 'silent' }),
+    };
+    const engineStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, lane) => {
+        const laneDeps = { ...deps, workerId: `bench-${lane}` };
+        while ((await runPass(laneDeps, { batchSize: 20, concurrency: 1 })) > 0) {
+          /* keep going until nothing is due */
+        }
+      }),
+    );
+    const engineSeconds = (performance.now() - engineStart) / 1000;
+    await deps.mail.close?.();
+    const counts = await handle.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
+    const by = Object.fromEntries(counts.map((c) => [c.status, c.n]));
+    const ids = sink.received.map((m) => m.messageId);
+    const duplicates = ids.length - new Set(ids).size;
+    const sent = by.sent ?? 0;
+    const enginePerSecond = DELIVERIES / engineSeconds;
+    const sentPerSecond = sent / engineSeconds;
+    log(
+      `engine: ${DELIVERIES} deliveries decided in ${engineSeconds.toFixed(1)} s = ${enginePerSecond.toFixed(0)}/s (${sent} sent = ${sentPerSecond.toFixed(
+        0,
+      )}/s)`,
+    );
+    const result = {
+      deliveries: DELIVERIES,
+      patients: PATIENTS,
+      concurrency: CONCURRENCY,
+      engine_per_s: Math.round(enginePerSecond),
+      engine_sent_per_s: Math.round(sentPerSecond),
+      raw_per_s: Math.round(rawPerSecond),
+      ratio: Number((sentPerSecond / rawPerSecond).toFixed(3)),
+      sent,
+      blocked: by.blocked ?? 0,
+      failed: by.failed ?? 0,
+      left: (by.queued ?? 0) + (by.sending ?? 0),
+      received: sink.received.length,
+      duplicates,
+    };
+    console.log(JSON.stringify(result));
+  });
 } finally {
   await sink.close();
-  await cluster.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 }
