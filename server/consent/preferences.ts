@@ -14,7 +14,6 @@ import {
   type ConsentChannel,
   type Frequency,
   type PatientPreferences,
-  type TopicPreference,
 } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';

@@ -17,7 +17,7 @@ import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
 import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
 import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
 import type { PrivateKey } from 'openpgp';
-import { TransportError, type MailTransport, type OutgoingMail } from '../delivery/transport';
+import { TransportError, type MailTransport } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { mintLink, type LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';

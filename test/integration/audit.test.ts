@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { appendAudit, verifyAuditChain } from '../../server/audit/chain';
 import { canonicalJson } from '../../server/audit/canonical';
 import { createTestOrganisation, testDatabase } from '../support/db';

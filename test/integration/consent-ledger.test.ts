@@ -11,7 +11,7 @@ import {
   revokeAuthorization,
 } from '../../server/consent/ledger';
 import { createTextDraft, publishText } from '../../server/consent/texts';
-import { createTopic, publishedTopic as publishedTopicIn, validElements } from '../support/consent';
+import { publishedTopic as publishedTopicIn, validElements } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { createTestPatient } from '../support/identity';
 

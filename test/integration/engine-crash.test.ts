@@ -138,7 +138,6 @@ describe('crashes, SMTP errors and a database restart', () => {
     );
     expect(result.ok && result.deliveryIds).toHaveLength(TOTAL);
 
-    let lastOpen = -1;
     const a = await startWorker('a');
     const b = await startWorker('b');
     await until(() => accepted.length >= 40, 60_000, 'first 40');
@@ -173,7 +172,6 @@ describe('crashes, SMTP errors and a database restart', () => {
         .select({ open: dsql<number>`count(*) filter (where ${deliveries.status} in ('queued', 'sending'))::int` })
         .from(deliveries)
         .catch(() => [{ open: -1 }]);
-      if (row!.open !== 0) lastOpen = row!.open;
       return row!.open === 0;
     }, 90_000, 'all deliveries to finish');
 
