@@ -12,7 +12,7 @@ import { runPass, type EngineDeps } from '../server/engine/engine';
 import { MESSAGE_CONTENT } from '../server/engine/enqueue';
 import { linkKeyring } from '../server/links/tokens';
 import { createLogger } from '../server/logger';
-import { kekRing, sealJson } from '../server/vault/vault';
+import { kekRing, sealJson } from '../server/messages/vault';
 import { startSink } from '../test/support/engine-sink';
 import { createBenchClinic, progress, withBenchDatabase } from './support';
 

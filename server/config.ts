@@ -62,6 +62,12 @@ const envSchema = z.object({
     .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
     .pipe(z.array(secretSchema)),
   VAULT_KEY: secretSchema.optional(),
+  /** Comma-separated earlier VAULT_KEYs: what they sealed still opens until `npm run vault:rotate` re-wraps it. */
+  VAULT_KEY_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+    .pipe(z.array(secretSchema)),
   CODE_HMAC_SECRET: secretSchema.optional(),
 });
 
@@ -93,6 +99,8 @@ export type Config = {
   feedbackSmtpPort: number | undefined;
   /** Earlier link-signing secrets that still verify (CX4 rotation). */
   previousLinkSecrets: Buffer[];
+  /** Earlier vault keys that still open what they sealed (TR1 key rotation). */
+  previousVaultKeys: Buffer[];
 };
 
 export class ConfigError extends Error {
@@ -175,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     feedbackSmtpPort: e.FEEDBACK_SMTP_PORT,
     directTlsDelivery: e.DIRECT_TLS_DELIVERY,
     previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
+    previousVaultKeys: e.VAULT_KEY_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
   };
 }
 

@@ -7,6 +7,8 @@ import { CHANNEL_LABELS } from './consent-words';
 
 export const BLOCK_REASONS = [
   'send_by_passed',
+  'message_withdrawn',
+  'message_expired',
   'no_contact_point',
   'contact_unverified',
   'no_push_subscription',
@@ -39,6 +41,8 @@ void everyDeferReasonListed;
 /** Why a delivery was not sent, completing "Not sent: ...". */
 export const BLOCK_WORDS: Record<BlockReason, string> = {
   send_by_passed: 'it was no longer relevant',
+  message_withdrawn: 'the sender withdrew the message',
+  message_expired: 'the message had expired',
   no_contact_point: 'we have no address or number for you for this',
   contact_unverified: 'your address or number for this is not confirmed yet',
   no_push_subscription: 'phone notifications are not turned on for this portal',

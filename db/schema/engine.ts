@@ -8,8 +8,8 @@ import { organisations, patients } from './tenants';
 
 export type MessageCategory = 'treatment' | 'operations' | 'marketing';
 
-/** AES-256-GCM with a per-message data key wrapped by a key-encryption key named by `kid` (server/vault). */
-export type SealedEnvelope = { v: 1; kid: string; wk: string; iv: string; ct: string };
+/** A vault envelope (server/messages/vault.ts): KEK id, wrapped data key, nonce, ciphertext with its tag. */
+export type SealedEnvelope = { v: 1 | 2; kid: string; wk: string; iv: string; ct: string };
 
 export const messages = pgTable(
   'messages',
@@ -25,6 +25,10 @@ export const messages = pgTable(
     content: jsonb('content').$type<SealedEnvelope>().notNull(),
     /** After this instant a delivery is pointless and is blocked (`send_by_passed`). */
     sendBy: timestamp('send_by', { withTimezone: true }),
+    /** After this instant the portal shows "expired: contact the sender" instead of the content (the organisation's period). */
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** Set when the sender withdraws it: the portal shows "withdrawn by the sender" and nothing more is sent. */
+    retractedAt: timestamp('retracted_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
   },
   (t) => [

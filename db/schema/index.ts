@@ -6,3 +6,4 @@ export * from './passkeys';
 export * from './consent';
 export * from './preferences';
 export * from './engine';
+export * from './pickup';

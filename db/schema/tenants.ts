@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, date, foreignKey, index, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, date, integer, foreignKey, index, pgTable, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // Every tenant-owned row carries org_id and every unique key includes it (ARCHITECTURE.md, "Scale").
 
@@ -16,10 +16,16 @@ export const organisations = pgTable(
     timeZone: text('time_zone').notNull().default('UTC'),
     /** What a patient must prove before reading a message (OT5): a code, a code plus date of birth, or a passkey. */
     pickupPolicy: text('pickup_policy', { enum: ['code', 'code_dob', 'passkey'] }).notNull().default('code'),
+    /** EM4: how long a pickup link in a notice works. */
+    pickupLinkDays: integer('pickup_link_days').notNull().default(30),
+    /** How long a message stays readable in the portal; after that the patient sees "expired: contact the sender". */
+    messageExpiryDays: integer('message_expiry_days').notNull().default(365),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     check('organisations_pickup_policy', sql`${t.pickupPolicy} in ('code', 'code_dob', 'passkey')`),
+    check('organisations_pickup_link_days', sql`${t.pickupLinkDays} between 1 and 365`),
+    check('organisations_message_expiry_days', sql`${t.messageExpiryDays} between 1 and 3650`),
     uniqueIndex('organisations_slug_key').on(t.slug),
     check('organisations_slug_format', sql`${t.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'`),
     check('organisations_brand_color_format', sql`${t.brandColor} ~ '^#[0-9a-f]{6}$'`),

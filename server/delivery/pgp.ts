@@ -6,7 +6,7 @@ import { createMessage, encrypt, generateKey, readKey, readKeys, readPrivateKey,
 import type { Database, DbOrTx } from '../../db/client';
 import { orgSigningKeys, patientPgpKeys } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
-import { open, seal, type KekRing } from '../vault/vault';
+import { open, seal, type KekRing } from '../messages/vault';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Patients' public keys

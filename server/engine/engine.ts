@@ -21,7 +21,7 @@ import { TransportError, type MailTransport } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { mintLink, type LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
-import { openJson, type KekRing, type MessageContent } from '../vault/vault';
+import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
 import { loadFacts } from './facts';
 import { decide, type Decision } from './gate';
@@ -104,7 +104,11 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
       if (!d || d.status !== 'sending' || d.leasedBy !== claimed.leasedBy) return 'deferred' as const;
       const [message] = await tx.select().from(messages).where(and(eq(messages.orgId, d.orgId), eq(messages.id, d.messageId)));
       const { facts, contactValue } = await loadFacts(tx, d, now);
-      const decision = decide({ category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message!.sendBy }, facts, now);
+      const decision = decide(
+        { category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message!.sendBy, retracted: message!.retractedAt !== null, expiresAt: message!.expiresAt },
+        facts,
+        now,
+      );
       if (decision.kind !== 'allow') return record(tx, d, decision, now);
 
       const handoff = await handOff(deps, tx, d, message!.content, contactValue, tls, now);
@@ -198,13 +202,25 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
 }
 
 async function orgOf(tx: Tx, orgId: string) {
-  const [org] = await tx.select({ slug: organisations.slug, name: organisations.name }).from(organisations).where(eq(organisations.id, orgId));
+  const [org] = await tx
+    .select({ slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays })
+    .from(organisations)
+    .where(eq(organisations.id, orgId));
   return org!;
 }
 
-async function pickupUrl(deps: EngineDeps, d: Delivery, slug: string, now: Date): Promise<string> {
-  const token = await mintLink(deps.links, { purpose: 'pickup', orgId: d.orgId, patientId: d.patientId, context: { deliveryId: d.id }, now, linkId: randomUUID() });
-  return new URL(`/o/${slug}/${LINK_PATHS.pickup}/${token}`, deps.publicUrl).toString();
+/** EM4: the signed pickup link, valid for the organisation's period (30 days unless it set another). */
+async function pickupUrl(deps: EngineDeps, d: Delivery, org: { slug: string; pickupLinkDays: number }, now: Date): Promise<string> {
+  const token = await mintLink(deps.links, {
+    purpose: 'pickup',
+    orgId: d.orgId,
+    patientId: d.patientId,
+    context: { deliveryId: d.id },
+    ttlSeconds: org.pickupLinkDays * 86_400,
+    now,
+    linkId: randomUUID(),
+  });
+  return new URL(`/o/${org.slug}/${LINK_PATHS.pickup}/${token}`, deps.publicUrl).toString();
 }
 
 async function unsubscribeLinks(deps: EngineDeps, d: Delivery, slug: string, now: Date): Promise<{ https: string; mailto: string }> {
@@ -230,7 +246,7 @@ async function handOff(
   const org = await orgOf(tx, d.orgId);
   if (d.channel === 'sms') {
     if (!deps.sms) throw new TransportError('no SMS transport configured', 'no_sms_transport', 550);
-    const pickup = await pickupUrl(deps, d, org.slug, now);
+    const pickup = await pickupUrl(deps, d, org, now);
     await deps.sms.send({ to: to!, body: `${org.name}: you have a new message. Read it securely: ${pickup}`, reference: d.id }).catch((error: { code?: string }) => {
       throw new TransportError('sms hand-off failed', error.code ?? 'sms_failed', error.code === 'invalid_number' || error.code === 'rejected' ? 550 : undefined);
     });
@@ -282,8 +298,8 @@ async function handOff(
   }
 
   // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
-  const pickup = await pickupUrl(deps, d, org.slug, now);
-  const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', 'The link works for 30 days.'].join('\n');
+  const pickup = await pickupUrl(deps, d, org, now);
+  const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
   const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
   await deps.mail.send(mail);
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };

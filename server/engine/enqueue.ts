@@ -3,10 +3,11 @@
 // that made it committed. NOTIFY is sent in the same transaction and only wakes workers when it commits.
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
-import { consentTopics, deliveries, messages, patients, type ConsentChannel, type MessageCategory } from '../../db/schema/index';
+import { consentTopics, deliveries, messageAttachments, messages, organisations, patients, type ConsentChannel, type MessageCategory } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { WORK_CHANNEL } from '../delivery/worker-loop';
-import { sealJson, type KekRing, type MessageContent } from '../vault/vault';
+import { attachmentErrors, sealAttachments, type AttachmentInput } from '../messages/attachments';
+import { sealJson, type KekRing, type MessageContent } from '../messages/vault';
 import { isUuid } from '../ids';
 
 export const MESSAGE_CONTENT = 'message-content';
@@ -20,6 +21,8 @@ export type EnqueueInput = {
   /** The topic key; required for marketing (AV6), refused otherwise. */
   topicKey?: string;
   content: MessageContent;
+  /** Files the patient downloads from the portal; sealed like the content. */
+  attachments?: AttachmentInput[];
   sendBy?: Date;
   recipients: { patientId: string; channels: ConsentChannel[] }[];
   /** Who asked: an admin, the organisation's API client, or the system (for audit). */
@@ -43,6 +46,8 @@ export async function enqueueMessage(tx: Tx, ring: KekRing, input: EnqueueInput)
   if (!input.content.text.trim() || input.content.text.length > MAX_BODY || (input.content.html?.length ?? 0) > MAX_BODY) fieldErrors.text = 'A text body, at most 200,000 characters.';
   if (input.sendBy && input.sendBy.getTime() <= now.getTime()) fieldErrors.sendBy = 'The send-by time must be in the future.';
   if (input.recipients.length === 0) fieldErrors.recipients = 'At least one recipient.';
+  const attachmentProblem = attachmentErrors(input.attachments ?? []);
+  if (attachmentProblem) fieldErrors.attachments = attachmentProblem;
   if (input.recipients.some((r) => r.channels.length === 0 || r.channels.some((c) => !CHANNELS.includes(c)))) fieldErrors.channels = 'Each recipient needs channels from email, sms, push, portal.';
 
   let topicId: string | null = null;
@@ -65,6 +70,7 @@ export async function enqueueMessage(tx: Tx, ring: KekRing, input: EnqueueInput)
   }
   if (Object.keys(fieldErrors).length > 0) return { ok: false, fieldErrors };
 
+  const [org] = await tx.select({ expiryDays: organisations.messageExpiryDays }).from(organisations).where(eq(organisations.id, orgId));
   const [message] = await tx
     .insert(messages)
     .values({
@@ -73,9 +79,11 @@ export async function enqueueMessage(tx: Tx, ring: KekRing, input: EnqueueInput)
       topicId,
       content: sealJson(ring, { orgId, purpose: MESSAGE_CONTENT }, input.content),
       sendBy: input.sendBy ?? null,
+      expiresAt: new Date(now.getTime() + (org?.expiryDays ?? 365) * 86_400_000),
       createdAt: now,
     })
     .returning({ id: messages.id });
+  if (input.attachments?.length) await tx.insert(messageAttachments).values(sealAttachments(ring, orgId, message!.id, input.attachments));
   const rows = input.recipients.flatMap((r) =>
     [...new Set(r.channels)].map((channel) => ({
       orgId,
@@ -100,7 +108,7 @@ export async function enqueueMessage(tx: Tx, ring: KekRing, input: EnqueueInput)
     action: 'message.enqueued',
     subjectType: 'message',
     subjectId: message!.id,
-    details: { category: input.category, topicId, deliveries: deliveryIds.length },
+    details: { category: input.category, topicId, deliveries: deliveryIds.length, attachments: input.attachments?.length ?? 0 },
   });
   await tx.execute(sql`select pg_notify(${WORK_CHANNEL}, '')`);
   return { ok: true, messageId: message!.id, deliveryIds };

@@ -8,6 +8,10 @@ export type GateDelivery = {
   topicId: string | null;
   channel: ConsentChannel;
   sendBy: Date | null;
+  /** The sender withdrew the message: nothing more of it goes out. */
+  retracted?: boolean;
+  /** The message's portal expiry: a notice pointing at an expired message is pointless. */
+  expiresAt?: Date | null;
 };
 
 export type GateFacts = {
@@ -37,6 +41,8 @@ export type GateFacts = {
 
 export type BlockReason =
   | 'send_by_passed'
+  | 'message_withdrawn'
+  | 'message_expired'
   | 'no_contact_point'
   | 'contact_unverified'
   | 'no_push_subscription'
@@ -88,6 +94,8 @@ const INTERRUPTING: ReadonlySet<ConsentChannel> = new Set(['sms', 'push']);
 
 export function decide(delivery: GateDelivery, facts: GateFacts, now: Date): Decision {
   const t = now.getTime();
+  if (delivery.retracted) return { kind: 'block', reason: 'message_withdrawn' };
+  if (delivery.expiresAt && t >= delivery.expiresAt.getTime()) return { kind: 'block', reason: 'message_expired' };
   if (delivery.sendBy && t >= delivery.sendBy.getTime()) return { kind: 'block', reason: 'send_by_passed' };
 
   // Can this channel reach the patient at all?

@@ -12,7 +12,10 @@ export type OutboundEventType =
   | 'preferences.updated'
   | 'contact_point.added'
   | 'contact_point.removed'
-  | 'suppression.added';
+  | 'suppression.added'
+  | 'message.opened'
+  | 'message.reply_received'
+  | 'message.retracted';
 
 export async function recordOutboundEvent(
   tx: Tx,

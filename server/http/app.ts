@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
+import { vaultRing } from '../messages/vault';
 import express from 'express';
 import type { DbHandle } from '../../db/client';
 import { migrationStatus } from '../../db/migrate';
@@ -79,6 +80,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     },
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
     links,
+    vault: vaultRing(config),
   };
   app.all(
     '*',

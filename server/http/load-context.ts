@@ -4,6 +4,7 @@ import type { CodeTransports } from '../identity/code-delivery';
 import type { CookieSettings } from '../identity/cookies';
 import type { LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
+import type { KekRing } from '../messages/vault';
 
 /** What every loader and action receives as `context`. Services come from here, never from module state. */
 export type CarepostLoadContext = {
@@ -17,6 +18,8 @@ export type CarepostLoadContext = {
   transports: CodeTransports;
   /** Signed links (CX4): the key that signs and every key that still verifies. */
   links: { keyring: LinkKeyring };
+  /** The vault's key ring: opens sealed messages, attachments and replies (TR1). */
+  vault: KekRing;
 };
 
 declare module '@remix-run/node' {

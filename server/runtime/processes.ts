@@ -9,7 +9,7 @@ import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
 import { runPass, type EngineDeps } from '../engine/engine';
 import { linkKeyring } from '../links/tokens';
-import { kekRing } from '../vault/vault';
+import { vaultRing } from '../messages/vault';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createHttpApp } from '../http/app';
@@ -59,7 +59,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   const sms = createSms(config);
   const deps: EngineDeps = {
     db: database.db,
-    vault: kekRing(config.secrets.VAULT_KEY),
+    vault: vaultRing(config),
     links: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets),
     publicUrl: config.publicUrl,
     mailFrom: config.mailFrom,

@@ -3,7 +3,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { consentTopics, deliveries, messages } from '../../db/schema/index';
 import { loadConfig } from '../../server/config';
 import { MESSAGE_CONTENT } from '../../server/engine/enqueue';
-import { kekRing, sealJson } from '../../server/vault/vault';
+import { kekRing, sealJson } from '../../server/messages/vault';
 import { e2e } from '../../playwright.config';
 import { expect, expectAxeClean, test } from './fixtures';
 import { createE2ePatient, signInThroughUi } from './patients';

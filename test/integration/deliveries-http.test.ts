@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consentTopics, deliveries, messages, patients, type DeliveryRoute, type DeliveryStatus, type MessageCategory } from '../../db/schema/index';
 import { MESSAGE_CONTENT } from '../../server/engine/enqueue';
 import { createPatientSession } from '../../server/identity/sessions';
-import { kekRing, sealJson } from '../../server/vault/vault';
+import { kekRing, sealJson } from '../../server/messages/vault';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startTestServer } from '../support/http';
 import { createTestPatient } from '../support/identity';

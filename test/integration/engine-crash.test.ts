@@ -16,7 +16,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../db/embedded'
 import { runMigrations } from '../../db/migrate';
 import { deliveries, organisations } from '../../db/schema/index';
 import { enqueueMessage } from '../../server/engine/enqueue';
-import { kekRing } from '../../server/vault/vault';
+import { kekRing } from '../../server/messages/vault';
 
 const TOTAL = 300;
 let dataDir: string;

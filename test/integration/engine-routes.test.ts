@@ -12,7 +12,7 @@ import { runPass, type EngineDeps } from '../../server/engine/engine';
 import { enqueueMessage } from '../../server/engine/enqueue';
 import { linkKeyring } from '../../server/links/tokens';
 import { createLogger } from '../../server/logger';
-import { kekRing } from '../../server/vault/vault';
+import { kekRing } from '../../server/messages/vault';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startSink } from '../support/engine-sink';
 import { createTestPatient } from '../support/identity';

@@ -11,7 +11,7 @@ import { claimBatch, processDelivery, runPass, type EngineDeps } from '../../ser
 import { enqueueMessage, MESSAGE_CONTENT } from '../../server/engine/enqueue';
 import { linkKeyring } from '../../server/links/tokens';
 import { createLogger } from '../../server/logger';
-import { kekRing, sealJson } from '../../server/vault/vault';
+import { kekRing, sealJson } from '../../server/messages/vault';
 import { publishedTopic } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startSink } from '../support/engine-sink';

@@ -24,7 +24,7 @@ import {
 import { listMail, readRawMail } from '../../server/delivery/dev-mailbox';
 import { startMailCatcher } from '../../server/delivery/mail-catcher';
 import { createSmtpTransport } from '../../server/delivery/transport';
-import { kekRing, open, VaultError } from '../../server/vault/vault';
+import { kekRing, open, VaultError } from '../../server/messages/vault';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { createTestPatient } from '../support/identity';
 

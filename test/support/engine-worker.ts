@@ -5,7 +5,7 @@ import { createSmtpTransport } from '../../server/delivery/transport';
 import { runPass, type EngineDeps } from '../../server/engine/engine';
 import { linkKeyring } from '../../server/links/tokens';
 import { createLogger } from '../../server/logger';
-import { kekRing } from '../../server/vault/vault';
+import { kekRing } from '../../server/messages/vault';
 
 const handle = connect(process.env.DATABASE_URL!, { max: 6 });
 const deps: EngineDeps = {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { kekRing, open, openJson, seal, sealJson, VaultError } from '../../server/vault/vault';
+import { kekRing, open, openJson, seal, sealJson, VaultError } from '../../server/messages/vault';
 
 const ctx = { orgId: '00000000-0000-4000-8000-000000000001', purpose: 'message-content' };
 
