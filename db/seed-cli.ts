@@ -3,6 +3,7 @@ import { withDatabase } from '../server/runtime/database';
 import { connect } from './client';
 import { runMigrations } from './migrate';
 import { seedDemo } from './seed';
+import { vaultRing } from '../server/messages/vault';
 
 const config = loadConfigOrExit();
 if (config.isProduction) {
@@ -13,7 +14,7 @@ await withDatabase(config, async (url) => {
   await runMigrations(url);
   const handle = connect(url, { max: 1 });
   try {
-    const summary = await seedDemo(handle.db);
+    const summary = await seedDemo(handle.db, vaultRing(config));
     console.log(`seeded ${summary.name} (/o/${summary.slug}) with ${summary.patients.length} patients`);
   } finally {
     await handle.close();

@@ -4,7 +4,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import { appendAudit } from '../server/audit/chain';
 import type { Database } from './client';
 import { createTextDraft, publishText } from '../server/consent/texts';
-import { admins, authorizationTexts, consentTopics, contactPoints, organisations, patients, type AuthorizationElements } from './schema/index';
+import { enqueueMessage } from '../server/engine/enqueue';
+import type { KekRing } from '../server/messages/vault';
+import { admins, authorizationTexts, consentTopics, contactPoints, deliveries, organisations, patients, type AuthorizationElements } from './schema/index';
 
 const RIVERSIDE_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="Riverside Family Clinic">
 <rect width="64" height="64" rx="14" fill="#ffffff"/>
@@ -60,7 +62,66 @@ export const DEMO_TOPICS = [
 
 export type SeedSummary = { orgId: string; slug: string; name: string; patients: { name: string; email: string; phone: string | null }[]; admins: { email: string; role: string }[] };
 
-export async function seedDemo(db: Database): Promise<SeedSummary> {
+/** A one-page PDF, written by hand: enough for a demo attachment to download and open. */
+function demoPdf(line: string): Buffer {
+  const stream = `BT /F1 14 Tf 72 720 Td (${line}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let body = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(body.length);
+    body += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = body.length;
+  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(body, 'latin1');
+}
+
+/**
+ * Two secure messages for the first demo patient, once: results with an attachment (to the portal and by email, so a
+ * PHI-free notice with a pickup link lands in the dev mailbox) and an appointment reminder in the portal. The worker
+ * started by `npm start` delivers them through the real engine.
+ */
+async function seedDemoMessages(db: Database, ring: KekRing, orgId: string) {
+  const first = DEMO.patients[0]!;
+  const [patient] = await db.select({ id: patients.id }).from(patients).where(and(eq(patients.orgId, orgId), eq(patients.externalRef, first.externalRef)));
+  const [existing] = await db.select({ id: deliveries.id }).from(deliveries).where(and(eq(deliveries.orgId, orgId), eq(deliveries.patientId, patient!.id))).limit(1);
+  if (existing) return;
+  const now = new Date();
+  await db.transaction(async (tx) => {
+    const results = await enqueueMessage(tx, ring, {
+      orgId,
+      category: 'treatment',
+      content: {
+        subject: 'Your blood test results are ready',
+        text: 'Dear Maria,\n\nYour blood test results from 14 November are ready. Everything is within the normal range. The full report is attached.\n\nDr Patel, Riverside Family Clinic',
+        html: '<p>Dear Maria,</p><p>Your blood test results from 14 November are ready. <strong>Everything is within the normal range.</strong> The full report is attached.</p><p>Dr Patel, Riverside Family Clinic</p>',
+      },
+      attachments: [{ name: 'blood-test-report.pdf', contentType: 'application/pdf', content: demoPdf('Blood test report: all values within the normal range.') }],
+      recipients: [{ patientId: patient!.id, channels: ['portal', 'email'] }],
+      actor: { type: 'system' },
+      now,
+    });
+    const reminder = await enqueueMessage(tx, ring, {
+      orgId,
+      category: 'operations',
+      content: { subject: 'Appointment reminder: Tuesday 9:30', text: 'Your follow-up appointment with Dr Patel is on Tuesday at 9:30. Reply here if you need to change it.' },
+      recipients: [{ patientId: patient!.id, channels: ['portal'] }],
+      actor: { type: 'system' },
+      now: new Date(now.getTime() + 1000),
+    });
+    if (!results.ok || !reminder.ok) throw new Error(`seed: demo messages refused: ${JSON.stringify([results, reminder])}`);
+  });
+}
+
+export async function seedDemo(db: Database, ring?: KekRing): Promise<SeedSummary> {
   const topicsToPublish: { topicId: string; elements: AuthorizationElements }[] = [];
   const summary = await db.transaction(async (tx) => {
     const o = DEMO.organisation;
@@ -131,5 +192,6 @@ export async function seedDemo(db: Database): Promise<SeedSummary> {
     const published = await publishText(db, { orgId: summary.orgId, textId: draft.id, actor: { type: 'system' }, now: new Date() });
     if (published.status !== 'published') throw new Error(`seed: demo text for ${topicId} did not publish: ${JSON.stringify(published)}`);
   }
+  if (ring) await seedDemoMessages(db, ring, summary.orgId);
   return summary;
 }

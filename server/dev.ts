@@ -1,6 +1,7 @@
 // `npm start`: the whole product on one machine. Embedded Postgres (unless DATABASE_URL), the mail catcher
 // (unless SMTP_URL), migrations, the demo seed, the web server and the worker, in one process.
 import { seedDemo } from '../db/seed';
+import { vaultRing } from './messages/vault';
 import { connect } from '../db/client';
 import { loadConfigOrExit } from './config';
 import { startMailCatcher } from './delivery/mail-catcher';
@@ -28,7 +29,7 @@ const config = { ...baseConfig, smtpUrl: baseConfig.smtpUrl ?? catcher!.url };
 
 const web = await startWeb(config, database.url, logger);
 const seedHandle = connect(database.url, { max: 1 });
-const demo = await seedDemo(seedHandle.db).finally(() => seedHandle.close());
+const demo = await seedDemo(seedHandle.db, vaultRing(config)).finally(() => seedHandle.close());
 const worker = await startWorker(config, database.url, logger, 1);
 // People open the public URL (the CX1 check compares Origin against it), not the bind address.
 const base = config.publicUrl.origin;

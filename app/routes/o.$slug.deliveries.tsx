@@ -1,5 +1,6 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
+import { Pager, pageOf } from '../components/pager';
 import { patientPreferencesOf } from '../services/consent.server';
 import { deliveriesForPatient } from '../services/deliveries.server';
 import { requirePatient } from '../services/identity.server';
@@ -11,12 +12,6 @@ import { deliveryChannelWords, deliveryKindWords, deliveryOutcome } from '../uti
 export const meta: MetaFunction = () => [{ title: 'Messages we sent you · Carepost' }];
 
 const PAGE_SIZE = 50;
-
-/** `?page=N` for a whole number from 1; anything else is the first page. */
-function pageOf(url: URL): number {
-  const raw = url.searchParams.get('page');
-  return raw !== null && /^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) : 1;
-}
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
@@ -92,27 +87,7 @@ export default function MessagesWeSentYou() {
           ))}
         </ol>
       )}
-      {page > 1 || hasNext ? (
-        <nav className="pager" aria-label="Pages of messages">
-          <ul>
-            {page > 1 ? (
-              <li>
-                <Link to={page === 2 ? base : `${base}?page=${page - 1}`} rel="prev">
-                  Newer messages
-                </Link>
-              </li>
-            ) : null}
-            <li>Page {page}</li>
-            {hasNext ? (
-              <li>
-                <Link to={`${base}?page=${page + 1}`} rel="next">
-                  Older messages
-                </Link>
-              </li>
-            ) : null}
-          </ul>
-        </nav>
-      ) : null}
+      <Pager base={base} page={page} hasNext={hasNext} label="Pages of messages" noun="messages" />
     </main>
   );
 }

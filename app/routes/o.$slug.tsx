@@ -61,6 +61,7 @@ export default function OrganisationLayout() {
 
 function SignedInNav({ slug }: { slug: string }) {
   const items = [
+    { to: `/o/${slug}/messages`, label: 'Secure messages' },
     { to: `/o/${slug}/choices`, label: 'My choices' },
     { to: `/o/${slug}/preferences`, label: 'How we contact you' },
     { to: `/o/${slug}/deliveries`, label: 'Messages we sent you' },

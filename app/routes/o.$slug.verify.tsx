@@ -1,13 +1,17 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
-import { Field, FormError } from '../components/field';
+import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
+import { ChooseContactForm, EnterCodeForm } from '../components/code-confirmation';
+import { FormError } from '../components/field';
+import { PasskeySignIn } from '../components/passkey-sign-in';
 import {
   attemptCookieName,
   CODE_TTL_MS,
   deliverCode,
+  encodeReturnTo,
   maskContact,
   readCookie,
   requestCode,
+  returnCookieName,
   requirePatient,
   safeReturnTo,
   serializeCookie,
@@ -16,6 +20,7 @@ import {
   verifyCode,
 } from '../services/identity.server';
 import { codeFailure } from '../utils/code-errors';
+import { DATE_OF_BIRTH_ERROR, dateOfBirthFrom } from '../utils/date-of-birth';
 
 // SE5 step-up: prove it is still you before a sensitive change. A new session id comes out of it (SE1).
 export const meta: MetaFunction = () => [{ title: 'Confirm it is you · Carepost' }];
@@ -25,20 +30,20 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const search = new URL(request.url).searchParams;
   const returnTo = safeReturnTo(org.slug, search.get('returnTo'));
   const contacts = await verifiedContactsOf(context.db, org.id, patient.id);
-  return {
-    withDateOfBirth: search.get('level') === 'code_dob', returnTo, contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })) };
+  const payload = {
+    slug: org.slug,
+    orgName: org.name,
+    withDateOfBirth: search.get('level') === 'code_dob',
+    // OT5: a code cannot meet a passkey policy. The passkey sign-in comes back here through the return cookie.
+    usePasskey: search.get('level') === 'passkey',
+    returnTo,
+    contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })),
+  };
+  if (!payload.usePasskey) return payload;
+  return data(payload, { headers: { 'Set-Cookie': serializeCookie(returnCookieName(context.identity.cookies), encodeReturnTo(returnTo), context.identity.cookies, 600) } });
 }
 
 type ActionResult = { stage: 'sent' | 'choose'; errors: { code?: string; form?: string; contactId?: string; dateOfBirth?: string } };
-
-/** Day, month and year fields to YYYY-MM-DD, or undefined when they do not make a real date. */
-function dateOfBirthFrom(form: FormData): string | undefined {
-  const [day = NaN, month = NaN, year = NaN] = ['dobDay', 'dobMonth', 'dobYear'].map((k) => Number(String(form.get(k) ?? '').trim()));
-  if (!Number.isInteger(day) || !Number.isInteger(month) || !Number.isInteger(year) || year < 1900 || year > 2100) return undefined;
-  const date = new Date(Date.UTC(year, month - 1, day));
-  if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1) return undefined;
-  return date.toISOString().slice(0, 10);
-}
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
@@ -80,7 +85,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const dateOfBirth = withDateOfBirth ? dateOfBirthFrom(form) : undefined;
   const inputErrors = {
     code: /^\d{6}$/.test(code) ? undefined : 'Enter the 6-digit code we sent you.',
-    dateOfBirth: withDateOfBirth && !dateOfBirth ? 'Enter your date of birth as day, month and year, for example 27 3 1984.' : undefined,
+    dateOfBirth: withDateOfBirth && !dateOfBirth ? DATE_OF_BIRTH_ERROR : undefined,
   };
   if (inputErrors.code || inputErrors.dateOfBirth) return data<ActionResult>({ stage: 'sent', errors: inputErrors }, { status: 400 });
   const result = await verifyCode({
@@ -105,65 +110,32 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function Verify() {
-  const { returnTo, contacts, withDateOfBirth } = useLoaderData<typeof loader>();
+  const { returnTo, contacts, withDateOfBirth, usePasskey, slug, orgName } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const errors = result?.errors ?? {};
   return (
     <main id="main" className="page" tabIndex={-1}>
       <h1>Confirm it is you</h1>
-      <p>For your security, we need to check it is still you before this change. We will send you a one-time code.</p>
+      <p>
+        {usePasskey
+          ? `For your security, ${orgName} asks for a passkey before you read your messages. Use a passkey you added on this or another device.`
+          : withDateOfBirth
+            ? `For your security, ${orgName} asks for a one-time code and your date of birth before you read your messages.`
+            : 'For your security, we need to check it is still you before this change. We will send you a one-time code.'}
+      </p>
       <FormError message={errors.form} />
-      {result?.stage === 'sent' ? (
-        <Form method="post" noValidate>
-          <input type="hidden" name="returnTo" value={returnTo} />
-          <input type="hidden" name="intent" value="verify" />
-          {withDateOfBirth ? <input type="hidden" name="level" value="code_dob" /> : null}
-          <p className="notice">We sent you a code. It works for 10 minutes, in this browser only.</p>
-          <Field id="code" label="6-digit code" error={errors.code} className="code-input" type="text" inputMode="numeric" autoComplete="one-time-code" maxLength={12} required />
-          {withDateOfBirth ? (
-            <fieldset className="choices date-fields" aria-describedby={`dob-hint${errors.dateOfBirth ? ' dob-error' : ''}`}>
-              <legend>Your date of birth</legend>
-              <p id="dob-hint" className="field__hint">
-                For example 27 3 1984
-              </p>
-              {errors.dateOfBirth ? (
-                <p id="dob-error" className="field__error">
-                  {errors.dateOfBirth}
-                </p>
-              ) : null}
-              <div className="date-fields__row">
-                <Field id="dobDay" label="Day" type="text" inputMode="numeric" autoComplete="bday-day" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
-                <Field id="dobMonth" label="Month" type="text" inputMode="numeric" autoComplete="bday-month" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
-                <Field id="dobYear" label="Year" type="text" inputMode="numeric" autoComplete="bday-year" maxLength={4} aria-invalid={errors.dateOfBirth ? true : undefined} />
-              </div>
-            </fieldset>
-          ) : null}
-          <button className="button" type="submit" disabled={busy}>
-            Confirm
-          </button>
-        </Form>
+      {usePasskey ? (
+        <>
+          <PasskeySignIn slug={slug} contactInputId="none" />
+          <p>
+            No passkey yet? Add one on <Link to={`/o/${slug}/passkeys`}>your passkeys page</Link>, then come back to your messages.
+          </p>
+        </>
+      ) : result?.stage === 'sent' ? (
+        <EnterCodeForm withDateOfBirth={withDateOfBirth} errors={errors} hidden={{ returnTo }} busy={busy} submitLabel="Confirm" />
       ) : (
-        <Form method="post" noValidate>
-          <input type="hidden" name="returnTo" value={returnTo} />
-          <input type="hidden" name="intent" value="send" />
-          <fieldset className="choices" aria-describedby={errors.contactId ? 'contactId-error' : undefined}>
-            <legend>Where should we send the code?</legend>
-            {errors.contactId ? (
-              <p id="contactId-error" className="field__error">
-                {errors.contactId}
-              </p>
-            ) : null}
-            {contacts.map((c, i) => (
-              <label key={c.id} className="choice">
-                <input type="radio" name="contactId" value={c.id} defaultChecked={i === 0} /> {c.label}
-              </label>
-            ))}
-          </fieldset>
-          <button className="button" type="submit" disabled={busy}>
-            Send me a code
-          </button>
-        </Form>
+        <ChooseContactForm contacts={contacts} errors={errors} hidden={{ returnTo }} />
       )}
     </main>
   );

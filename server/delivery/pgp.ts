@@ -208,7 +208,7 @@ export async function pgpKeyFor(db: DbOrTx, orgId: string, patientId: string, no
 // ---------------------------------------------------------------------------------------------------------------
 // The organisation's signing key
 
-const SIGNING_KEY_PURPOSE = 'org-signing-key';
+export const SIGNING_KEY_PURPOSE = 'org-signing-key';
 
 export type OrgSigningKeyInfo = { orgId: string; fingerprint: string; armoredPublicKey: string; createdAt: Date };
 

@@ -74,7 +74,7 @@ export async function listInbox(
       .limit(pageSize + 1)
       .offset((options.page - 1) * pageSize),
     db
-      .select({ unread: sql<number>`count(*) filter (where not ${read} and ${messages.retractedAt} is null and (${messages.expiresAt} is null or ${messages.expiresAt} > ${options.now}))::int` })
+      .select({ unread: sql<number>`count(*) filter (where not ${read} and ${messages.retractedAt} is null and (${messages.expiresAt} is null or ${messages.expiresAt} > ${options.now.toISOString()}::timestamptz))::int` })
       .from(messages)
       .where(mine),
   ]);

@@ -68,8 +68,10 @@ function wrapKey(kek: Kek, context: SealContext, dataKey: Buffer): string {
 function unwrapKey(ring: KekRing, context: SealContext, envelope: SealedEnvelope): Buffer {
   const kek = ring.all.find((k) => k.kid === envelope.kid);
   if (!kek || (envelope.v !== 1 && envelope.v !== 2)) throw new VaultError('unknown_key');
-  const wk = Buffer.from(envelope.wk, 'base64');
-  return guarded(() => gcmOpen(kek.key, wk.subarray(0, 12), wk.subarray(12), envelope.v === 1 ? v1Aad(context, envelope.kid) : wrapAad(context, envelope.kid)));
+  return guarded(() => {
+    const wk = Buffer.from(envelope.wk, 'base64');
+    return gcmOpen(kek.key, wk.subarray(0, 12), wk.subarray(12), envelope.v === 1 ? v1Aad(context, envelope.kid) : wrapAad(context, envelope.kid));
+  });
 }
 
 function guarded<T>(fn: () => T): T {
@@ -92,9 +94,11 @@ export function seal(ring: KekRing, context: SealContext, plaintext: Buffer | st
 export function open(ring: KekRing, context: SealContext, envelope: SealedEnvelope): Buffer {
   const dataKey = unwrapKey(ring, context, envelope);
   const aad = envelope.v === 1 ? v1Aad(context, envelope.kid) : bodyAad(context);
-  const plain = guarded(() => gcmOpen(dataKey, Buffer.from(envelope.iv, 'base64'), Buffer.from(envelope.ct, 'base64'), aad));
-  dataKey.fill(0);
-  return plain;
+  try {
+    return guarded(() => gcmOpen(dataKey, Buffer.from(envelope.iv, 'base64'), Buffer.from(envelope.ct, 'base64'), aad));
+  } finally {
+    dataKey.fill(0);
+  }
 }
 
 /**
@@ -105,11 +109,13 @@ export function rewrap(ring: KekRing, context: SealContext, envelope: SealedEnve
   if (envelope.v === 2 && envelope.kid === ring.current.kid) return undefined;
   if (envelope.v === 1) return seal(ring, context, open(ring, context, envelope));
   const dataKey = unwrapKey(ring, context, envelope);
-  // Prove the data key still opens the body before the old wrapping is thrown away.
-  guarded(() => gcmOpen(dataKey, Buffer.from(envelope.iv, 'base64'), Buffer.from(envelope.ct, 'base64'), bodyAad(context)));
-  const wk = wrapKey(ring.current, context, dataKey);
-  dataKey.fill(0);
-  return { v: 2, kid: ring.current.kid, wk, iv: envelope.iv, ct: envelope.ct };
+  try {
+    // Prove the data key still opens the body before the old wrapping is thrown away.
+    guarded(() => gcmOpen(dataKey, Buffer.from(envelope.iv, 'base64'), Buffer.from(envelope.ct, 'base64'), bodyAad(context)));
+    return { v: 2, kid: ring.current.kid, wk: wrapKey(ring.current, context, dataKey), iv: envelope.iv, ct: envelope.ct };
+  } finally {
+    dataKey.fill(0);
+  }
 }
 
 /** Message content as sealed in `messages.content`. */

@@ -1,0 +1,81 @@
+import { Form } from '@remix-run/react';
+import { Field } from './field';
+
+// The two steps of "confirm it is you with a code", shared by the step-up page and the pickup link: choose where the
+// code goes, then type it (and, where the organisation's pickup policy asks, the date of birth, OT5).
+
+export type CodeErrors = { code?: string; contactId?: string; dateOfBirth?: string };
+
+export function ChooseContactForm({ contacts, errors, hidden }: { contacts: { id: string; label: string }[]; errors: CodeErrors; hidden: Record<string, string> }) {
+  return (
+    <Form method="post" noValidate>
+      {Object.entries(hidden).map(([name, value]) => (
+        <input key={name} type="hidden" name={name} value={value} />
+      ))}
+      <input type="hidden" name="intent" value="send" />
+      <fieldset className="choices" aria-describedby={errors.contactId ? 'contactId-error' : undefined}>
+        <legend>Where should we send the code?</legend>
+        {errors.contactId ? (
+          <p id="contactId-error" className="field__error">
+            {errors.contactId}
+          </p>
+        ) : null}
+        {contacts.map((c, i) => (
+          <label key={c.id} className="choice">
+            <input type="radio" name="contactId" value={c.id} defaultChecked={i === 0} /> {c.label}
+          </label>
+        ))}
+      </fieldset>
+      <button className="button" type="submit">
+        Send me a code
+      </button>
+    </Form>
+  );
+}
+
+export function EnterCodeForm({
+  withDateOfBirth,
+  errors,
+  hidden,
+  busy,
+  submitLabel,
+}: {
+  withDateOfBirth: boolean;
+  errors: CodeErrors;
+  hidden: Record<string, string>;
+  busy: boolean;
+  submitLabel: string;
+}) {
+  return (
+    <Form method="post" noValidate>
+      {Object.entries(hidden).map(([name, value]) => (
+        <input key={name} type="hidden" name={name} value={value} />
+      ))}
+      <input type="hidden" name="intent" value="verify" />
+      {withDateOfBirth ? <input type="hidden" name="level" value="code_dob" /> : null}
+      <p className="notice">We sent you a code. It works for 10 minutes, in this browser only.</p>
+      <Field id="code" label="6-digit code" error={errors.code} className="code-input" type="text" inputMode="numeric" autoComplete="one-time-code" maxLength={12} required />
+      {withDateOfBirth ? (
+        <fieldset className="choices date-fields" aria-describedby={`dob-hint${errors.dateOfBirth ? ' dob-error' : ''}`}>
+          <legend>Your date of birth</legend>
+          <p id="dob-hint" className="field__hint">
+            For example 27 3 1984
+          </p>
+          {errors.dateOfBirth ? (
+            <p id="dob-error" className="field__error">
+              {errors.dateOfBirth}
+            </p>
+          ) : null}
+          <div className="date-fields__row">
+            <Field id="dobDay" label="Day" type="text" inputMode="numeric" autoComplete="bday-day" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+            <Field id="dobMonth" label="Month" type="text" inputMode="numeric" autoComplete="bday-month" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+            <Field id="dobYear" label="Year" type="text" inputMode="numeric" autoComplete="bday-year" maxLength={4} aria-invalid={errors.dateOfBirth ? true : undefined} />
+          </div>
+        </fieldset>
+      ) : null}
+      <button className="button" type="submit" disabled={busy}>
+        {submitLabel}
+      </button>
+    </Form>
+  );
+}

@@ -1,0 +1,33 @@
+import { Link } from '@remix-run/react';
+
+/** Newer / older links under a newest-first list; `?page=N` from 2 on. */
+export function Pager({ base, page, hasNext, label, noun }: { base: string; page: number; hasNext: boolean; label: string; noun: string }) {
+  if (page <= 1 && !hasNext) return null;
+  return (
+    <nav className="pager" aria-label={label}>
+      <ul>
+        {page > 1 ? (
+          <li>
+            <Link to={page === 2 ? base : `${base}?page=${page - 1}`} rel="prev">
+              Newer {noun}
+            </Link>
+          </li>
+        ) : null}
+        <li>Page {page}</li>
+        {hasNext ? (
+          <li>
+            <Link to={`${base}?page=${page + 1}`} rel="next">
+              Older {noun}
+            </Link>
+          </li>
+        ) : null}
+      </ul>
+    </nav>
+  );
+}
+
+/** `?page=N` for a whole number from 1; anything else is the first page. */
+export function pageOf(url: URL): number {
+  const raw = url.searchParams.get('page');
+  return raw !== null && /^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) : 1;
+}

@@ -1,0 +1,219 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
+import { ChooseContactForm, EnterCodeForm, type CodeErrors } from '../components/code-confirmation';
+import { FormError } from '../components/field';
+import { PasskeySignIn } from '../components/passkey-sign-in';
+import { openPatientLink } from '../services/consent.server';
+import {
+  attemptCookieName,
+  CODE_TTL_MS,
+  deliverCode,
+  encodeReturnTo,
+  maskContact,
+  optionalPatient,
+  readCookie,
+  redirectTo,
+  requestCode,
+  requireOrganisation,
+  returnCookieName,
+  serializeCookie,
+  signedInRedirect,
+  verifiedContactsOf,
+  verifyCode,
+} from '../services/identity.server';
+import { messageIdForDelivery, pickupPolicyOf } from '../services/messages.server';
+import { codeFailure } from '../utils/code-errors';
+import { DATE_OF_BIRTH_ERROR, dateOfBirthFrom } from '../utils/date-of-birth';
+
+// The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
+// login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then
+// opens that message. A GET never consumes or changes anything (mail scanners open links); codes are sent by POST.
+export const meta: MetaFunction = () => [{ title: 'Your secure message · Carepost' }, { name: 'robots', content: 'noindex' }];
+
+type Opened =
+  | { kind: 'invalid' | 'expired' }
+  | { kind: 'ok'; patientId: string; messagePath: string };
+
+async function openLink(args: LoaderFunctionArgs | ActionFunctionArgs, org: { id: string; slug: string }, now: Date): Promise<Opened> {
+  const { params, context } = args;
+  const opened = await openPatientLink(context.db, context.links.keyring, { purpose: 'pickup', orgId: org.id, token: params.token ?? '', now });
+  if (!opened.ok) {
+    context.logger.info({ reason: opened.reason }, 'pickup link refused');
+    return { kind: opened.reason === 'expired' ? 'expired' : 'invalid' };
+  }
+  const { patientId, context: claims } = opened.claims;
+  const messageId = await messageIdForDelivery(context.db, { orgId: org.id, patientId, deliveryId: String(claims?.deliveryId ?? '') });
+  if (!messageId) return { kind: 'invalid' };
+  return { kind: 'ok', patientId, messagePath: `/o/${org.slug}/messages/${messageId}` };
+}
+
+export async function loader(args: LoaderFunctionArgs) {
+  const { request, params, context } = args;
+  const now = new Date();
+  const cookies = context.identity.cookies;
+  const org = await requireOrganisation(context.db, params.slug);
+  const opened = await openLink(args, org, now);
+  const base = { slug: org.slug, orgName: org.name };
+  if (opened.kind !== 'ok') return data({ ...base, state: opened.kind } as const, { status: opened.kind === 'expired' ? 410 : 404 });
+
+  const signedIn = await optionalPatient({ request, db: context.db, cookies, org, now });
+  // The message page asks for the pickup level itself, and sends a weaker session to confirm it is them.
+  if (signedIn?.patient.id === opened.patientId) throw redirectTo(opened.messagePath);
+  if (signedIn) return data({ ...base, state: 'someone_else' } as const, { status: 403 });
+
+  const policy = await pickupPolicyOf(context.db, org.id);
+  const contacts = await verifiedContactsOf(context.db, org.id, opened.patientId);
+  const payload = {
+    ...base,
+    state: 'confirm' as const,
+    policy,
+    contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })),
+  };
+  // A passkey sign-in (a fetch from this page) comes back to the message through the return cookie.
+  return data(payload, { headers: { 'Set-Cookie': serializeCookie(returnCookieName(cookies), encodeReturnTo(opened.messagePath), cookies, 600) } });
+}
+
+type ActionResult = { stage: 'choose' | 'sent'; errors: CodeErrors & { form?: string } };
+
+export async function action(args: ActionFunctionArgs) {
+  const { request, params, context } = args;
+  const now = new Date();
+  const cookies = context.identity.cookies;
+  const org = await requireOrganisation(context.db, params.slug);
+  const opened = await openLink(args, org, now);
+  if (opened.kind !== 'ok') throw redirectTo(new URL(request.url).pathname);
+  const policy = await pickupPolicyOf(context.db, org.id);
+  if (policy === 'passkey') {
+    return data<ActionResult>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
+  }
+  const form = await request.formData();
+
+  if (form.get('intent') === 'send') {
+    const contacts = await verifiedContactsOf(context.db, org.id, opened.patientId);
+    const chosen = contacts.find((c) => c.id === form.get('contactId'));
+    if (!chosen) return data<ActionResult>({ stage: 'choose', errors: { contactId: 'Choose where to send the code.' } }, { status: 400 });
+    const result = await requestCode({
+      db: context.db,
+      codeSecret: context.identity.codeSecret,
+      orgId: org.id,
+      contact: { kind: chosen.kind, value: chosen.value },
+      ipAddress: context.clientIp,
+      patientId: opened.patientId,
+      now,
+    });
+    if (result.status === 'rate_limited') {
+      return data<ActionResult>(
+        { stage: 'choose', errors: { form: `Too many codes have been asked for. Please try again in ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` } },
+        { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
+      );
+    }
+    const delivery = result.delivery;
+    if (delivery) setImmediate(() => void deliverCode(context.transports, org.name, delivery));
+    return data<ActionResult>(
+      { stage: 'sent', errors: {} },
+      { headers: { 'Set-Cookie': serializeCookie(attemptCookieName(cookies), result.attemptToken, cookies, CODE_TTL_MS / 1000) } },
+    );
+  }
+
+  const withDateOfBirth = policy === 'code_dob';
+  const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
+  const dateOfBirth = withDateOfBirth ? dateOfBirthFrom(form) : undefined;
+  const inputErrors = {
+    code: /^\d{6}$/.test(code) ? undefined : 'Enter the 6-digit code we sent you.',
+    dateOfBirth: withDateOfBirth && !dateOfBirth ? DATE_OF_BIRTH_ERROR : undefined,
+  };
+  if (inputErrors.code || inputErrors.dateOfBirth) return data<ActionResult>({ stage: 'sent', errors: inputErrors }, { status: 400 });
+  const result = await verifyCode({
+    db: context.db,
+    codeSecret: context.identity.codeSecret,
+    orgId: org.id,
+    attemptToken: readCookie(request, attemptCookieName(cookies)),
+    code,
+    dateOfBirth,
+    now,
+  });
+  if (result.status === 'verified' && result.patientId === opened.patientId) {
+    throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: result.patientId, method: result.method, location: opened.messagePath, now });
+  }
+  const failure = result.status === 'verified' ? { status: 400, form: 'That code was not sent for this message. Ask for a new code here.' } : codeFailure(result, org.name);
+  const wrong = result.status === 'wrong' && withDateOfBirth ? `The code or the date of birth is not right. You can try ${result.triesLeft} more time${result.triesLeft === 1 ? '' : 's'}.` : undefined;
+  return data<ActionResult>(
+    { stage: 'sent', errors: { code: wrong ?? ('field' in failure ? failure.field : undefined), form: failure.form } },
+    { status: failure.status },
+  );
+}
+
+export default function Pickup() {
+  const page = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  const signIn = `/o/${page.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${page.slug}/messages`)}`;
+
+  if (page.state !== 'confirm') return <NotForYou page={page} signIn={signIn} />;
+  const loaded = page as Extract<typeof page, { state: 'confirm' }>;
+  const errors = result?.errors ?? {};
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>{`You have a secure message from ${loaded.orgName}`}</h1>
+      {loaded.policy === 'passkey' ? (
+        <>
+          <p>{loaded.orgName} asks for a passkey before you read messages. Use a passkey you added on this or another device.</p>
+          <FormError message={errors.form} />
+          <PasskeySignIn slug={loaded.slug} contactInputId="none" />
+          <p>
+            No passkey yet? <Link to={`/o/${loaded.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${loaded.slug}/passkeys`)}`}>Sign in with a code</Link> and add one, then
+            open this link again.
+          </p>
+        </>
+      ) : loaded.contacts.length === 0 ? (
+        <p>
+          We have no confirmed email address or phone number to send you a code. Please contact {loaded.orgName} to read this message.
+        </p>
+      ) : (
+        <>
+          <p>
+            To keep it private, we first check it is you: we send a one-time code to an address {loaded.orgName} has on record
+            {loaded.policy === 'code_dob' ? ', and ask for your date of birth' : ''}.
+          </p>
+          <FormError message={errors.form} />
+          {result?.stage === 'sent' ? (
+            <EnterCodeForm withDateOfBirth={loaded.policy === 'code_dob'} errors={errors} hidden={{}} busy={busy} submitLabel="Open my message" />
+          ) : (
+            <ChooseContactForm contacts={loaded.contacts} errors={errors} hidden={{}} />
+          )}
+        </>
+      )}
+    </main>
+  );
+}
+
+function NotForYou({ page, signIn }: { page: { state: string; slug: string; orgName: string }; signIn: string }) {
+  if (page.state === 'someone_else') {
+    return (
+      <main id="main" className="page" tabIndex={-1}>
+        <h1>This message is for someone else</h1>
+        <p>You are signed in as a different person from the one this message was sent to. Sign out, then open the link in the notice again.</p>
+        <Form method="post" action={`/o/${page.slug}/sign-out`}>
+          <button className="button" type="submit">
+            Sign out
+          </button>
+        </Form>
+      </main>
+    );
+  }
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <h1>{page.state === 'expired' ? 'This link has expired' : 'This link does not work'}</h1>
+      <p>
+        {page.state === 'expired'
+          ? `Links in our notices work for a limited time. Your messages from ${page.orgName} are still in the portal.`
+          : 'It may have been copied wrongly, or it is not for this portal.'}
+      </p>
+      <p>
+        <Link className="button" to={signIn}>
+          Sign in to read your messages
+        </Link>
+      </p>
+    </main>
+  );
+}

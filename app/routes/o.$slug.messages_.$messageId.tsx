@@ -1,0 +1,236 @@
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, Link, useActionData, useLoaderData, useNavigation, type ShouldRevalidateFunction } from '@remix-run/react';
+import { useEffect, useRef, useState } from 'react';
+import { FormError } from '../components/field';
+import { patientPreferencesOf } from '../services/consent.server';
+import { notFound } from '../services/identity.server';
+import { accessHistory, MAX_REPLY_LENGTH, openMessage, replyToMessage, REPLY_LIMIT, requireReader, sessionRef } from '../services/messages.server';
+import { formatDateTime } from '../utils/consent-words';
+import { fileSizeWords, fileTypeWords, verificationWords } from '../utils/message-words';
+
+// One secure message (issue 6): opening it is recorded (AU1) and shown back in "Who opened this message" (AU3). The
+// sender's HTML is sanitised on the server (CX3) before it reaches this page. Expired and withdrawn messages show
+// why, and nothing of their content.
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `${data && data.status === 'available' ? 'Your message' : 'Message not available'} · Carepost` },
+];
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const now = new Date();
+  const url = new URL(request.url);
+  const { org, reader } = await requireReader({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now, returnTo: url.pathname });
+  const opened = await openMessage(context.db, context.vault, reader, params.messageId ?? '', now);
+  if (opened.status === 'not_found') throw notFound();
+  const prefs = await patientPreferencesOf(context.db, org.id, reader.patientId);
+  const when = (d: Date) => ({ iso: d.toISOString(), text: formatDateTime(d.toISOString(), prefs.timeZone) });
+  if (opened.status !== 'available') {
+    return data({ status: opened.status, slug: org.slug, orgName: org.name, sent: when(opened.createdAt) } as const, { status: 410 });
+  }
+  const history = await accessHistory(context.db, { orgId: org.id, patientId: reader.patientId, messageId: opened.id, limit: 100 });
+  const names = new Map(opened.attachments.map((a) => [a.id, a.name]));
+  const thisSession = sessionRef(reader.sessionIdHash);
+  return {
+    status: 'available' as const,
+    slug: org.slug,
+    orgName: org.name,
+    id: opened.id,
+    subject: opened.subject,
+    text: opened.text,
+    safeHtml: opened.safeHtml,
+    sent: when(opened.createdAt),
+    expires: opened.expiresAt ? when(opened.expiresAt) : null,
+    attachments: opened.attachments.map((a) => ({ id: a.id, name: a.name, type: fileTypeWords(a.contentType), size: fileSizeWords(a.sizeBytes) })),
+    replies: opened.replies.map((r) => ({ id: r.id, text: r.text, at: when(r.createdAt) })),
+    repliesLeft: Math.max(0, REPLY_LIMIT - opened.replies.length),
+    history: history.map((h, i) => ({
+      key: `${h.at.toISOString()}-${i}`,
+      at: when(h.at),
+      what: h.attachmentId ? `Attachment: ${names.get(h.attachmentId) ?? 'a file'}` : 'The message',
+      device: h.device,
+      method: verificationWords(h.verificationMethod),
+      thisSession: h.sessionRef === thisSession,
+    })),
+  };
+}
+
+type ReplyAnswer = { ok: true; reply: { id: string; text: string } } | { ok: false; error: string; field?: boolean };
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const now = new Date();
+  const url = new URL(request.url);
+  const { reader } = await requireReader({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now, returnTo: url.pathname });
+  const form = await request.formData();
+  if (form.get('intent') !== 'reply') return data<ReplyAnswer>({ ok: false, error: 'Unknown request.' }, { status: 400 });
+  const text = String(form.get('reply') ?? '');
+  const result = await replyToMessage(context.db, context.vault, reader, params.messageId ?? '', text, now);
+  if (!result.ok) {
+    if (result.error === 'not_found') throw notFound();
+    return data<ReplyAnswer>({ ok: false, error: result.message, field: result.error === 'invalid' }, { status: result.error === 'invalid' ? 400 : 409 });
+  }
+  return data<ReplyAnswer>({ ok: true, reply: { id: result.replyId, text: text.trim() } });
+}
+
+// Sending a reply is not reading the message again: the page keeps what it has and adds the reply, so the access
+// history records opens, not form posts.
+export const shouldRevalidate: ShouldRevalidateFunction = ({ formMethod, actionResult, defaultShouldRevalidate }) =>
+  formMethod === 'POST' && (actionResult as ReplyAnswer | undefined)?.ok ? false : defaultShouldRevalidate;
+
+export default function MessagePage() {
+  const loaded = useLoaderData<typeof loader>();
+  if (loaded.status !== 'available') {
+    return (
+      <main id="main" className="page" tabIndex={-1}>
+        <p className="no-print">
+          <Link to={`/o/${loaded.slug}/messages`}>All messages</Link>
+        </p>
+        <h1>{loaded.status === 'expired' ? 'This message has expired' : 'This message was withdrawn by the sender'}</h1>
+        <p>
+          {loaded.orgName} sent it on <time dateTime={loaded.sent.iso}>{loaded.sent.text}</time>.{' '}
+          {loaded.status === 'expired'
+            ? `It can no longer be read here. Please contact ${loaded.orgName} if you still need it.`
+            : `${loaded.orgName} has taken it back, so it can no longer be read. Please contact them if you have questions.`}
+        </p>
+      </main>
+    );
+  }
+  return <AvailableMessage message={loaded} />;
+}
+
+function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useLoaderData<typeof loader>>, { status: 'available' }> }) {
+  const answer = useActionData<typeof action>();
+  const busy = useNavigation().state === 'submitting';
+  const formRef = useRef<HTMLFormElement>(null);
+  // Replies sent from this page view; the loader does not run again after a reply (see shouldRevalidate).
+  const [justSent, setJustSent] = useState<{ id: string; text: string }[]>([]);
+  const sentReplies = [...message.replies, ...justSent];
+  const repliesLeft = Math.max(0, message.repliesLeft - justSent.length);
+  const fieldError = answer && !answer.ok && answer.field ? answer.error : undefined;
+  useEffect(() => {
+    if (!answer?.ok) return;
+    const reply = answer.reply;
+    setJustSent((sent) => (sent.some((r) => r.id === reply.id) ? sent : [...sent, reply]));
+    formRef.current?.reset();
+  }, [answer]);
+  const base = `/o/${message.slug}/messages`;
+  return (
+    <main id="main" className="page" tabIndex={-1}>
+      <p className="no-print">
+        <Link to={base}>All messages</Link>
+      </p>
+      <h1>{message.subject}</h1>
+      <p className="message-meta muted">
+        From {message.orgName}, <time dateTime={message.sent.iso}>{message.sent.text}</time>.
+        {message.expires ? (
+          <>
+            {' '}
+            Readable here until <time dateTime={message.expires.iso}>{message.expires.text}</time>.
+          </>
+        ) : null}
+      </p>
+      <div className="button-row message-actions no-print">
+        <button type="button" className="button button--secondary" onClick={() => window.print()}>
+          Print this message
+        </button>
+      </div>
+      <h2 className="visually-hidden">Message</h2>
+      {message.safeHtml !== null ? (
+        <div className="message-body" dangerouslySetInnerHTML={{ __html: message.safeHtml }} />
+      ) : (
+        <div className="message-body message-body--text">{message.text}</div>
+      )}
+
+      {message.attachments.length > 0 ? (
+        <section aria-labelledby="attachments-heading">
+          <h2 id="attachments-heading">Attachments</h2>
+          <ul className="attachment-list">
+            {message.attachments.map((a) => (
+              <li key={a.id}>
+                <a href={`${base}/${message.id}/attachments/${a.id}`} download>
+                  {a.name}
+                </a>{' '}
+                <span className="muted">
+                  ({a.type}, {a.size})
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+
+      <section className="reply-section" aria-labelledby="reply-heading">
+        <h2 id="reply-heading">Reply to {message.orgName}</h2>
+        {sentReplies.length > 0 ? (
+          <ol className="reply-list" aria-label="Your replies">
+            {sentReplies.map((r) => (
+              <li key={r.id}>{r.text}</li>
+            ))}
+          </ol>
+        ) : null}
+        {answer?.ok ? (
+          <p role="status" className="notice">
+            Your reply was sent securely to {message.orgName}.
+          </p>
+        ) : null}
+        {repliesLeft > 0 ? (
+          <Form method="post" noValidate ref={formRef}>
+            <input type="hidden" name="intent" value="reply" />
+            <FormError message={answer && !answer.ok && !answer.field ? answer.error : undefined} />
+            <div className={`field${fieldError ? ' field--error' : ''}`}>
+              <label htmlFor="reply">Your reply</label>
+              <p id="reply-hint" className="field__hint">
+                You can send {repliesLeft} more {repliesLeft === 1 ? 'reply' : 'replies'} to this message, up to {MAX_REPLY_LENGTH.toLocaleString('en')} characters each. For anything
+                urgent, phone {message.orgName}.
+              </p>
+              {fieldError ? (
+                <p id="reply-error" className="field__error">
+                  <span className="visually-hidden">Error: </span>
+                  {fieldError}
+                </p>
+              ) : null}
+              <textarea
+                id="reply"
+                name="reply"
+                aria-describedby={fieldError ? 'reply-hint reply-error' : 'reply-hint'}
+                maxLength={MAX_REPLY_LENGTH}
+                required
+                aria-invalid={fieldError ? true : undefined}
+              />
+            </div>
+            <button className="button" type="submit" disabled={busy}>
+              Send reply
+            </button>
+          </Form>
+        ) : (
+          <p>{`You have sent the ${REPLY_LIMIT} replies this message allows. Please contact ${message.orgName} another way.`}</p>
+        )}
+      </section>
+
+      <section className="access-section" aria-labelledby="access-heading">
+        <h2 id="access-heading">Who opened this message</h2>
+        <p>Every time this message or one of its attachments was opened: when, on which device, and how that device was verified.</p>
+        <table className="access-table">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">What</th>
+              <th scope="col">Device</th>
+              <th scope="col">Verified with</th>
+            </tr>
+          </thead>
+          <tbody>
+            {message.history.map((h) => (
+              <tr key={h.key}>
+                <td>
+                  <time dateTime={h.at.iso}>{h.at.text}</time>
+                </td>
+                <td>{h.what}</td>
+                <td>{h.thisSession ? `${h.device} (this device)` : h.device}</td>
+                <td>{h.method}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </main>
+  );
+}
