@@ -4,13 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, deliveries, messages } from '../../db/schema/index';
+import { auditEvents, deliveries, messages, organisations } from '../../db/schema/index';
 import { grantAuthorization, revokeAuthorization } from '../../server/consent/ledger';
 import { createSmtpTransport } from '../../server/delivery/transport';
 import { claimBatch, processDelivery, runPass, type EngineDeps } from '../../server/engine/engine';
 import { enqueueMessage, MESSAGE_CONTENT } from '../../server/engine/enqueue';
 import { linkKeyring } from '../../server/links/tokens';
 import { createLogger } from '../../server/logger';
+import { retractMessage } from '../../server/messages/inbox';
 import { kekRing, sealJson } from '../../server/messages/vault';
 import { publishedTopic } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
@@ -124,6 +125,27 @@ describe('claim, gate and hand-off', () => {
     expect(parsed.text).toMatch(new RegExp(`https://portal\\.example\\.com/o/${org.slug}/m/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+`));
     expect(mail.raw).not.toContain('Hemoglobin');
     expect(mail.raw).not.toContain('lab results');
+  });
+
+  it('a withdrawn or expired message is blocked at the gate; the notice says how long its link works', async () => {
+    const org = await createTestOrganisation(handle);
+    await db.update(organisations).set({ pickupLinkDays: 7 }).where(eq(organisations.id, org.id));
+    const { patient } = await createTestPatient(handle, org.id);
+    const enqueue = () =>
+      db.transaction((tx) =>
+        enqueueMessage(tx, vault, { orgId: org.id, category: 'treatment', content, recipients: [{ patientId: patient.id, channels: ['email'] }], actor: { type: 'system' }, now: new Date() }),
+      );
+    const [withdrawn, expired, fine] = [await enqueue(), await enqueue(), await enqueue()];
+    if (!withdrawn.ok || !expired.ok || !fine.ok) throw new Error('not enqueued');
+    expect(await retractMessage(db, { orgId: org.id, messageId: withdrawn.messageId, actor: { type: 'organisation' }, now: new Date() })).toEqual({ status: 'retracted' });
+    await db.update(messages).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(messages.id, expired.messageId));
+    await drain(org.id);
+    expect((await rowsOf(withdrawn.messageId)).map((r) => [r.status, r.reason])).toEqual([['blocked', 'message_withdrawn']]);
+    expect((await rowsOf(expired.messageId)).map((r) => [r.status, r.reason])).toEqual([['blocked', 'message_expired']]);
+    const [sent] = await rowsOf(fine.messageId);
+    expect(sent!.status).toBe('sent');
+    const mail = sink.received.find((m) => m.messageId === `<${sent!.id}@carepost.test>`)!;
+    expect((await simpleParser(mail.raw)).text).toContain('The link works for 7 days.');
   });
 
   it('AV1, EM1: marketing without an authorisation is blocked with its reason; with one it is sent with its basis and List-Unsubscribe', async () => {

@@ -7,7 +7,7 @@ import { auditEvents, deliveries, messageAccess, messages, organisations, outbou
 import { enqueueMessage } from '../../server/engine/enqueue';
 import { createPatientSession, type VerificationMethod } from '../../server/identity/sessions';
 import { linkKeyring, mintLink } from '../../server/links/tokens';
-import { REPLY_LIMIT, replyToMessage, retractMessage } from '../../server/messages/inbox';
+import { accessHistory, REPLY_LIMIT, replyToMessage, retractMessage } from '../../server/messages/inbox';
 import { vaultRing, type KekRing } from '../../server/messages/vault';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startTestServer } from '../support/http';
@@ -124,6 +124,10 @@ describe('the inbox and a message', () => {
     expect(audit).toHaveLength(1);
     const events = await db.select().from(outboundEvents).where(and(eq(outboundEvents.orgId, org.id), eq(outboundEvents.type, 'message.opened'), eq(outboundEvents.patientId, patient.id)));
     expect(events.map((e) => e.payload)).toEqual([{ messageId, attachmentId: null }]);
+
+    // The organisation sees the same record of opens for its message; another organisation sees nothing.
+    expect(await accessHistory(db, { orgId: org.id, messageId, limit: 10 })).toEqual([expect.objectContaining({ patientId: patient.id, device: 'Chrome on Linux' })]);
+    expect(await accessHistory(db, { orgId: otherOrg.id, messageId, limit: 10 })).toEqual([]);
 
     const after = await (await dev.fetch(`/o/${org.slug}/messages`, { headers: { cookie } })).text();
     expect(after).toContain('You have read them all.');

@@ -116,6 +116,15 @@ describe('gate examples', () => {
     expect(decide(marketing({ sendBy: NOW }), facts(), NOW)).toEqual({ kind: 'block', reason: 'send_by_passed' });
     expect(decide(marketing({ sendBy: new Date(NOW.getTime() + 1) }), facts(), NOW).kind).toBe('allow');
   });
+
+  it('a message the sender withdrew, or one past its portal expiry, is not sent on any channel', () => {
+    const care = { category: 'treatment' as const, topicId: null, channel: 'portal' as const, sendBy: null };
+    const portalFacts = facts({ contact: { kind: 'portal' } });
+    expect(decide({ ...care, retracted: true }, portalFacts, NOW)).toEqual({ kind: 'block', reason: 'message_withdrawn' });
+    expect(decide(marketing({ retracted: true }), facts(), NOW)).toEqual({ kind: 'block', reason: 'message_withdrawn' });
+    expect(decide({ ...care, expiresAt: NOW }, portalFacts, NOW)).toEqual({ kind: 'block', reason: 'message_expired' });
+    expect(decide({ ...care, expiresAt: new Date(NOW.getTime() + 1), retracted: false }, portalFacts, NOW).kind).toBe('allow');
+  });
 });
 
 // Arbitraries over the whole space, including nonsense combinations the database would not hold.
