@@ -7,3 +7,4 @@ export * from './consent';
 export * from './preferences';
 export * from './engine';
 export * from './pickup';
+export * from './api';

@@ -2,14 +2,17 @@
 import path from 'node:path';
 import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
-import { vaultRing } from '../messages/vault';
 import express from 'express';
 import type { DbHandle } from '../../db/client';
 import { migrationStatus } from '../../db/migrate';
 import type { Config } from '../config';
 import type { SmsTransport } from '../delivery/sms';
 import type { MailTransport } from '../delivery/transport';
+import { buildRouter } from '../api/framework';
+import { docsPage, openApiDocument } from '../api/openapi';
+import { OPERATIONS } from '../api/operations';
 import { linkKeyring } from '../links/tokens';
+import { vaultRing } from '../messages/vault';
 import type { Logger } from '../logger';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
@@ -68,6 +71,13 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
   app.use(smsWebhook({ sms: config.sms, isProduction: config.isProduction, publicUrl: config.publicUrl, db: database.db, codeSecret: config.secrets.CODE_HMAC_SECRET, logger }));
   app.use(refuseCrossSite({ allowedOrigins: [config.publicUrl.origin], exemptPrefixes: ['/api/'] }));
 
+  // The organisation API (issue 7): its own authentication (API keys), JSON in and out, problem details for errors.
+  const vault = vaultRing(config);
+  const apiDocument = openApiDocument(OPERATIONS, new URL('/api/v1', config.publicUrl).toString());
+  app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(JSON.stringify(apiDocument)));
+  app.get('/api/v1/docs', (_req, res) => void res.type('text/html').send(docsPage(apiDocument)));
+  app.use('/api/v1', buildRouter({ db: database.db, vault, links: links.keyring, publicUrl: config.publicUrl, hmacSecret: config.secrets.CODE_HMAC_SECRET, logger }, OPERATIONS));
+
   const context = {
     db: database.db,
     config: { mode: config.mode, isProduction: config.isProduction, publicUrl: config.publicUrl, dataDir: config.dataDir },
@@ -80,7 +90,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     },
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
     links,
-    vault: vaultRing(config),
+    vault,
   };
   app.all(
     '*',

@@ -1,0 +1,110 @@
+// API keys (issue 7): shown once, stored as an HMAC, scoped, rotatable, with a last-used time. A key is
+// `cpk_<prefix>_<secret>`: the prefix finds the row, the secret proves possession.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Database, DbOrTx, Tx } from '../../db/client';
+import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
+import { appendAudit } from '../audit/chain';
+import { isUuid } from '../ids';
+
+const KEY_FORMAT = /^cpk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+/** last_used_at is written at most this often per key, so a busy key does not write on every request. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+export type ApiPrincipal = { orgId: string; keyId: string; scopes: ApiScope[] };
+
+const hashSecret = (hmacSecret: Buffer, secret: string) => createHmac('sha256', hmacSecret).update('carepost-api-key').update(secret).digest('base64url');
+
+type NewKey = { orgId: string; name: string; scopes: ApiScope[]; expiresAt?: Date; replacesId?: string; actor: { type: 'admin' | 'system'; id?: string }; now: Date };
+
+export function createApiKey(db: Database, hmacSecret: Buffer, options: NewKey): Promise<{ id: string; key: string; prefix: string }> {
+  return db.transaction((tx) => insertKey(tx, hmacSecret, options));
+}
+
+async function insertKey(
+  db: Tx,
+  hmacSecret: Buffer,
+  options: NewKey,
+): Promise<{ id: string; key: string; prefix: string }> {
+  const scopes = [...new Set(options.scopes)].filter((s) => (API_SCOPES as readonly string[]).includes(s));
+  if (scopes.length === 0) throw new Error('createApiKey: at least one scope');
+  const prefix = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(12, '0').slice(0, 12);
+  const secret = randomBytes(32).toString('base64url');
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ orgId: options.orgId, name: options.name, prefix, secretHash: hashSecret(hmacSecret, secret), scopes, createdAt: options.now, expiresAt: options.expiresAt ?? null, replacesId: options.replacesId ?? null })
+    .returning({ id: apiKeys.id });
+  await appendAudit(db, options.orgId, {
+    actorType: options.actor.type,
+    actorId: options.actor.id ?? null,
+    action: 'api_key.created',
+    subjectType: 'api_key',
+    subjectId: row!.id,
+    details: { scopes, prefix, replaces: options.replacesId ?? null },
+  });
+  return { id: row!.id, key: `cpk_${prefix}_${secret}`, prefix };
+}
+
+export type KeyCheck = { ok: true; principal: ApiPrincipal } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' };
+
+/** Checks a presented key. Every refusal is a 401 to the caller; the reason is for the log. */
+export async function authenticateApiKey(db: DbOrTx, hmacSecret: Buffer, presented: string, now: Date): Promise<KeyCheck> {
+  const match = KEY_FORMAT.exec(presented);
+  if (!match) return { ok: false, reason: 'malformed' };
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, match[1]!));
+  const expected = Buffer.from(row?.secretHash ?? hashSecret(hmacSecret, 'no-such-key'));
+  const actual = Buffer.from(hashSecret(hmacSecret, match[2]!));
+  if (!row || expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: 'unknown' };
+  if (row.revokedAt && row.revokedAt.getTime() <= now.getTime()) return { ok: false, reason: 'revoked' };
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
+    await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
+  }
+  return { ok: true, principal: { orgId: row.orgId, keyId: row.id, scopes: row.scopes } };
+}
+
+/** Ends a key now, or at `at` (a grace period after a rotation). Scoped to the organisation (EN3). */
+type Revocation = { orgId: string; keyId: string; at: Date; actor: { type: 'admin' | 'system'; id?: string } };
+
+export function revokeApiKey(db: Database, options: Revocation): Promise<boolean> {
+  return db.transaction((tx) => revokeIn(tx, options));
+}
+
+async function revokeIn(db: Tx, options: Revocation): Promise<boolean> {
+  if (!isUuid(options.keyId)) return false;
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: options.at })
+    .where(and(eq(apiKeys.orgId, options.orgId), eq(apiKeys.id, options.keyId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  if (!row) return false;
+  await appendAudit(db, options.orgId, {
+    actorType: options.actor.type,
+    actorId: options.actor.id ?? null,
+    action: 'api_key.revoked',
+    subjectType: 'api_key',
+    subjectId: row.id,
+    details: { effectiveAt: options.at.toISOString() },
+  });
+  return true;
+}
+
+/** A new key with the same name and scopes; the old one stops working after `graceMs` (zero: at once). */
+export async function rotateApiKey(
+  db: Database,
+  hmacSecret: Buffer,
+  options: { orgId: string; keyId: string; graceMs: number; actor: { type: 'admin' | 'system'; id?: string }; now: Date },
+): Promise<{ id: string; key: string; prefix: string } | undefined> {
+  if (!isUuid(options.keyId)) return undefined;
+  return db.transaction(async (tx) => {
+    const [old] = await tx
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.orgId, options.orgId), eq(apiKeys.id, options.keyId), isNull(apiKeys.revokedAt)))
+      .for('update');
+    if (!old) return undefined;
+    const created = await insertKey(tx, hmacSecret, { orgId: options.orgId, name: old.name, scopes: old.scopes, replacesId: old.id, actor: options.actor, now: options.now });
+    await revokeIn(tx, { orgId: options.orgId, keyId: old.id, at: new Date(options.now.getTime() + options.graceMs), actor: options.actor });
+    return created;
+  });
+}

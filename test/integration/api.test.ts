@@ -1,0 +1,264 @@
+// The organisation API over real HTTP against the real app and Postgres. Every answer is checked against the OpenAPI
+// document the server publishes (ajv, JSON Schema 2020-12), and every operation in that document is called.
+import { randomUUID } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { and, eq } from 'drizzle-orm';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeys, deliveries, messages, outboundEvents } from '../../db/schema/index';
+import { buildRouter } from '../../server/api/framework';
+import { createApiKey, revokeApiKey, rotateApiKey } from '../../server/api/keys';
+import { OPERATIONS } from '../../server/api/operations';
+import { grantAuthorization } from '../../server/consent/ledger';
+import { listen } from '../../server/http/server';
+import { linkKeyring } from '../../server/links/tokens';
+import { createLogger } from '../../server/logger';
+import { vaultRing } from '../../server/messages/vault';
+import { publishedTopic } from '../support/consent';
+import { createTestOrganisation, testDatabase } from '../support/db';
+import { startTestServer } from '../support/http';
+import { createTestPatient } from '../support/identity';
+
+const handle = testDatabase();
+const db = handle.db;
+let dev: Awaited<ReturnType<typeof startTestServer>>;
+let org: Awaited<ReturnType<typeof createTestOrganisation>>;
+let otherOrg: Awaited<ReturnType<typeof createTestOrganisation>>;
+let key: string;
+let otherKey: string;
+let doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats.default(ajv);
+const called = new Set<string>();
+const ALL_SCOPES = ['messages', 'consent', 'links', 'patients', 'webhooks'] as const;
+
+beforeAll(async () => {
+  dev = await startTestServer();
+  org = await createTestOrganisation(handle, 'API Clinic');
+  otherOrg = await createTestOrganisation(handle, 'Other API Clinic');
+  const secret = dev.config.secrets.CODE_HMAC_SECRET;
+  key = (await createApiKey(db, secret, { orgId: org.id, name: 'EHR', scopes: [...ALL_SCOPES], actor: { type: 'system' }, now: new Date() })).key;
+  otherKey = (await createApiKey(db, secret, { orgId: otherOrg.id, name: 'Other', scopes: [...ALL_SCOPES], actor: { type: 'system' }, now: new Date() })).key;
+  doc = (await (await dev.fetch('/api/v1/openapi.json')).json()) as typeof doc;
+});
+afterAll(async () => {
+  await dev.close();
+  await handle.close();
+});
+
+/** Calls the API and checks the answer against the published document for that operation and status. */
+async function api(method: string, path: string, options: { body?: unknown; key?: string; headers?: Record<string, string>; template?: string } = {}) {
+  const res = await dev.fetch(`/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${options.key ?? key}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : undefined;
+  const template = options.template ?? path;
+  const operation = doc.paths[template]?.[method.toLowerCase()];
+  expect(operation, `${method} ${template} is in the document`).toBeDefined();
+  const documented = operation!.responses[String(res.status)];
+  expect(documented, `${method} ${template} documents ${res.status}: ${text}`).toBeDefined();
+  const contentType = res.status >= 400 ? 'application/problem+json' : 'application/json';
+  if (documented!.content) {
+    expect(res.headers.get('content-type')).toContain(contentType);
+    const validate = ajv.compile(documented!.content[contentType]!.schema);
+    expect(validate(json), `${method} ${template} ${res.status}: ${JSON.stringify(validate.errors)}`).toBe(true);
+  }
+  called.add(`${method.toLowerCase()} ${template}`);
+  return { status: res.status, json, headers: res.headers };
+}
+
+describe('contract: every operation, as documented', () => {
+  it('the document is OpenAPI 3.1 and the docs page lists every operation', async () => {
+    const raw = (await (await dev.fetch('/api/v1/openapi.json')).json()) as { openapi: string; paths: object };
+    expect(raw.openapi).toBe('3.1.0');
+    const html = await (await dev.fetch('/api/v1/docs')).text();
+    for (const op of OPERATIONS) expect(html).toContain(`${op.method.toUpperCase()} /api/v1${op.path}`);
+  });
+
+  it('patients, consent state, preflight, links, messages, replies, access and retraction', async () => {
+    const ref = `MRN-${randomUUID().slice(0, 8)}`;
+    const email = `${ref.toLowerCase()}@example.com`;
+    const upsert = await api('PUT', `/patients/${ref}`, { template: '/patients/{externalRef}', body: { displayName: 'Dana API', timeZone: 'Europe/London', contactPoints: [{ kind: 'email', value: email }] } });
+    expect(upsert.status).toBe(200);
+    expect(upsert.json.contactPoints).toEqual([{ kind: 'email', value: email, verified: true }]);
+    expect((await api('PUT', `/patients/${ref}`, { template: '/patients/{externalRef}', body: { displayName: 'Dana API', timeZone: 'Mars/Olympus' } })).status).toBe(400);
+
+    const { topic, text } = await publishedTopic(handle, org.id);
+    const state = await api('GET', `/patients/${ref}/consent`, { template: '/patients/{externalRef}/consent' });
+    expect(state.json.topics.find((t: { key: string }) => t.key === topic.key)).toMatchObject({ status: 'never', channels: [] });
+
+    const ask = (category: string, channel: string, topicKey?: string) =>
+      api('POST', '/consent/preflight', { body: { patient: { externalRef: ref }, category, channel, ...(topicKey ? { topic: topicKey } : {}) } });
+    expect((await ask('marketing', 'email', topic.key)).json).toEqual({ decision: 'block', reason: 'no_authorization' });
+    expect((await ask('treatment', 'email')).json).toMatchObject({ decision: 'allow', reason: 'care_message' });
+    expect((await ask('marketing', 'email')).status).toBe(400);
+    expect((await ask('marketing', 'email', 'no-such-topic')).status).toBe(404);
+    // The same gate as the engine: with a grant, marketing is allowed and names its basis.
+    const patientId = upsert.json.id as string;
+    const grant = await grantAuthorization(db, {
+      orgId: org.id,
+      patientId,
+      topicId: topic.id,
+      textId: text.id,
+      channels: ['email'],
+      signatureName: 'Dana API',
+      evidence: { method: 'code_email', verifiedAt: new Date().toISOString(), ipAddress: '127.0.0.1', userAgent: null, via: 'portal' },
+      now: new Date(),
+    });
+    if (grant.status !== 'granted') throw new Error(grant.status);
+    expect((await ask('marketing', 'email', topic.key)).json).toEqual({ decision: 'allow', reason: 'authorized', basis: { grantEventId: grant.event.id, textHash: text.contentHash } });
+    expect((await ask('marketing', 'sms', topic.key)).json).toMatchObject({ decision: 'block' });
+
+    const link = await api('POST', '/links', { body: { patient: { externalRef: ref }, purpose: 'unsubscribe', topic: topic.key, channel: 'email' } });
+    expect(link.status).toBe(201);
+    expect(link.json.url).toMatch(new RegExp(`^http://localhost:3999/o/${org.slug}/u/`));
+    expect((await api('POST', '/links', { body: { patient: { externalRef: ref }, purpose: 'unsubscribe', topic: topic.key } })).status).toBe(400);
+
+    const sent = await api('POST', '/messages', {
+      body: {
+        category: 'treatment',
+        subject: 'Results',
+        text: 'All clear.',
+        attachments: [{ name: 'r.txt', contentType: 'text/plain', contentBase64: Buffer.from('hello').toString('base64') }],
+        recipients: [{ patient: { externalRef: ref }, channels: ['email', 'portal'] }],
+      },
+    });
+    expect(sent.status).toBe(201);
+    expect(sent.headers.get('location')).toBe(`/api/v1/messages/${sent.json.id}`);
+    expect(sent.json.deliveries.map((d: { channel: string; status: string }) => [d.channel, d.status]).sort()).toEqual([
+      ['email', 'queued'],
+      ['portal', 'queued'],
+    ]);
+    const messageId = sent.json.id as string;
+    expect((await api('GET', `/messages/${messageId}`, { template: '/messages/{messageId}' })).json.id).toBe(messageId);
+    expect((await api('GET', `/messages/${messageId}/replies`, { template: '/messages/{messageId}/replies' })).json).toEqual({ replies: [] });
+    expect((await api('GET', `/messages/${messageId}/access`, { template: '/messages/{messageId}/access' })).json).toEqual({ access: [] });
+    const retracted = await api('POST', `/messages/${messageId}/retract`, { template: '/messages/{messageId}/retract' });
+    expect(retracted.status).toBe(200);
+    expect(retracted.json.retractedAt).toEqual(expect.any(String));
+    const [event] = await db.select().from(outboundEvents).where(and(eq(outboundEvents.orgId, org.id), eq(outboundEvents.type, 'message.retracted')));
+    expect(event?.payload).toEqual({ messageId });
+
+    const bad = await api('POST', '/messages', { body: { category: 'marketing', subject: '', text: 'x', recipients: [] } });
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.json.errors)).toEqual(expect.arrayContaining(['body.subject', 'body.recipients']));
+    const badJson = await dev.fetch('/api/v1/messages', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{nope' });
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { type: string }).type).toContain('malformed-json');
+  });
+
+  it('every operation in the document was called', () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
+    expect([...called].sort()).toEqual(expect.arrayContaining(documented.sort()));
+    expect(documented.sort()).toEqual(expect.arrayContaining([...called].sort()));
+  });
+});
+
+describe('keys and tenants', () => {
+  it("EN3: another organisation's patient, message and key give 404 or 401", async () => {
+    const { patient } = await createTestPatient(handle, org.id);
+    const mine = await api('POST', '/messages', { body: { category: 'treatment', subject: 'Mine', text: 'x', recipients: [{ patient: { id: patient.id }, channels: ['portal'] }] } });
+    expect(mine.status).toBe(201);
+    // The other organisation's key sees none of it.
+    expect((await api('GET', `/messages/${mine.json.id}`, { key: otherKey, template: '/messages/{messageId}' })).status).toBe(404);
+    expect((await api('POST', `/messages/${mine.json.id}/retract`, { key: otherKey, template: '/messages/{messageId}/retract' })).status).toBe(404);
+    expect((await api('POST', '/consent/preflight', { key: otherKey, body: { patient: { id: patient.id }, category: 'treatment', channel: 'email' } })).status).toBe(404);
+    const [m] = await db.select().from(messages).where(eq(messages.id, mine.json.id));
+    expect(m!.retractedAt).toBeNull();
+    // A key pointed at another organisation's data by guessing its prefix is just an unknown key.
+    const [otherRow] = await db.select().from(apiKeys).where(eq(apiKeys.orgId, otherOrg.id));
+    const guessed = `cpk_${otherRow!.prefix}_${'A'.repeat(43)}`;
+    expect((await api('GET', `/messages/${mine.json.id}`, { key: guessed, template: '/messages/{messageId}' })).status).toBe(401);
+  });
+
+  it('expired, revoked, rotated-out and wrongly scoped keys are refused; the replacement works; last use is recorded', async () => {
+    const secret = dev.config.secrets.CODE_HMAC_SECRET;
+    const now = new Date();
+    const expired = await createApiKey(db, secret, { orgId: org.id, name: 'old', scopes: ['messages'], expiresAt: new Date(now.getTime() - 1000), actor: { type: 'system' }, now });
+    const revoked = await createApiKey(db, secret, { orgId: org.id, name: 'gone', scopes: ['messages'], actor: { type: 'system' }, now });
+    expect(await revokeApiKey(db, { orgId: otherOrg.id, keyId: revoked.id, at: now, actor: { type: 'system' } })).toBe(false);
+    expect(await revokeApiKey(db, { orgId: org.id, keyId: revoked.id, at: now, actor: { type: 'system' } })).toBe(true);
+    const linksOnly = await createApiKey(db, secret, { orgId: org.id, name: 'links', scopes: ['links'], actor: { type: 'system' }, now });
+    const rotating = await createApiKey(db, secret, { orgId: org.id, name: 'rotating', scopes: ['messages'], actor: { type: 'system' }, now });
+    const replacement = await rotateApiKey(db, secret, { orgId: org.id, keyId: rotating.id, graceMs: 0, actor: { type: 'system' }, now });
+    const path = `/messages/${randomUUID()}`;
+    for (const k of [expired.key, revoked.key, rotating.key, 'cpk_nonsense', `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`]) {
+      const res = await api('GET', path, { key: k, template: '/messages/{messageId}' });
+      expect(res.status, k.slice(0, 20)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    }
+    const noScope = await api('GET', path, { key: linksOnly.key, template: '/messages/{messageId}' });
+    expect(noScope.status).toBe(403);
+    expect(noScope.headers.get('www-authenticate')).toContain('scope="messages"');
+    expect((await api('GET', path, { key: replacement!.key, template: '/messages/{messageId}' })).status).toBe(404);
+    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, replacement!.id));
+    expect(row!.lastUsedAt).not.toBeNull();
+    expect(row!.replacesId).toBe(rotating.id);
+    expect(JSON.stringify(row)).not.toContain(replacement!.key.split('_')[2]);
+    const noAuth = await dev.fetch(`/api/v1${path}`);
+    expect(noAuth.status).toBe(401);
+  });
+});
+
+describe('idempotency and rate limits', () => {
+  it('the same Idempotency-Key twice gives one message and the same answer; another body with it is a 422', async () => {
+    const { patient } = await createTestPatient(handle, org.id);
+    const body = { category: 'treatment', subject: 'Once', text: 'Only once.', recipients: [{ patient: { id: patient.id }, channels: ['portal'] }] };
+    const idem = { 'idempotency-key': `k-${randomUUID()}` };
+    const [a, b] = await Promise.all([api('POST', '/messages', { body, headers: idem }), api('POST', '/messages', { body, headers: idem })]);
+    const c = await api('POST', '/messages', { body, headers: idem });
+    expect([a.status, b.status, c.status]).toEqual([201, 201, 201]);
+    expect(new Set([a.json.id, b.json.id, c.json.id]).size).toBe(1);
+    expect(c.headers.get('idempotent-replayed')).toBe('true');
+    const rows = await db.select().from(deliveries).where(and(eq(deliveries.orgId, org.id), eq(deliveries.patientId, patient.id)));
+    expect(rows).toHaveLength(1);
+    const changed = await api('POST', '/messages', { body: { ...body, subject: 'Twice?' }, headers: idem });
+    expect(changed.status).toBe(422);
+    // A key is per organisation: the other organisation may use the same string.
+    const elsewhere = await api('POST', '/consent/preflight', { key: otherKey, body: { patient: { id: patient.id }, category: 'treatment', channel: 'email' }, headers: idem });
+    expect(elsewhere.status).toBe(404);
+    // Validation problems are answers too: replayed, not re-run.
+    const badIdem = { 'idempotency-key': `bad-${randomUUID()}` };
+    const bad = { ...body, recipients: [{ patient: { id: randomUUID() }, channels: ['portal'] }] };
+    expect((await api('POST', '/messages', { body: bad, headers: badIdem })).status).toBe(404);
+    const replay = await api('POST', '/messages', { body: bad, headers: badIdem });
+    expect(replay.status).toBe(404);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('past the per-key limit: 429 with Retry-After and RateLimit headers, and other keys are unaffected', async () => {
+    const app = express();
+    const logger = createLogger({ level: 'silent' });
+    app.use('/api/v1', buildRouter({ db, vault: vaultRing(dev.config), links: linkKeyring(dev.config.secrets.LINK_SIGNING_SECRET), publicUrl: dev.config.publicUrl, hmacSecret: dev.config.secrets.CODE_HMAC_SECRET, logger, rateLimitPerMinute: 3 }, OPERATIONS));
+    const server = await listen(app, 0, '127.0.0.1');
+    try {
+      const secret = dev.config.secrets.CODE_HMAC_SECRET;
+      const limited = await createApiKey(db, secret, { orgId: org.id, name: 'busy', scopes: ['messages'], actor: { type: 'system' }, now: new Date() });
+      const calm = await createApiKey(db, secret, { orgId: org.id, name: 'calm', scopes: ['messages'], actor: { type: 'system' }, now: new Date() });
+      const get = (k: string) => fetch(`${server.url}/api/v1/messages/${randomUUID()}`, { headers: { authorization: `Bearer ${k}` } });
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await get(limited.key);
+        statuses.push(last.status);
+      }
+      // A minute boundary may fall inside the loop and reset the window once; the last answers are still refused.
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
+      const refused = statuses.lastIndexOf(429) === 4 ? last! : await get(limited.key);
+      if (refused.status === 429) {
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(refused.headers.get('ratelimit')).toMatch(/r=0;t=\d+/);
+        expect(refused.headers.get('ratelimit-policy')).toBe('"per-key";q=3;w=60');
+        expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      }
+      expect((await get(calm.key)).status).toBe(404);
+    } finally {
+      await server.close(500);
+    }
+  });
+});
+
