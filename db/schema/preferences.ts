@@ -75,8 +75,13 @@ export const outboundEvents = pgTable(
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set when the webhook fan-out has copied it to every subscribed endpoint (once, whatever the commit order). */
+    dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
   },
-  (t) => [index('outbound_events_org_created_idx').on(t.orgId, t.createdAt)],
+  (t) => [
+    index('outbound_events_org_created_idx').on(t.orgId, t.createdAt),
+    index('outbound_events_undispatched_idx').on(t.createdAt).where(sql`${t.dispatchedAt} is null`),
+  ],
 );
 
 export type PatientPreferences = typeof patientPreferences.$inferSelect;

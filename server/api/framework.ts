@@ -13,7 +13,17 @@ import { canonicalJson } from '../audit/canonical';
 import { authenticateApiKey, type ApiPrincipal } from './keys';
 import { ApiProblem, fieldErrorsOf } from './problem';
 
-export type ApiDeps = { db: Database; vault: KekRing; links: LinkKeyring; publicUrl: URL; hmacSecret: Buffer; logger: Logger; rateLimitPerMinute?: number };
+export type ApiDeps = {
+  db: Database;
+  vault: KekRing;
+  links: LinkKeyring;
+  publicUrl: URL;
+  hmacSecret: Buffer;
+  logger: Logger;
+  rateLimitPerMinute?: number;
+  /** Outside production, webhook endpoints may be plain http (a developer's machine); in production only https. */
+  allowHttpWebhooks?: boolean;
+};
 
 export type HandlerContext<P, Q, B> = { principal: ApiPrincipal; params: P; query: Q; body: B; db: DbOrTx; deps: ApiDeps; now: Date };
 export type HandlerResult = { status: number; body: unknown; headers?: Record<string, string> };

@@ -1,10 +1,11 @@
 // The operations of /api/v1. Each names its scope, its input and output schemas, and calls the same server
 // functions the portal and the engine use: enqueueMessage, decide() through loadFacts, mintPatientLink, retractMessage.
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
-import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, type Delivery } from '../../db/schema/index';
+import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, webhookEndpoints, type Delivery, type WebhookDelivery } from '../../db/schema/index';
 import { choicesOf } from '../consent/overview';
+import { createWebhookEndpoint, disableWebhookEndpoint, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../delivery/webhooks';
 import { enqueueMessage } from '../engine/enqueue';
 import { loadFacts } from '../engine/facts';
 import { decide } from '../engine/gate';
@@ -426,5 +427,153 @@ const consentState = operation({
   },
 });
 
-export const OPERATIONS: Operation[] = [preflight, submitMessage, getMessage, retract, listReplies, messageAccess, mintLink, upsertPatient, consentState];
+// ---- webhooks ------------------------------------------------------------------------------------------------------
+
+const eventType = z.enum(WEBHOOK_EVENT_TYPES);
+const endpointSchema = z.object({ id: uuid, url: z.url(), eventTypes: z.array(eventType), createdAt: isoDate, disabledAt: isoDate.nullable() }).meta({ id: 'WebhookEndpoint' });
+const endpointParams = z.object({ endpointId: uuid });
+
+const endpointView = (e: { id: string; url: string; eventTypes: string[]; createdAt: Date; disabledAt: Date | null }) => ({
+  id: e.id,
+  url: e.url,
+  eventTypes: e.eventTypes as z.infer<typeof eventType>[],
+  createdAt: e.createdAt.toISOString(),
+  disabledAt: e.disabledAt?.toISOString() ?? null,
+});
+
+async function endpointOf(db: DbOrTx, orgId: string, endpointId: string) {
+  const [row] = await db.select().from(webhookEndpoints).where(and(eq(webhookEndpoints.orgId, orgId), eq(webhookEndpoints.id, endpointId)));
+  if (!row) throw new ApiProblem('not_found', 'No such webhook endpoint in this organisation.');
+  return row;
+}
+
+const createWebhook = operation({
+  method: 'post',
+  path: '/webhooks',
+  operationId: 'createWebhookEndpoint',
+  tag: 'Webhooks',
+  summary: 'Register an endpoint for events',
+  description:
+    'Deliveries are signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 with the secret returned here, shown once). At least once: drop duplicates by webhook-id, which stays the same across retries and replays.',
+  scope: 'webhooks',
+  body: z.object({ url: z.url().max(2000), eventTypes: z.array(eventType).min(1) }).meta({ id: 'WebhookEndpointRequest' }),
+  responses: { 201: { description: 'Registered; the secret is shown only now', schema: endpointSchema.extend({ secret: z.string().startsWith('whsec_') }) }, ...problems(400, 422, ...COMMON) },
+  handler: async ({ principal, body, db, deps, now }) => {
+    const url = new URL(body.url);
+    if (url.protocol !== 'https:' && !(deps.allowHttpWebhooks && url.protocol === 'http:')) {
+      throw new ApiProblem('validation_failed', 'Webhook endpoints must use https.', { 'body.url': ['Use an https URL.'] });
+    }
+    const { endpoint, secret } = await createWebhookEndpoint(db, deps.vault, { orgId: principal.orgId, url: url.toString(), eventTypes: body.eventTypes, actorKeyId: principal.keyId, now });
+    return { status: 201, body: { ...endpointView(endpoint), secret } };
+  },
+});
+
+const listWebhooks = operation({
+  method: 'get',
+  path: '/webhooks',
+  operationId: 'listWebhookEndpoints',
+  tag: 'Webhooks',
+  summary: 'Registered endpoints',
+  scope: 'webhooks',
+  responses: { 200: { description: 'Endpoints, newest first', schema: z.object({ endpoints: z.array(endpointSchema) }) }, ...problems(...COMMON) },
+  handler: async ({ principal, db }) => {
+    const rows = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.orgId, principal.orgId)).orderBy(desc(webhookEndpoints.createdAt));
+    return { status: 200, body: { endpoints: rows.map(endpointView) } };
+  },
+});
+
+const deleteWebhook = operation({
+  method: 'delete',
+  path: '/webhooks/{endpointId}',
+  operationId: 'disableWebhookEndpoint',
+  tag: 'Webhooks',
+  summary: 'Stop sending to an endpoint',
+  scope: 'webhooks',
+  params: endpointParams,
+  responses: { 204: { description: 'Disabled' }, ...problems(400, 404, ...COMMON) },
+  handler: async ({ principal, params, db, now }) => {
+    await endpointOf(db, principal.orgId, params.endpointId);
+    await disableWebhookEndpoint(db, { orgId: principal.orgId, endpointId: params.endpointId, actorKeyId: principal.keyId, now });
+    return { status: 204, body: null };
+  },
+});
+
+const webhookDeliverySchema = z
+  .object({
+    id: uuid.describe('The webhook-id header.'),
+    eventId: uuid,
+    eventType: eventType,
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    createdAt: isoDate,
+    deliveredAt: isoDate.nullable(),
+    nextAttemptAt: isoDate.nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+const deliveryView = (d: WebhookDelivery) => ({
+  id: d.id,
+  eventId: d.eventId,
+  eventType: d.eventType as z.infer<typeof eventType>,
+  status: d.status,
+  attempts: d.attempts,
+  lastStatusCode: d.lastStatusCode,
+  lastError: d.lastError,
+  createdAt: d.createdAt.toISOString(),
+  deliveredAt: d.deliveredAt?.toISOString() ?? null,
+  nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt.toISOString() : null,
+});
+
+const webhookDeliveriesOp = operation({
+  method: 'get',
+  path: '/webhooks/{endpointId}/deliveries',
+  operationId: 'listWebhookDeliveries',
+  tag: 'Webhooks',
+  summary: "An endpoint's delivery log",
+  scope: 'webhooks',
+  params: endpointParams,
+  query: z.object({ limit: z.coerce.number().int().min(1).max(500).optional() }),
+  responses: { 200: { description: 'Newest first', schema: z.object({ deliveries: z.array(webhookDeliverySchema) }) }, ...problems(400, 404, ...COMMON) },
+  handler: async ({ principal, params, query, db }) => {
+    await endpointOf(db, principal.orgId, params.endpointId);
+    const rows = await webhookLog(db, { orgId: principal.orgId, endpointId: params.endpointId, limit: query.limit ?? 100 });
+    return { status: 200, body: { deliveries: rows.map(deliveryView) } };
+  },
+});
+
+const replayWebhook = operation({
+  method: 'post',
+  path: '/webhooks/deliveries/{deliveryId}/replay',
+  operationId: 'replayWebhookDelivery',
+  tag: 'Webhooks',
+  summary: 'Send a delivery again',
+  description: 'Queued again at once with the same webhook-id, whatever its status.',
+  scope: 'webhooks',
+  params: z.object({ deliveryId: uuid }),
+  responses: { 202: { description: 'Queued', schema: webhookDeliverySchema }, ...problems(400, 404, 422, ...COMMON) },
+  handler: async ({ principal, params, db }) => {
+    const row = await replayWebhookDelivery(db, { orgId: principal.orgId, deliveryId: params.deliveryId });
+    if (!row) throw new ApiProblem('not_found', 'No such webhook delivery in this organisation.');
+    return { status: 202, body: deliveryView(row) };
+  },
+});
+
+export const OPERATIONS: Operation[] = [
+  preflight,
+  submitMessage,
+  getMessage,
+  retract,
+  listReplies,
+  messageAccess,
+  mintLink,
+  upsertPatient,
+  consentState,
+  createWebhook,
+  listWebhooks,
+  deleteWebhook,
+  webhookDeliveriesOp,
+  replayWebhook,
+];
 

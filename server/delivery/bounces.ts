@@ -192,6 +192,12 @@ export async function applyFeedback(db: Database, feedback: Feedback, now: Date)
       await tx.update(deliveries).set({ status: 'failed', reason, updatedAt: now }).where(eq(deliveries.id, d.id));
       // The ledger changed after the hand-off: recorded like any other delivery outcome (AU1).
       await appendAudit(tx, d.orgId, { actorType: 'system', action: 'delivery.failed', subjectType: 'delivery', subjectId: d.id, details: { reason, channel: 'email' } });
+      await recordOutboundEvent(tx, d.orgId, {
+        type: reason === 'complaint' ? 'delivery.complained' : 'delivery.bounced',
+        patientId: d.patientId,
+        payload: { deliveryId: d.id, messageId: d.messageId, channel: 'email', reason },
+        occurredAt: now,
+      });
       deliveryFailed = true;
     }
 

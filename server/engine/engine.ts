@@ -11,6 +11,7 @@ import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
 import { contactPoints, deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
+import { recordOutboundEvent } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
 import { composeMail } from '../delivery/compose';
 import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
@@ -137,6 +138,12 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
         subjectId: d.id,
         details: { reason: decision.reason, route: handoff.route, basisEventId: decision.basis?.grantEventId ?? null, channel: d.channel },
       });
+      await recordOutboundEvent(tx, d.orgId, {
+        type: 'delivery.sent',
+        patientId: d.patientId,
+        payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, route: handoff.route, reason: decision.reason },
+        occurredAt: now,
+      });
       return 'sent' as const;
     });
   } catch (error) {
@@ -166,6 +173,15 @@ async function record(tx: Tx, d: Delivery, decision: Exclude<Decision, { kind: '
     subjectId: d.id,
     details: { reason: decision.reason, channel: d.channel, ...(blocked ? {} : { until: decision.until.toISOString() }) },
   });
+  // A deferral is announced once per reason, not on every wake-up that finds it still deferred.
+  if (blocked || d.reason !== decision.reason) {
+    await recordOutboundEvent(tx, d.orgId, {
+      type: blocked ? 'delivery.blocked' : 'delivery.deferred',
+      patientId: d.patientId,
+      payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, reason: decision.reason, ...(blocked ? {} : { until: decision.until.toISOString() }) },
+      occurredAt: now,
+    });
+  }
   return blocked ? 'blocked' : 'deferred';
 }
 
@@ -196,6 +212,14 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
       subjectId: claimed.id,
       details: { errorCode, attempts },
     });
+    if (failed) {
+      await recordOutboundEvent(tx, claimed.orgId, {
+        type: 'delivery.failed',
+        patientId: claimed.patientId,
+        payload: { deliveryId: claimed.id, messageId: claimed.messageId, channel: claimed.channel, reason: errorCode ?? 'failed' },
+        occurredAt: now,
+      });
+    }
   });
   deps.logger.warn({ deliveryId: claimed.id, errorCode, attempts, failed }, 'delivery hand-off failed');
   return failed ? 'failed' : 'retry';

@@ -13,6 +13,12 @@ export type OutboundEventType =
   | 'contact_point.added'
   | 'contact_point.removed'
   | 'suppression.added'
+  | 'delivery.sent'
+  | 'delivery.deferred'
+  | 'delivery.blocked'
+  | 'delivery.failed'
+  | 'delivery.bounced'
+  | 'delivery.complained'
   | 'message.opened'
   | 'message.reply_received'
   | 'message.retracted';

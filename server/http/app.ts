@@ -76,7 +76,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
   const apiDocument = openApiDocument(OPERATIONS, new URL('/api/v1', config.publicUrl).toString());
   app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(JSON.stringify(apiDocument)));
   app.get('/api/v1/docs', (_req, res) => void res.type('text/html').send(docsPage(apiDocument)));
-  app.use('/api/v1', buildRouter({ db: database.db, vault, links: links.keyring, publicUrl: config.publicUrl, hmacSecret: config.secrets.CODE_HMAC_SECRET, logger }, OPERATIONS));
+  app.use('/api/v1', buildRouter({ db: database.db, vault, links: links.keyring, publicUrl: config.publicUrl, hmacSecret: config.secrets.CODE_HMAC_SECRET, logger, allowHttpWebhooks: !config.isProduction }, OPERATIONS));
 
   const context = {
     db: database.db,

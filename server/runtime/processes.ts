@@ -10,6 +10,7 @@ import { startWorkerLoop } from '../delivery/worker-loop';
 import { runPass, type EngineDeps } from '../engine/engine';
 import { linkKeyring } from '../links/tokens';
 import { vaultRing } from '../messages/vault';
+import { runWebhookPass } from '../delivery/webhooks';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createHttpApp } from '../http/app';
@@ -91,9 +92,12 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
   const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger, links: deps.links }) : undefined;
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
+  // Outbound webhooks (issue 7): one lane, polling; several worker processes share the work through SKIP LOCKED.
+  const webhooks = await startWorkerLoop({ sql: database.sql, logger, concurrency: 1, pass: () => runWebhookPass({ db: database.db, vault: deps.vault, logger }) });
   return {
     close: async () => {
       await feedback?.close();
+      await webhooks.stop();
       await worker.stop();
       await mail.close?.();
       await sms?.close?.();

@@ -5,6 +5,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { and, eq } from 'drizzle-orm';
 import express from 'express';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys, deliveries, messages, outboundEvents } from '../../db/schema/index';
 import { buildRouter } from '../../server/api/framework';
@@ -13,6 +15,7 @@ import { OPERATIONS } from '../../server/api/operations';
 import { grantAuthorization } from '../../server/consent/ledger';
 import { listen } from '../../server/http/server';
 import { linkKeyring } from '../../server/links/tokens';
+import { runWebhookPass } from '../../server/delivery/webhooks';
 import { createLogger } from '../../server/logger';
 import { vaultRing } from '../../server/messages/vault';
 import { publishedTopic } from '../support/consent';
@@ -149,6 +152,47 @@ describe('contract: every operation, as documented', () => {
     const badJson = await dev.fetch('/api/v1/messages', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{nope' });
     expect(badJson.status).toBe(400);
     expect(((await badJson.json()) as { type: string }).type).toContain('malformed-json');
+  });
+
+  it('webhooks: register, list, read the log, replay, disable', async () => {
+    const received: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      received.push(String(req.headers['webhook-id']));
+      req.resume();
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/in`;
+      expect((await api('POST', '/webhooks', { body: { url, eventTypes: ['not.a.type'] } })).status).toBe(400);
+      const created = await api('POST', '/webhooks', { body: { url, eventTypes: ['message.retracted'] } });
+      expect(created.status).toBe(201);
+      expect(created.json.secret).toMatch(/^whsec_/);
+      const endpointId = created.json.id as string;
+      const listed = await api('GET', '/webhooks');
+      expect(listed.json.endpoints.map((e: { id: string }) => e.id)).toContain(endpointId);
+      expect(JSON.stringify(listed.json)).not.toContain('whsec_');
+      const { patient } = await createTestPatient(handle, org.id);
+      const msg = await api('POST', '/messages', { body: { category: 'treatment', subject: 'Oops', text: 'x', recipients: [{ patient: { id: patient.id }, channels: ['portal'] }] } });
+      await api('POST', `/messages/${msg.json.id}/retract`, { template: '/messages/{messageId}/retract' });
+      while ((await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id] })) > 0);
+      const log = await api('GET', `/webhooks/${endpointId}/deliveries`, { template: '/webhooks/{endpointId}/deliveries' });
+      expect(log.json.deliveries).toHaveLength(1);
+      expect(log.json.deliveries[0]).toMatchObject({ eventType: 'message.retracted', status: 'delivered', attempts: 1, lastStatusCode: 204 });
+      const deliveryId = log.json.deliveries[0].id as string;
+      expect(received).toEqual([deliveryId]);
+      expect((await api('POST', `/webhooks/deliveries/${deliveryId}/replay`, { key: otherKey, template: '/webhooks/deliveries/{deliveryId}/replay' })).status).toBe(404);
+      const replayed = await api('POST', `/webhooks/deliveries/${deliveryId}/replay`, { template: '/webhooks/deliveries/{deliveryId}/replay' });
+      expect(replayed.status).toBe(202);
+      await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id] });
+      expect(received).toEqual([deliveryId, deliveryId]);
+      expect((await api('GET', `/webhooks/${endpointId}/deliveries`, { key: otherKey, template: '/webhooks/{endpointId}/deliveries' })).status).toBe(404);
+      expect((await api('DELETE', `/webhooks/${endpointId}`, { key: otherKey, template: '/webhooks/{endpointId}' })).status).toBe(404);
+      expect((await api('DELETE', `/webhooks/${endpointId}`, { template: '/webhooks/{endpointId}' })).status).toBe(204);
+      expect((await api('GET', '/webhooks')).json.endpoints.find((e: { id: string }) => e.id === endpointId).disabledAt).toEqual(expect.any(String));
+    } finally {
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
   });
 
   it('every operation in the document was called', () => {
