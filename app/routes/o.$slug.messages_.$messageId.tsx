@@ -42,6 +42,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     attachments: opened.attachments.map((a) => ({ id: a.id, name: a.name, type: fileTypeWords(a.contentType), size: fileSizeWords(a.sizeBytes) })),
     replies: opened.replies.map((r) => ({ id: r.id, text: r.text, at: when(r.createdAt) })),
     repliesLeft: Math.max(0, REPLY_LIMIT - opened.replies.length),
+    // Server-only modules are not in the browser bundle: the limits travel with the data.
+    replyLimit: REPLY_LIMIT,
+    maxReplyLength: MAX_REPLY_LENGTH,
     history: history.map((h, i) => ({
       key: `${h.at.toISOString()}-${i}`,
       at: when(h.at),
@@ -178,7 +181,7 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
             <div className={`field${fieldError ? ' field--error' : ''}`}>
               <label htmlFor="reply">Your reply</label>
               <p id="reply-hint" className="field__hint">
-                You can send {repliesLeft} more {repliesLeft === 1 ? 'reply' : 'replies'} to this message, up to {MAX_REPLY_LENGTH.toLocaleString('en')} characters each. For anything
+                You can send {repliesLeft} more {repliesLeft === 1 ? 'reply' : 'replies'} to this message, up to {message.maxReplyLength.toLocaleString('en')} characters each. For anything
                 urgent, phone {message.orgName}.
               </p>
               {fieldError ? (
@@ -191,7 +194,7 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
                 id="reply"
                 name="reply"
                 aria-describedby={fieldError ? 'reply-hint reply-error' : 'reply-hint'}
-                maxLength={MAX_REPLY_LENGTH}
+                maxLength={message.maxReplyLength}
                 required
                 aria-invalid={fieldError ? true : undefined}
               />
@@ -201,7 +204,7 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
             </button>
           </Form>
         ) : (
-          <p>{`You have sent the ${REPLY_LIMIT} replies this message allows. Please contact ${message.orgName} another way.`}</p>
+          <p>{`You have sent the ${message.replyLimit} replies this message allows. Please contact ${message.orgName} another way.`}</p>
         )}
       </section>
 

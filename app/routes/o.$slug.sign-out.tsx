@@ -17,5 +17,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   throw redirectTo(`/o/${org.slug}/signed-out${timedOut ? '?reason=timeout' : ''}`, {
     'Set-Cookie': clearCookie(sessionCookieName(context.identity.cookies), context.identity.cookies),
     'Clear-Site-Data': '"cache", "cookies", "storage"',
+    // PW2: a full page load, so no loader data of the page signed out from (a message) stays in memory or the DOM.
+    'X-Remix-Reload-Document': 'true',
   });
 }

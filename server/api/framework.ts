@@ -11,6 +11,9 @@ import type { Logger } from '../logger';
 import type { KekRing } from '../messages/vault';
 import { canonicalJson } from '../audit/canonical';
 import { authenticateApiKey, type ApiPrincipal } from './keys';
+import { authenticateAccessToken, issueToken } from './oauth';
+
+export const TOKEN_PATH = '/oauth/token';
 import { ApiProblem, fieldErrorsOf } from './problem';
 
 export type ApiDeps = {
@@ -131,6 +134,19 @@ export function buildRouter(deps: ApiDeps, operations: Operation[]): Router {
   const router = express.Router();
   router.use(express.json({ limit: '15mb', type: ['application/json', 'application/*+json'] }));
 
+  // OAuth 2.0 client credentials: form-encoded in, JSON out, errors in RFC 6749's shape (not problem details).
+  router.post(TOKEN_PATH, express.urlencoded({ extended: false, limit: '10kb' }), async (req: Request, res: Response) => {
+    try {
+      const basic = /^Basic (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+      const answer = await issueToken(deps.db, deps.hmacSecret, (req.body ?? {}) as Record<string, string>, basic, new Date());
+      for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
+      res.status(answer.status).type('application/json').send(JSON.stringify(answer.body));
+    } catch (error) {
+      deps.logger.error({ errorName: (error as Error).name }, 'token endpoint failed');
+      res.status(500).type('application/json').send(JSON.stringify({ error: 'server_error' }));
+    }
+  });
+
   for (const op of operations) {
     const expressPath = op.path.replace(/\{(\w+)\}/g, ':$1');
     router[op.method](expressPath, async (req: Request, res: Response) => {
@@ -138,10 +154,11 @@ export function buildRouter(deps: ApiDeps, operations: Operation[]): Router {
       try {
         const bearer = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
         if (!bearer) throw new ApiProblem('unauthorized', 'Send an API key as "Authorization: Bearer <key>".', undefined, { 'WWW-Authenticate': 'Bearer realm="carepost"' });
-        const check = await authenticateApiKey(deps.db, deps.hmacSecret, bearer, now);
+        // An API key, or an OAuth access token made from one (server/api/oauth.ts).
+        const check = bearer.startsWith('cpk_') ? await authenticateApiKey(deps.db, deps.hmacSecret, bearer, now) : await authenticateAccessToken(deps.db, deps.hmacSecret, bearer, now);
         if (!check.ok) {
-          deps.logger.info({ reason: check.reason }, 'api key refused');
-          throw new ApiProblem('unauthorized', 'The API key is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="carepost", error="invalid_token"' });
+          deps.logger.info({ reason: check.reason }, 'api credentials refused');
+          throw new ApiProblem('unauthorized', 'The API key or access token is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="carepost", error="invalid_token"' });
         }
         const { principal } = check;
         const limit = await rateLimit(deps.db, principal.keyId, deps.rateLimitPerMinute ?? PER_MINUTE_DEFAULT, now);

@@ -63,6 +63,16 @@ export async function authenticateApiKey(db: DbOrTx, hmacSecret: Buffer, present
   return { ok: true, principal: { orgId: row.orgId, keyId: row.id, scopes: row.scopes } };
 }
 
+/** The key behind an access token, if it is still valid (OAuth tokens end with their key). */
+export async function principalForKeyId(db: DbOrTx, keyId: string, now: Date): Promise<KeyCheck> {
+  if (!isUuid(keyId)) return { ok: false, reason: 'unknown' };
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.revokedAt && row.revokedAt.getTime() <= now.getTime()) return { ok: false, reason: 'revoked' };
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  return { ok: true, principal: { orgId: row.orgId, keyId: row.id, scopes: row.scopes } };
+}
+
 /** Ends a key now, or at `at` (a grace period after a rotation). Scoped to the organisation (EN3). */
 type Revocation = { orgId: string; keyId: string; at: Date; actor: { type: 'admin' | 'system'; id?: string } };
 

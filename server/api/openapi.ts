@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document, built from the same operation table and zod schemas the router validates with.
 import { z } from 'zod';
-import type { Operation } from './framework';
+import { TOKEN_PATH, type Operation } from './framework';
+import { ACCESS_TOKEN_TTL_S, oauthErrorSchema, tokenResponseSchema } from './oauth';
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +55,29 @@ export function openApiDocument(operations: Operation[], serverUrl: string): Jso
       responses,
     };
   }
+  paths[TOKEN_PATH] = {
+    post: {
+      operationId: 'issueAccessToken',
+      summary: 'An access token (OAuth 2.0 client credentials)',
+      description: `Send grant_type=client_credentials with your API key's two halves: client_id is "cpk_<prefix>" and client_secret the rest, in the form or as HTTP Basic. Optional scope: space-separated, among the key's. The token lasts ${ACCESS_TOKEN_TTL_S / 60} minutes and ends when its key is revoked.`,
+      tags: ['Authentication'],
+      security: [],
+      'x-required-scope': 'none',
+      requestBody: {
+        required: true,
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: { type: 'object', required: ['grant_type'], properties: { grant_type: { const: 'client_credentials' }, client_id: { type: 'string' }, client_secret: { type: 'string' }, scope: { type: 'string' } } },
+          },
+        },
+      },
+      responses: {
+        200: { description: 'A token', content: { 'application/json': { schema: strip(schemaOf(tokenResponseSchema, 'output')) } } },
+        400: { description: 'Bad request, grant type or scope (RFC 6749 error)', content: { 'application/json': { schema: strip(schemaOf(oauthErrorSchema, 'output')) } } },
+        401: { description: 'Bad client credentials (RFC 6749 error)', content: { 'application/json': { schema: strip(schemaOf(oauthErrorSchema, 'output')) } } },
+      },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {
@@ -64,7 +88,9 @@ export function openApiDocument(operations: Operation[], serverUrl: string): Jso
     },
     servers: [{ url: serverUrl }],
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`cpk_...`) with the scopes the operation names.' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`cpk_...`), or an access token from /oauth/token, with the scopes the operation names.' },
+      },
     },
     paths,
   };
@@ -83,7 +109,7 @@ export function docsPage(doc: Json): string {
   <h2><code>${method.toUpperCase()} /api/v1${escape(path)}</code></h2>
   <p><strong>${escape(op.summary)}</strong>${op.description ? ` ${escape(op.description)}` : ''}</p>
   <p>Scope: <code>${escape(op['x-required-scope'])}</code>. Responses: ${Object.keys(op.responses).map((s) => `<code>${s}</code>`).join(', ')}.</p>
-  ${op.requestBody ? `<details><summary>Request body schema</summary><pre>${escape(JSON.stringify((op.requestBody as { content: { 'application/json': { schema: Json } } }).content['application/json'].schema, null, 2))}</pre></details>` : ''}
+  ${op.requestBody ? `<details><summary>Request body schema</summary><pre>${escape(JSON.stringify(Object.values((op.requestBody as { content: Record<string, { schema: Json }> }).content)[0]?.schema, null, 2))}</pre></details>` : ''}
 </section>`,
       ),
     )

@@ -24,8 +24,10 @@ export function securityHeaders(options: { isProduction: boolean }) {
     res.setHeader('Content-Security-Policy', csp);
     if (options.isProduction) res.setHeader('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    // Links carry signed tokens: never leak a URL to another site.
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    // Links carry signed tokens: never leak a URL to another site. same-origin, not no-referrer: under no-referrer a
+    // browser sends "Origin: null" on a plain form POST, which the CX1 check (and Remix's own) must refuse, so forms
+    // would only work with JavaScript.
+    res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader(
       'Permissions-Policy',
       'camera=(), microphone=(), geolocation=(), payment=(), usb=(), publickey-credentials-get=(self), publickey-credentials-create=(self)',

@@ -56,7 +56,10 @@ export async function listInbox(
 ): Promise<{ items: InboxItem[]; hasNext: boolean; unread: number }> {
   const { orgId, patientId, pageSize } = options;
   const mine = sql`${messages.orgId} = ${orgId} and ${messages.id} in (${deliveredTo(orgId, patientId)})`;
-  const read = sql<boolean>`exists (select 1 from ${messageAccess} where ${messageAccess.orgId} = ${orgId} and ${messageAccess.messageId} = ${messages.id} and ${messageAccess.patientId} = ${patientId})`;
+  // The outer message id, qualified by hand: in a one-table select drizzle writes columns without their table, and
+  // inside these subqueries a bare "id" would be the inner table's own id.
+  const outerId = sql`${messages}.${sql.identifier('id')}`;
+  const read = sql<boolean>`exists (select 1 from ${messageAccess} where ${messageAccess.orgId} = ${orgId} and ${messageAccess.messageId} = ${outerId} and ${messageAccess.patientId} = ${patientId})`;
   const [rows, [counts]] = await Promise.all([
     db
       .select({
@@ -66,7 +69,7 @@ export async function listInbox(
         expiresAt: messages.expiresAt,
         retractedAt: messages.retractedAt,
         read,
-        attachments: sql<number>`(select count(*)::int from ${messageAttachments} where ${messageAttachments.orgId} = ${orgId} and ${messageAttachments.messageId} = ${messages.id})`,
+        attachments: sql<number>`(select count(*)::int from ${messageAttachments} where ${messageAttachments.orgId} = ${orgId} and ${messageAttachments.messageId} = ${outerId})`,
       })
       .from(messages)
       .where(mine)

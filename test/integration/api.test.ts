@@ -195,6 +195,46 @@ describe('contract: every operation, as documented', () => {
     }
   });
 
+  it('OAuth 2.0 client credentials: a 15-minute token for a key, narrowed scopes, refused when wrong, expired or revoked', async () => {
+    const secret = dev.config.secrets.CODE_HMAC_SECRET;
+    const made = await createApiKey(db, secret, { orgId: org.id, name: 'oauth', scopes: ['messages', 'links'], actor: { type: 'system' }, now: new Date() });
+    const [clientId, clientSecret] = [made.key.slice(0, 'cpk_'.length + 12), made.key.slice('cpk_'.length + 13)];
+    const token = async (form: Record<string, string>, headers: Record<string, string> = {}) => {
+      const res = await dev.fetch('/api/v1/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+      const json = (await res.json()) as Record<string, unknown>;
+      const documented = doc.paths['/oauth/token']!.post!.responses[String(res.status)]!;
+      const validate = ajv.compile(documented.content!['application/json']!.schema);
+      expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+      called.add('post /oauth/token');
+      return { status: res.status, json };
+    };
+    const issued = await token({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+    expect(issued.status).toBe(200);
+    expect(issued.json).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'messages links' });
+    const access = issued.json.access_token as string;
+    const path = `/messages/${randomUUID()}`;
+    expect((await api('GET', path, { key: access, template: '/messages/{messageId}' })).status).toBe(404);
+    // HTTP Basic works too; a narrower scope gives a narrower token.
+    const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
+    const narrow = await token({ grant_type: 'client_credentials', scope: 'links' }, { authorization: `Basic ${basic}` });
+    expect(narrow.json.scope).toBe('links');
+    expect((await api('GET', path, { key: narrow.json.access_token as string, template: '/messages/{messageId}' })).status).toBe(403);
+    expect((await token({ grant_type: 'client_credentials', client_id: clientId, client_secret: 'x'.repeat(43) })).json.error).toBe('invalid_client');
+    expect((await token({ grant_type: 'password', client_id: clientId, client_secret: clientSecret })).json.error).toBe('unsupported_grant_type');
+    expect((await token({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'consent' })).json.error).toBe('invalid_scope');
+    expect((await token({ grant_type: 'client_credentials' })).json.error).toBe('invalid_request');
+    // A forged token, one signed for another audience, and an expired one are refused.
+    const [h, p, sig] = access.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), scope: 'messages links consent patients webhooks' })).toString('base64url')}.${sig}`;
+    expect((await api('GET', path, { key: forged, template: '/messages/{messageId}' })).status).toBe(401);
+    const { issueToken } = await import('../../server/api/oauth');
+    const old = await issueToken(db, secret, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }, undefined, new Date(Date.now() - 16 * 60_000));
+    expect((await api('GET', path, { key: (old.body as { access_token: string }).access_token, template: '/messages/{messageId}' })).status).toBe(401);
+    // Revoking the key ends its tokens at once.
+    await revokeApiKey(db, { orgId: org.id, keyId: made.id, at: new Date(), actor: { type: 'system' } });
+    expect((await api('GET', path, { key: access, template: '/messages/{messageId}' })).status).toBe(401);
+  });
+
   it('every operation in the document was called', () => {
     const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`));
     expect([...called].sort()).toEqual(expect.arrayContaining(documented.sort()));

@@ -63,7 +63,7 @@ describe('CX2: security headers', () => {
     for (const server of [dev, prod]) {
       const res = await server.fetch('/healthz');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('referrer-policy')).toBe('same-origin');
       expect(res.headers.get('permissions-policy')).toContain('camera=()');
       expect(res.headers.get('x-powered-by')).toBeNull();
     }

@@ -131,6 +131,8 @@ describe('the inbox and a message', () => {
 
     const after = await (await dev.fetch(`/o/${org.slug}/messages`, { headers: { cookie } })).text();
     expect(after).toContain('You have read them all.');
+    expect(after).not.toContain('inbox__badge');
+    expect(after).not.toContain('inbox__item--unread');
     const overall = await (await dev.fetch(`/o/${org.slug}/messages/access`, { headers: { cookie } })).text();
     expect(overall).toContain('Who opened your messages');
     expect(overall).toContain(`/o/${org.slug}/messages/${messageId}`);
@@ -195,6 +197,8 @@ describe('the inbox and a message', () => {
         { name: '../../evil.html', contentType: 'text/html', content: Buffer.from('<script>alert(1)</script>') },
       ],
     });
+    const listed = await (await dev.fetch(`/o/${org.slug}/messages`, { headers: { cookie } })).text();
+    expect(listed).toContain('· 2 attachments');
     const page = await (await dev.fetch(`/o/${org.slug}/messages/${sent.messageId}`, { headers: { cookie } })).text();
     const ids = [...page.matchAll(/\/attachments\/([0-9a-f-]{36})/g)].map((m) => m[1]!);
     expect(ids).toHaveLength(2);
