@@ -173,7 +173,9 @@ export function buildRouter(deps: ApiDeps, operations: Operation[]): Router {
         const query = parse(op.query, req.query, 'query');
         const body = parse(op.body, req.body, 'body');
         const run = (db: DbOrTx) => op.handler({ principal, params, query, body, db, deps, now });
-        const result = op.method === 'post' ? await withIdempotency(deps, req, principal.orgId, run) : await run(deps.db);
+        // Reads run on the pool; every write runs in one transaction (with its Idempotency-Key record, for POST).
+        const result =
+          op.method === 'get' ? await run(deps.db) : op.method === 'post' ? await withIdempotency(deps, req, principal.orgId, run) : await deps.db.transaction((tx) => run(tx));
         for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
         if (result.status === 204) res.status(204).end();
         else res.status(result.status).type(result.status >= 400 ? 'application/problem+json' : 'application/json').send(JSON.stringify(result.body));

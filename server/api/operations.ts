@@ -3,8 +3,10 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
-import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, webhookEndpoints, type Delivery, type WebhookDelivery } from '../../db/schema/index';
+import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type Delivery, type WebhookDelivery } from '../../db/schema/index';
+import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
+import { recordOutboundEvent } from '../events/outbound';
 import { createWebhookEndpoint, disableWebhookEndpoint, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../delivery/webhooks';
 import { enqueueMessage } from '../engine/enqueue';
 import { loadFacts } from '../engine/facts';
@@ -427,6 +429,91 @@ const consentState = operation({
   },
 });
 
+// ---- suppressions -------------------------------------------------------------------------------------------------
+
+const suppressionKind = z.enum(['email', 'sms']);
+const suppressionSchema = z
+  .object({ kind: suppressionKind, value: z.string(), reason: z.enum(['hard_bounce', 'complaint', 'sms_stop', 'admin']), createdAt: isoDate })
+  .meta({ id: 'Suppression' });
+const suppressionView = (r: { kind: 'email' | 'sms'; value: string; reason: 'hard_bounce' | 'complaint' | 'sms_stop' | 'admin'; createdAt: Date }) => ({
+  kind: r.kind,
+  value: r.value,
+  reason: r.reason,
+  createdAt: r.createdAt.toISOString(),
+});
+
+function normalisedContact(kind: 'email' | 'sms', value: string, field: string): string {
+  const n = normaliseContact(value);
+  if (!n || n.kind !== kind) throw new ApiProblem('validation_failed', 'Not a valid address or number.', { [field]: [kind === 'email' ? 'Not an email address.' : 'Not a phone number in E.164 form.'] });
+  return n.value;
+}
+
+const listSuppressions = operation({
+  method: 'get',
+  path: '/suppressions',
+  operationId: 'listSuppressions',
+  tag: 'Suppressions',
+  summary: 'Addresses and numbers nothing is sent to',
+  description: 'Hard bounces, complaints, SMS STOP replies, and the ones you added. Newest first.',
+  scope: 'messages',
+  query: z.object({ kind: suppressionKind.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
+  responses: { 200: { description: 'Suppressions', schema: z.object({ suppressions: z.array(suppressionSchema) }) }, ...problems(400, ...COMMON) },
+  handler: async ({ principal, query, db }) => {
+    const rows = await db
+      .select()
+      .from(suppressions)
+      .where(and(eq(suppressions.orgId, principal.orgId), query.kind ? eq(suppressions.kind, query.kind) : undefined))
+      .orderBy(desc(suppressions.createdAt))
+      .limit(query.limit ?? 100);
+    return { status: 200, body: { suppressions: rows.map(suppressionView) } };
+  },
+});
+
+const addSuppression = operation({
+  method: 'post',
+  path: '/suppressions',
+  operationId: 'addSuppression',
+  tag: 'Suppressions',
+  summary: 'Stop sending to an address or number',
+  scope: 'messages',
+  body: z.object({ kind: suppressionKind, value: z.string().min(3).max(320) }).meta({ id: 'SuppressionRequest' }),
+  responses: { 201: { description: 'Added (or already there)', schema: suppressionSchema }, ...problems(400, 422, ...COMMON) },
+  handler: async ({ principal, body, db, now }) => {
+    const value = normalisedContact(body.kind, body.value, 'body.value');
+    const [added] = await db.insert(suppressions).values({ orgId: principal.orgId, kind: body.kind, value, reason: 'admin', createdAt: now }).onConflictDoNothing().returning();
+    if (added) {
+      const [point] = await db.select({ patientId: contactPoints.patientId }).from(contactPoints).where(and(eq(contactPoints.orgId, principal.orgId), eq(contactPoints.kind, body.kind), eq(contactPoints.value, value)));
+      // Ids and reason codes only: never the address itself (AU2).
+      await appendAudit(db as Tx, principal.orgId, { actorType: 'organisation', actorId: principal.keyId, action: 'suppression.added', subjectType: point ? 'patient' : null, subjectId: point?.patientId ?? null, details: { kind: body.kind, reason: 'admin' } });
+      await recordOutboundEvent(db as Tx, principal.orgId, { type: 'suppression.added', patientId: point?.patientId ?? null, payload: { kind: body.kind, reason: 'admin' }, occurredAt: now });
+    }
+    const [row] = await db.select().from(suppressions).where(and(eq(suppressions.orgId, principal.orgId), eq(suppressions.kind, body.kind), eq(suppressions.value, value)));
+    return { status: 201, body: suppressionView(row!) };
+  },
+});
+
+const removeSuppression = operation({
+  method: 'delete',
+  path: '/suppressions/{kind}/{value}',
+  operationId: 'removeSuppression',
+  tag: 'Suppressions',
+  summary: 'Allow sending to an address or number again',
+  description: 'For example after a patient fixed a full mailbox. An SMS STOP can only be undone by the patient texting START or changing their choices.',
+  scope: 'messages',
+  params: z.object({ kind: suppressionKind, value: z.string().min(3).max(320) }),
+  responses: { 204: { description: 'Removed' }, ...problems(400, 404, 409, ...COMMON) },
+  handler: async ({ principal, params, db }) => {
+    const value = normalisedContact(params.kind, params.value, 'path.value');
+    const [row] = await db.select().from(suppressions).where(and(eq(suppressions.orgId, principal.orgId), eq(suppressions.kind, params.kind), eq(suppressions.value, value)));
+    if (!row) throw new ApiProblem('not_found', 'That address or number is not suppressed.');
+    // TCPA: a STOP is the patient's word; the organisation cannot take it back on their behalf.
+    if (row.reason === 'sms_stop') throw new ApiProblem('conflict', 'The patient texted STOP: only the patient can undo that.');
+    await db.delete(suppressions).where(and(eq(suppressions.orgId, principal.orgId), eq(suppressions.kind, params.kind), eq(suppressions.value, value)));
+    await appendAudit(db as Tx, principal.orgId, { actorType: 'organisation', actorId: principal.keyId, action: 'suppression.removed', details: { kind: params.kind, reason: row.reason } });
+    return { status: 204, body: null };
+  },
+});
+
 // ---- webhooks ------------------------------------------------------------------------------------------------------
 
 const eventType = z.enum(WEBHOOK_EVENT_TYPES);
@@ -570,6 +657,9 @@ export const OPERATIONS: Operation[] = [
   mintLink,
   upsertPatient,
   consentState,
+  listSuppressions,
+  addSuppression,
+  removeSuppression,
   createWebhook,
   listWebhooks,
   deleteWebhook,

@@ -8,7 +8,7 @@ import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, deliveries, messages, outboundEvents } from '../../db/schema/index';
+import { apiKeys, deliveries, messages, outboundEvents, suppressions } from '../../db/schema/index';
 import { buildRouter } from '../../server/api/framework';
 import { createApiKey, revokeApiKey, rotateApiKey } from '../../server/api/keys';
 import { OPERATIONS } from '../../server/api/operations';
@@ -233,6 +233,24 @@ describe('contract: every operation, as documented', () => {
     // Revoking the key ends its tokens at once.
     await revokeApiKey(db, { orgId: org.id, keyId: made.id, at: new Date(), actor: { type: 'system' } });
     expect((await api('GET', path, { key: access, template: '/messages/{messageId}' })).status).toBe(401);
+  });
+
+  it('suppressions: add (idempotent), list, remove; a patient STOP cannot be removed by the organisation', async () => {
+    const email = `Supp-${randomUUID().slice(0, 6)}@Example.com`;
+    const added = await api('POST', '/suppressions', { body: { kind: 'email', value: email } });
+    expect(added.status).toBe(201);
+    expect(added.json).toMatchObject({ kind: 'email', value: email.toLowerCase(), reason: 'admin' });
+    expect((await api('POST', '/suppressions', { body: { kind: 'email', value: email } })).status).toBe(201);
+    expect((await api('POST', '/suppressions', { body: { kind: 'sms', value: 'not a number' } })).status).toBe(400);
+    const listed = await api('GET', '/suppressions?kind=email', { template: '/suppressions' });
+    expect(listed.json.suppressions.filter((s: { value: string }) => s.value === email.toLowerCase())).toHaveLength(1);
+    expect((await api('GET', '/suppressions', { key: otherKey })).json.suppressions.some((s: { value: string }) => s.value === email.toLowerCase())).toBe(false);
+    expect((await api('DELETE', `/suppressions/email/${encodeURIComponent(email)}`, { key: otherKey, template: '/suppressions/{kind}/{value}' })).status).toBe(404);
+    expect((await api('DELETE', `/suppressions/email/${encodeURIComponent(email)}`, { template: '/suppressions/{kind}/{value}' })).status).toBe(204);
+    expect((await api('DELETE', `/suppressions/email/${encodeURIComponent(email)}`, { template: '/suppressions/{kind}/{value}' })).status).toBe(404);
+    const phone = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
+    await db.insert(suppressions).values({ orgId: org.id, kind: 'sms', value: phone, reason: 'sms_stop', createdAt: new Date() });
+    expect((await api('DELETE', `/suppressions/sms/${encodeURIComponent(phone)}`, { template: '/suppressions/{kind}/{value}' })).status).toBe(409);
   });
 
   it('every operation in the document was called', () => {
