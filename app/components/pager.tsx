@@ -9,15 +9,15 @@ export function Pager({ base, page, hasNext, label, noun }: { base: string; page
         {page > 1 ? (
           <li>
             <Link to={page === 2 ? base : `${base}?page=${page - 1}`} rel="prev">
-              Newer {noun}
+              {`Newer ${noun}`}
             </Link>
           </li>
         ) : null}
-        <li>Page {page}</li>
+        <li>{`Page ${page}`}</li>
         {hasNext ? (
           <li>
             <Link to={`${base}?page=${page + 1}`} rel="next">
-              Older {noun}
+              {`Older ${noun}`}
             </Link>
           </li>
         ) : null}

@@ -272,8 +272,11 @@ describe('the feedback server', () => {
     expect(audit.filter((e) => e.action === 'delivery.failed')).toEqual([expect.objectContaining({ subjectId: delivery.id, details: { reason: 'hard_bounce', channel: 'email' } })]);
     expect(JSON.stringify(audit)).not.toContain(email);
     expect((await verifyAuditChain(db, org.id)).ok).toBe(true);
-    const events = await db.select().from(outboundEvents).where(eq(outboundEvents.orgId, org.id));
-    expect(events).toEqual([expect.objectContaining({ type: 'suppression.added', patientId: patient.id, payload: { kind: 'email', reason: 'hard_bounce', patientId: patient.id } })]);
+    const events = (await db.select().from(outboundEvents).where(eq(outboundEvents.orgId, org.id))).filter((e) => e.type !== 'delivery.sent');
+    expect(events.sort((a, b) => a.type.localeCompare(b.type))).toEqual([
+      expect.objectContaining({ type: 'delivery.bounced', patientId: patient.id, payload: { deliveryId: delivery.id, messageId: delivery.messageId, channel: 'email', reason: 'hard_bounce' } }),
+      expect.objectContaining({ type: 'suppression.added', patientId: patient.id, payload: { kind: 'email', reason: 'hard_bounce', patientId: patient.id } }),
+    ]);
 
     const next = await sendTo(org.id, patient.id);
     expect(next).toMatchObject({ status: 'blocked', decision: 'block', reason: 'suppressed' });
@@ -289,7 +292,9 @@ describe('the feedback server', () => {
     const audit = await auditOf(org.id);
     expect(audit.find((e) => e.action === 'suppression.added')).toMatchObject({ subjectId: patient.id, details: { kind: 'email', reason: 'complaint', deliveryId: delivery.id } });
     expect(JSON.stringify(audit)).not.toContain(email);
-    expect(await db.select().from(outboundEvents).where(eq(outboundEvents.orgId, org.id))).toEqual([
+    const events = (await db.select().from(outboundEvents).where(eq(outboundEvents.orgId, org.id))).filter((e) => e.type !== 'delivery.sent');
+    expect(events.sort((a, b) => a.type.localeCompare(b.type))).toEqual([
+      expect.objectContaining({ type: 'delivery.complained', payload: expect.objectContaining({ deliveryId: delivery.id, reason: 'complaint' }) }),
       expect.objectContaining({ type: 'suppression.added', payload: { kind: 'email', reason: 'complaint', patientId: patient.id } }),
     ]);
     expect(await sendTo(org.id, patient.id)).toMatchObject({ status: 'blocked', reason: 'suppressed' });
@@ -334,7 +339,8 @@ describe('the feedback server', () => {
     await Promise.all([report(raw), report(raw)]);
     expect(await stateOf(org.id, delivery.id)).toEqual(once);
     expect(once.suppressions).toBe(1);
-    expect(once.outboundEvents).toBe(1);
+    // delivery.sent from the hand-off, then delivery.bounced and suppression.added once each.
+    expect(once.outboundEvents).toBe(3);
     const audit = await auditOf(org.id);
     expect(audit.filter((e) => e.action === 'suppression.added')).toHaveLength(1);
     expect(audit.filter((e) => e.action === 'delivery.failed')).toHaveLength(1);
