@@ -4,6 +4,8 @@
 // signs them the Standard Webhooks way and POSTs them, retrying with backoff. A process killed mid-delivery loses
 // nothing: its lease runs out and another pass sends the same delivery again, with the same webhook-id.
 import { createHmac, randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../../db/client';
 import { outboundEvents, patients, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
@@ -136,7 +138,32 @@ async function bodyOf(db: DbOrTx, d: WebhookDelivery): Promise<string> {
   });
 }
 
-export async function sendWebhook(db: Database, ring: KekRing, d: WebhookDelivery, logger: Logger, now = new Date()): Promise<'delivered' | 'retry' | 'failed'> {
+/** Loopback, private, link-local, CGNAT and unique-local addresses: not for an organisation's webhook in production. */
+export function isPrivateAddress(address: string): boolean {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  const v6 = address.toLowerCase();
+  return v6 === '::1' || v6 === '::' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80');
+}
+
+/** SSRF: every address the endpoint's host resolves to must be public (checked before each attempt). */
+async function publicTarget(url: string): Promise<boolean> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  return addresses.length > 0 && addresses.every((a) => !isPrivateAddress(a));
+}
+
+export async function sendWebhook(
+  db: Database,
+  ring: KekRing,
+  d: WebhookDelivery,
+  logger: Logger,
+  now = new Date(),
+  options: { allowPrivateNetworks?: boolean } = {},
+): Promise<'delivered' | 'retry' | 'failed'> {
   const [endpoint] = await db.select().from(webhookEndpoints).where(and(eq(webhookEndpoints.orgId, d.orgId), eq(webhookEndpoints.id, d.endpointId)));
   if (!endpoint || endpoint.disabledAt) {
     await db.update(webhookDeliveries).set({ status: 'failed', lastError: 'endpoint_disabled' }).where(eq(webhookDeliveries.id, d.id));
@@ -149,6 +176,7 @@ export async function sendWebhook(db: Database, ring: KekRing, d: WebhookDeliver
   let statusCode: number | null = null;
   let error: string | null = null;
   try {
+    if (!options.allowPrivateNetworks && !(await publicTarget(endpoint.url))) throw Object.assign(new Error('private address'), { cause: { code: 'private_address' } });
     const res = await fetch(endpoint.url, {
       method: 'POST',
       redirect: 'manual',
@@ -187,10 +215,19 @@ export async function sendWebhook(db: Database, ring: KekRing, d: WebhookDeliver
 }
 
 /** One dispatcher pass: fan out new events, then send what is due. Returns how much it did. */
-export async function runWebhookPass(deps: { db: Database; vault: KekRing; logger: Logger; orgIds?: string[]; leaseMs?: number; limit?: number }): Promise<number> {
+export async function runWebhookPass(deps: {
+  db: Database;
+  vault: KekRing;
+  logger: Logger;
+  orgIds?: string[];
+  leaseMs?: number;
+  limit?: number;
+  /** Outside production only: endpoints on loopback or private networks (a developer's machine, tests). */
+  allowPrivateNetworks?: boolean;
+}): Promise<number> {
   const fanned = await deps.db.transaction((tx) => fanOutEvents(tx, { orgIds: deps.orgIds }));
   const due = await claimWebhookDeliveries(deps.db, { limit: deps.limit ?? 20, leaseMs: deps.leaseMs ?? 60_000, orgIds: deps.orgIds });
-  await Promise.all(due.map((d) => sendWebhook(deps.db, deps.vault, d, deps.logger)));
+  await Promise.all(due.map((d) => sendWebhook(deps.db, deps.vault, d, deps.logger, new Date(), { allowPrivateNetworks: deps.allowPrivateNetworks })));
   return fanned + due.length;
 }
 

@@ -93,7 +93,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger, links: deps.links }) : undefined;
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
   // Outbound webhooks (issue 7): one lane, polling; several worker processes share the work through SKIP LOCKED.
-  const webhooks = await startWorkerLoop({ sql: database.sql, logger, concurrency: 1, pass: () => runWebhookPass({ db: database.db, vault: deps.vault, logger }) });
+  const webhooks = await startWorkerLoop({ sql: database.sql, logger, concurrency: 1, pass: () => runWebhookPass({ db: database.db, vault: deps.vault, logger, allowPrivateNetworks: !config.isProduction }) });
   return {
     close: async () => {
       await feedback?.close();

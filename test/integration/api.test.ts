@@ -175,7 +175,7 @@ describe('contract: every operation, as documented', () => {
       const { patient } = await createTestPatient(handle, org.id);
       const msg = await api('POST', '/messages', { body: { category: 'treatment', subject: 'Oops', text: 'x', recipients: [{ patient: { id: patient.id }, channels: ['portal'] }] } });
       await api('POST', `/messages/${msg.json.id}/retract`, { template: '/messages/{messageId}/retract' });
-      while ((await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id] })) > 0);
+      while ((await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id], allowPrivateNetworks: true })) > 0);
       const log = await api('GET', `/webhooks/${endpointId}/deliveries`, { template: '/webhooks/{endpointId}/deliveries' });
       expect(log.json.deliveries).toHaveLength(1);
       expect(log.json.deliveries[0]).toMatchObject({ eventType: 'message.retracted', status: 'delivered', attempts: 1, lastStatusCode: 204 });
@@ -184,7 +184,7 @@ describe('contract: every operation, as documented', () => {
       expect((await api('POST', `/webhooks/deliveries/${deliveryId}/replay`, { key: otherKey, template: '/webhooks/deliveries/{deliveryId}/replay' })).status).toBe(404);
       const replayed = await api('POST', `/webhooks/deliveries/${deliveryId}/replay`, { template: '/webhooks/deliveries/{deliveryId}/replay' });
       expect(replayed.status).toBe(202);
-      await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id] });
+      await runWebhookPass({ db, vault: vaultRing(dev.config), logger: createLogger({ level: 'silent' }), orgIds: [org.id], allowPrivateNetworks: true });
       expect(received).toEqual([deliveryId, deliveryId]);
       expect((await api('GET', `/webhooks/${endpointId}/deliveries`, { key: otherKey, template: '/webhooks/{endpointId}/deliveries' })).status).toBe(404);
       expect((await api('DELETE', `/webhooks/${endpointId}`, { key: otherKey, template: '/webhooks/{endpointId}' })).status).toBe(404);

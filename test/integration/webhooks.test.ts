@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { webhookAttempts, webhookDeliveries } from '../../db/schema/index';
-import { createWebhookEndpoint, replayWebhookDelivery, runWebhookPass } from '../../server/delivery/webhooks';
+import { createWebhookEndpoint, isPrivateAddress, replayWebhookDelivery, runWebhookPass } from '../../server/delivery/webhooks';
 import { recordOutboundEvent } from '../../server/events/outbound';
 import { createLogger } from '../../server/logger';
 import { kekRing } from '../../server/messages/vault';
@@ -58,7 +58,7 @@ describe('webhooks', () => {
       const { endpoint, secret } = await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
       await events(org.id, patient.id, 2);
       await events(org.id, patient.id, 1, 'consent.revoked');
-      while ((await runWebhookPass({ db, vault, logger, orgIds: [org.id] })) > 0);
+      while ((await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true })) > 0);
       expect(receiver.received).toHaveLength(2);
       const verifier = new Webhook(secret);
       for (const r of receiver.received) {
@@ -85,19 +85,37 @@ describe('webhooks', () => {
     try {
       await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
       await events(org.id, patient.id, 1);
-      await runWebhookPass({ db, vault, logger, orgIds: [org.id] });
+      await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true });
       const [pending] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.orgId, org.id));
       expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 503, lastError: 'http_503' });
       expect(pending!.nextAttemptAt.getTime()).toBeGreaterThan(Date.now());
       await db.update(webhookDeliveries).set({ nextAttemptAt: new Date() }).where(eq(webhookDeliveries.id, pending!.id));
-      await runWebhookPass({ db, vault, logger, orgIds: [org.id] });
+      await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true });
       const [done] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, pending!.id));
       expect(done).toMatchObject({ status: 'delivered', attempts: 2, lastStatusCode: 200 });
       expect((await db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, pending!.id))).map((a) => a.statusCode)).toEqual([503, 200]);
       expect(await replayWebhookDelivery(db, { orgId: (await createTestOrganisation(handle, 'Stranger')).id, deliveryId: pending!.id })).toBeUndefined();
       expect(await replayWebhookDelivery(db, { orgId: org.id, deliveryId: pending!.id })).toMatchObject({ status: 'pending' });
-      await runWebhookPass({ db, vault, logger, orgIds: [org.id] });
+      await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true });
       expect(receiver.received.map((r) => r.id)).toEqual([pending!.id, pending!.id, pending!.id]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('SSRF: in production an endpoint on a loopback or private address is not called, and the attempt says why', async () => {
+    expect(['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1'].every(isPrivateAddress)).toBe(true);
+    expect(['8.8.8.8', '172.32.0.1', '2001:4860:4860::8888', '93.184.216.34'].some(isPrivateAddress)).toBe(false);
+    const org = await createTestOrganisation(handle, 'SSRF Clinic');
+    const { patient } = await createTestPatient(handle, org.id);
+    const receiver = await startReceiver();
+    try {
+      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
+      await events(org.id, patient.id, 1);
+      await runWebhookPass({ db, vault, logger, orgIds: [org.id] });
+      expect(receiver.received).toHaveLength(0);
+      const [row] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.orgId, org.id));
+      expect(row).toMatchObject({ status: 'pending', lastError: 'private_address', lastStatusCode: null });
     } finally {
       await receiver.close();
     }
