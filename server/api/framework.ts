@@ -40,6 +40,8 @@ export type Operation<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.Z
   description?: string;
   tag: string;
   scope: ApiScope;
+  /** A POST that changes nothing (the preflight): no transaction unless an Idempotency-Key asks for a record. */
+  readOnly?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -175,7 +177,11 @@ export function buildRouter(deps: ApiDeps, operations: Operation[]): Router {
         const run = (db: DbOrTx) => op.handler({ principal, params, query, body, db, deps, now });
         // Reads run on the pool; every write runs in one transaction (with its Idempotency-Key record, for POST).
         const result =
-          op.method === 'get' ? await run(deps.db) : op.method === 'post' ? await withIdempotency(deps, req, principal.orgId, run) : await deps.db.transaction((tx) => run(tx));
+          op.method === 'get' || (op.readOnly && req.get('idempotency-key') === undefined)
+            ? await run(deps.db)
+            : op.method === 'post'
+              ? await withIdempotency(deps, req, principal.orgId, run)
+              : await deps.db.transaction((tx) => run(tx));
         for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
         if (result.status === 204) res.status(204).end();
         else res.status(result.status).type(result.status >= 400 ? 'application/problem+json' : 'application/json').send(JSON.stringify(result.body));

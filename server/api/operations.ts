@@ -3,7 +3,7 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
-import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type Delivery, type WebhookDelivery } from '../../db/schema/index';
+import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
 import { recordOutboundEvent } from '../events/outbound';
@@ -78,14 +78,15 @@ const preflight = operation({
   summary: 'May I send this now?',
   description: 'Answers allow, block or defer with the reason, using the same gate the send engine runs before every hand-off.',
   scope: 'consent',
+  readOnly: true,
   body: preflightBody,
   responses: { 200: { description: 'The decision', schema: decisionSchema }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, body, db, now }) => {
     const orgId = principal.orgId;
     const patientId = await patientIdOf(db, orgId, body.patient);
     const topicId = body.topic ? await topicIdOf(db, orgId, body.topic) : null;
-    const probe = { orgId, patientId, category: body.category, topicId, channel: body.channel } as Delivery;
-    const { facts } = await loadFacts(db as Tx, probe, now);
+    // The engine's own facts and gate, read without the engine's locks: a question, not a hand-off.
+    const { facts } = await loadFacts(db, { orgId, patientId, category: body.category, topicId, channel: body.channel }, now, { lock: false });
     const d = decide({ category: body.category, topicId, channel: body.channel, sendBy: null }, facts, now);
     const out: z.infer<typeof decisionSchema> =
       d.kind === 'defer' ? { decision: 'defer', reason: d.reason, until: d.until.toISOString() } : d.kind === 'allow' ? { decision: 'allow', reason: d.reason, basis: d.basis } : { decision: 'block', reason: d.reason };

@@ -2,7 +2,7 @@
 // patient's consent-state row is read FOR SHARE and that lock is held until the hand-off commits: a revocation takes
 // the row exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
 import { and, count, desc, eq, gt, isNotNull, max, min, sql } from 'drizzle-orm';
-import type { Tx } from '../../db/client';
+import type { DbOrTx } from '../../db/client';
 import {
   authorizationEvents,
   authorizationTexts,
@@ -21,9 +21,26 @@ import type { GateFacts } from './gate';
 
 const WEEK_MS = 7 * 86_400_000;
 
+function stateQuery(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId'>, topicId: string, lock: boolean) {
+  const query = tx
+    .select({ state: consentStates, textHash: authorizationEvents.textHash, elements: authorizationTexts.elements })
+    .from(consentStates)
+    .innerJoin(authorizationEvents, eq(authorizationEvents.id, consentStates.grantEventId))
+    .innerJoin(authorizationTexts, and(eq(authorizationTexts.orgId, consentStates.orgId), eq(authorizationTexts.id, consentStates.textId)))
+    .where(and(eq(consentStates.orgId, d.orgId), eq(consentStates.patientId, d.patientId), eq(consentStates.topicId, topicId)));
+  return lock ? query.for('share', { of: consentStates }) : query;
+}
+
 export type LoadedFacts = { facts: GateFacts; contactValue: string | null };
 
-export async function loadFacts(tx: Tx, d: Delivery, now: Date): Promise<LoadedFacts> {
+/**
+ * The facts the gate decides on. The engine reads them inside its hand-off transaction under the consent locks
+ * (`lock`, the default). The API's preflight only answers a question and hands nothing off: it reads the same
+ * facts with the same code, without locks or a transaction (`lock: false`), so a busy preflight never queues behind
+ * or ahead of a revocation.
+ */
+export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>, now: Date, options: { lock?: boolean } = {}): Promise<LoadedFacts> {
+  const lock = options.lock ?? true;
   const marketing = d.category === 'marketing' && d.topicId !== null;
   const topicId = d.topicId ?? '00000000-0000-0000-0000-000000000000';
   const mine = (t: typeof deliveries) => and(eq(t.orgId, d.orgId), eq(t.patientId, d.patientId), eq(t.category, 'marketing'), eq(t.status, 'sent'));
@@ -32,16 +49,8 @@ export async function loadFacts(tx: Tx, d: Delivery, now: Date): Promise<LoadedF
   const [, stateRows, topicRows, prefRows, lastRows, windowRows, contactRows, prefs] = await Promise.all([
     // The shared locks (RV1): held until this transaction, and so the hand-off, ends. The advisory one queues fairly
     // behind a waiting revocation (see lockState in server/consent/ledger.ts); the row lock backs it up.
-    marketing ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
-    marketing
-      ? tx
-          .select({ state: consentStates, textHash: authorizationEvents.textHash, elements: authorizationTexts.elements })
-          .from(consentStates)
-          .innerJoin(authorizationEvents, eq(authorizationEvents.id, consentStates.grantEventId))
-          .innerJoin(authorizationTexts, and(eq(authorizationTexts.orgId, consentStates.orgId), eq(authorizationTexts.id, consentStates.textId)))
-          .where(and(eq(consentStates.orgId, d.orgId), eq(consentStates.patientId, d.patientId), eq(consentStates.topicId, topicId)))
-          .for('share', { of: consentStates })
-      : [],
+    marketing && lock ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
+    marketing ? stateQuery(tx, d, topicId, lock) : [],
     marketing ? tx.select().from(consentTopics).where(and(eq(consentTopics.orgId, d.orgId), eq(consentTopics.id, topicId))) : [],
     marketing
       ? tx
