@@ -1,29 +1,20 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
-import { ChooseContactForm, EnterCodeForm, type CodeErrors } from '../components/code-confirmation';
+import { ChooseContactForm, EnterCodeForm } from '../components/code-confirmation';
 import { FormError } from '../components/field';
 import { PasskeySignIn } from '../components/passkey-sign-in';
 import { openPatientLink } from '../services/consent.server';
+import { confirmCode, contactChoices, sendCodeToContact, type CodeStep } from '../services/code-confirmation.server';
 import {
-  attemptCookieName,
-  CODE_TTL_MS,
-  deliverCode,
   encodeReturnTo,
-  maskContact,
   optionalPatient,
-  readCookie,
   redirectTo,
-  requestCode,
   requireOrganisation,
   returnCookieName,
   serializeCookie,
   signedInRedirect,
-  verifiedContactsOf,
-  verifyCode,
 } from '../services/identity.server';
 import { messageIdForDelivery, pickupPolicyOf } from '../services/messages.server';
-import { codeFailure } from '../utils/code-errors';
-import { DATE_OF_BIRTH_ERROR, dateOfBirthFrom } from '../utils/date-of-birth';
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
 // login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then
@@ -62,18 +53,16 @@ export async function loader(args: LoaderFunctionArgs) {
   if (signedIn) return data({ ...base, state: 'someone_else' } as const, { status: 403 });
 
   const policy = await pickupPolicyOf(context.db, org.id);
-  const contacts = await verifiedContactsOf(context.db, org.id, opened.patientId);
+  const contacts = await contactChoices(context, org.id, opened.patientId);
   const payload = {
     ...base,
     state: 'confirm' as const,
     policy,
-    contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })),
+    contacts,
   };
   // A passkey sign-in (a fetch from this page) comes back to the message through the return cookie.
   return data(payload, { headers: { 'Set-Cookie': serializeCookie(returnCookieName(cookies), encodeReturnTo(opened.messagePath), cookies, 600) } });
 }
-
-type ActionResult = { stage: 'choose' | 'sent'; errors: CodeErrors & { form?: string } };
 
 export async function action(args: ActionFunctionArgs) {
   const { request, params, context } = args;
@@ -84,63 +73,20 @@ export async function action(args: ActionFunctionArgs) {
   if (opened.kind !== 'ok') throw redirectTo(new URL(request.url).pathname);
   const policy = await pickupPolicyOf(context.db, org.id);
   if (policy === 'passkey') {
-    return data<ActionResult>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
+    return data<CodeStep>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
   }
   const form = await request.formData();
-
-  if (form.get('intent') === 'send') {
-    const contacts = await verifiedContactsOf(context.db, org.id, opened.patientId);
-    const chosen = contacts.find((c) => c.id === form.get('contactId'));
-    if (!chosen) return data<ActionResult>({ stage: 'choose', errors: { contactId: 'Choose where to send the code.' } }, { status: 400 });
-    const result = await requestCode({
-      db: context.db,
-      codeSecret: context.identity.codeSecret,
-      orgId: org.id,
-      contact: { kind: chosen.kind, value: chosen.value },
-      ipAddress: context.clientIp,
-      patientId: opened.patientId,
-      now,
-    });
-    if (result.status === 'rate_limited') {
-      return data<ActionResult>(
-        { stage: 'choose', errors: { form: `Too many codes have been asked for. Please try again in ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` } },
-        { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
-      );
-    }
-    const delivery = result.delivery;
-    if (delivery) setImmediate(() => void deliverCode(context.transports, org.name, delivery));
-    return data<ActionResult>(
-      { stage: 'sent', errors: {} },
-      { headers: { 'Set-Cookie': serializeCookie(attemptCookieName(cookies), result.attemptToken, cookies, CODE_TTL_MS / 1000) } },
-    );
-  }
-
-  const withDateOfBirth = policy === 'code_dob';
-  const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
-  const dateOfBirth = withDateOfBirth ? dateOfBirthFrom(form) : undefined;
-  const inputErrors = {
-    code: /^\d{6}$/.test(code) ? undefined : 'Enter the 6-digit code we sent you.',
-    dateOfBirth: withDateOfBirth && !dateOfBirth ? DATE_OF_BIRTH_ERROR : undefined,
-  };
-  if (inputErrors.code || inputErrors.dateOfBirth) return data<ActionResult>({ stage: 'sent', errors: inputErrors }, { status: 400 });
-  const result = await verifyCode({
-    db: context.db,
-    codeSecret: context.identity.codeSecret,
-    orgId: org.id,
-    attemptToken: readCookie(request, attemptCookieName(cookies)),
-    code,
-    dateOfBirth,
+  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: opened.patientId, contactId: form.get('contactId'), purpose: 'sign_in', now });
+  const checked = await confirmCode(context, request, form, {
+    org,
+    patientId: opened.patientId,
+    withDateOfBirth: policy === 'code_dob',
+    purpose: 'sign_in',
+    otherPatient: 'That code was not sent for this message. Ask for a new code here.',
     now,
   });
-  if (result.status === 'verified' && result.patientId === opened.patientId) {
-    throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: result.patientId, method: result.method, location: opened.messagePath, now });
-  }
-  const failure = result.status === 'verified' ? { status: 400, form: 'That code was not sent for this message. Ask for a new code here.' } : codeFailure(result, org.name);
-  const wrong = result.status === 'wrong' && withDateOfBirth ? `The code or the date of birth is not right. You can try ${result.triesLeft} more time${result.triesLeft === 1 ? '' : 's'}.` : undefined;
-  return data<ActionResult>(
-    { stage: 'sent', errors: { code: wrong ?? ('field' in failure ? failure.field : undefined), form: failure.form } },
-    { status: failure.status },
-  );
+  if (!checked.verified) return checked.answer;
+  throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: opened.patientId, method: checked.method, location: opened.messagePath, now });
 }
 
 export default function Pickup() {

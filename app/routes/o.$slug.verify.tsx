@@ -3,24 +3,15 @@ import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/re
 import { ChooseContactForm, EnterCodeForm } from '../components/code-confirmation';
 import { FormError } from '../components/field';
 import { PasskeySignIn } from '../components/passkey-sign-in';
+import { confirmCode, contactChoices, sendCodeToContact } from '../services/code-confirmation.server';
 import {
-  attemptCookieName,
-  CODE_TTL_MS,
-  deliverCode,
   encodeReturnTo,
-  maskContact,
-  readCookie,
-  requestCode,
   returnCookieName,
   requirePatient,
   safeReturnTo,
   serializeCookie,
   signedInRedirect,
-  verifiedContactsOf,
-  verifyCode,
 } from '../services/identity.server';
-import { codeFailure } from '../utils/code-errors';
-import { DATE_OF_BIRTH_ERROR, dateOfBirthFrom } from '../utils/date-of-birth';
 
 // SE5 step-up: prove it is still you before a sensitive change. A new session id comes out of it (SE1).
 export const meta: MetaFunction = () => [{ title: 'Confirm it is you · Carepost' }];
@@ -29,7 +20,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
   const search = new URL(request.url).searchParams;
   const returnTo = safeReturnTo(org.slug, search.get('returnTo'));
-  const contacts = await verifiedContactsOf(context.db, org.id, patient.id);
+  const contacts = await contactChoices(context, org.id, patient.id);
   const payload = {
     slug: org.slug,
     orgName: org.name,
@@ -37,13 +28,11 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     // OT5: a code cannot meet a passkey policy. The passkey sign-in comes back here through the return cookie.
     usePasskey: search.get('level') === 'passkey',
     returnTo,
-    contacts: contacts.map((c) => ({ id: c.id, label: `${c.kind === 'email' ? 'Email' : 'Text message'} to ${maskContact(c)}` })),
+    contacts,
   };
   if (!payload.usePasskey) return payload;
   return data(payload, { headers: { 'Set-Cookie': serializeCookie(returnCookieName(context.identity.cookies), encodeReturnTo(returnTo), context.identity.cookies, 600) } });
 }
-
-type ActionResult = { stage: 'sent' | 'choose'; errors: { code?: string; form?: string; contactId?: string; dateOfBirth?: string } };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
@@ -51,62 +40,17 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies, slug: params.slug, now });
   const form = await request.formData();
   const returnTo = safeReturnTo(org.slug, String(form.get('returnTo') ?? ''));
-
-  if (form.get('intent') === 'send') {
-    const contacts = await verifiedContactsOf(context.db, org.id, patient.id);
-    const chosen = contacts.find((c) => c.id === form.get('contactId'));
-    if (!chosen) return data<ActionResult>({ stage: 'choose', errors: { contactId: 'Choose where to send the code.' } }, { status: 400 });
-    const result = await requestCode({
-      db: context.db,
-      codeSecret: context.identity.codeSecret,
-      orgId: org.id,
-      contact: { kind: chosen.kind, value: chosen.value },
-      ipAddress: context.clientIp,
-      purpose: 'step_up',
-      patientId: patient.id,
-      now,
-    });
-    if (result.status === 'rate_limited') {
-      return data<ActionResult>(
-        { stage: 'choose', errors: { form: `Too many codes have been asked for. Please try again in ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` } },
-        { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
-      );
-    }
-    const delivery = result.delivery;
-    if (delivery) setImmediate(() => void deliverCode(context.transports, org.name, delivery));
-    return data<ActionResult>(
-      { stage: 'sent', errors: {} },
-      { headers: { 'Set-Cookie': serializeCookie(attemptCookieName(cookies), result.attemptToken, cookies, CODE_TTL_MS / 1000) } },
-    );
-  }
-
-  const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
-  const withDateOfBirth = form.get('level') === 'code_dob';
-  const dateOfBirth = withDateOfBirth ? dateOfBirthFrom(form) : undefined;
-  const inputErrors = {
-    code: /^\d{6}$/.test(code) ? undefined : 'Enter the 6-digit code we sent you.',
-    dateOfBirth: withDateOfBirth && !dateOfBirth ? DATE_OF_BIRTH_ERROR : undefined,
-  };
-  if (inputErrors.code || inputErrors.dateOfBirth) return data<ActionResult>({ stage: 'sent', errors: inputErrors }, { status: 400 });
-  const result = await verifyCode({
-    db: context.db,
-    codeSecret: context.identity.codeSecret,
-    orgId: org.id,
-    attemptToken: readCookie(request, attemptCookieName(cookies)),
-    code,
+  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: patient.id, contactId: form.get('contactId'), purpose: 'step_up', now });
+  const checked = await confirmCode(context, request, form, {
+    org,
+    patientId: patient.id,
+    withDateOfBirth: form.get('level') === 'code_dob',
     purpose: 'step_up',
-    dateOfBirth,
+    otherPatient: 'That code belongs to someone else.',
     now,
   });
-  if (result.status === 'verified' && result.patientId === patient.id) {
-    throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: patient.id, method: result.method, location: returnTo, now });
-  }
-  const failure = result.status === 'verified' ? { status: 400, form: 'That code belongs to someone else.' } : codeFailure(result, org.name);
-  const wrong = result.status === 'wrong' && withDateOfBirth ? `The code or the date of birth is not right. You can try ${result.triesLeft} more time${result.triesLeft === 1 ? '' : 's'}.` : undefined;
-  return data<ActionResult>(
-    { stage: 'sent', errors: { code: wrong ?? ('field' in failure ? failure.field : undefined), form: failure.form } },
-    { status: failure.status },
-  );
+  if (!checked.verified) return checked.answer;
+  throw await signedInRedirect({ db: context.db, request, cookies, orgId: org.id, patientId: patient.id, method: checked.method, location: returnTo, now });
 }
 
 export default function Verify() {
