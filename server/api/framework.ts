@@ -10,6 +10,7 @@ import type { LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
 import type { KekRing } from '../messages/vault';
 import { canonicalJson } from '../audit/canonical';
+import { countRateEvent } from '../identity/rate-limit';
 import { authenticateApiKey, type ApiPrincipal } from './keys';
 import { authenticateAccessToken, issueToken } from './oauth';
 
@@ -56,20 +57,14 @@ export function operation<P extends z.ZodType = z.ZodObject<{}>, Q extends z.Zod
 
 const PER_MINUTE_DEFAULT = 1_200;
 
-/** Fixed one-minute windows in the database, shared by every web process; the count tells the RateLimit headers. */
+/** Per key, in the same fixed-window counters as code sending (shared by every web process); the count feeds the headers. */
 async function rateLimit(db: Database, keyId: string, limit: number, now: Date): Promise<{ headers: Record<string, string>; allowed: boolean; retryAfter: number }> {
-  const windowStart = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-  const rows = await db.execute<{ count: number }>(sql`
-    insert into rate_limit_counters (bucket, window_start, count) values (${`api:${keyId}`}, ${windowStart.toISOString()}::timestamptz, 1)
-    on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
-    returning count`);
-  const count = Number(rows[0]?.count ?? 0);
-  const reset = Math.max(1, Math.ceil((windowStart.getTime() + 60_000 - now.getTime()) / 1000));
+  const { count, resetSeconds } = await countRateEvent(db, { name: 'api', limit, windowSeconds: 60 }, keyId, now);
   const headers = {
     'RateLimit-Policy': `"per-key";q=${limit};w=60`,
-    RateLimit: `"per-key";r=${Math.max(0, limit - count)};t=${reset}`,
+    RateLimit: `"per-key";r=${Math.max(0, limit - count)};t=${resetSeconds}`,
   };
-  return { headers, allowed: count <= limit, retryAfter: reset };
+  return { headers, allowed: count <= limit, retryAfter: resetSeconds };
 }
 
 function sendProblem(res: Response, problem: ApiProblem) {

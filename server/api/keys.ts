@@ -1,10 +1,11 @@
 // API keys (issue 7): shown once, stored as an HMAC, scoped, rotatable, with a last-used time. A key is
 // `cpk_<prefix>_<secret>`: the prefix finds the row, the secret proves possession.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../../db/client';
 import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
+import { keyedHash } from '../identity/codes';
 import { isUuid } from '../ids';
 
 const KEY_FORMAT = /^cpk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
@@ -13,7 +14,7 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 export type ApiPrincipal = { orgId: string; keyId: string; scopes: ApiScope[] };
 
-const hashSecret = (hmacSecret: Buffer, secret: string) => createHmac('sha256', hmacSecret).update('carepost-api-key').update(secret).digest('base64url');
+const hashSecret = (hmacSecret: Buffer, secret: string) => keyedHash(hmacSecret, 'api-key', secret);
 
 type NewKey = { orgId: string; name: string; scopes: ApiScope[]; expiresAt?: Date; replacesId?: string; actor: { type: 'admin' | 'system'; id?: string }; now: Date };
 

@@ -63,5 +63,3 @@ export function fieldErrorsOf(error: z.ZodError): Record<string, string[]> {
   }
   return out;
 }
-
-export const PROBLEM_TYPES = TYPES;

@@ -6,7 +6,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../../db/client';
 import { outboundEvents, patients, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
@@ -79,11 +79,13 @@ export async function disableWebhookEndpoint(db: Database, options: { orgId: str
  * Copies new events into deliveries, once each: events are taken FOR UPDATE SKIP LOCKED and marked dispatched in
  * the same statement, so two dispatchers never copy one event twice and an event that commits late is still taken.
  */
+/** `and org_id in (...)` when a pass is limited to some organisations (a dedicated worker, tests sharing a database). */
+const orgFilter = (orgIds: string[] | undefined) => (orgIds ? sql`and org_id in (${sql.join(orgIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``);
+
 export async function fanOutEvents(db: DbOrTx, options: { limit?: number; orgIds?: string[] } = {}): Promise<number> {
-  const orgFilter = options.orgIds ? sql`and org_id in (${sql.join(options.orgIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
   const rows = await db.execute<{ events: number }>(sql`
     with batch as (
-      select id from outbound_events where dispatched_at is null ${orgFilter}
+      select id from outbound_events where dispatched_at is null ${orgFilter(options.orgIds)}
       order by created_at limit ${options.limit ?? 500} for update skip locked
     ), marked as (
       update outbound_events e set dispatched_at = now() from batch where e.id = batch.id
@@ -101,17 +103,18 @@ export async function fanOutEvents(db: DbOrTx, options: { limit?: number; orgIds
 
 /** Due deliveries, each moved one lease ahead so nobody else takes it meanwhile (and a crash only delays it). */
 export async function claimWebhookDeliveries(db: DbOrTx, options: { limit: number; leaseMs: number; orgIds?: string[] }): Promise<WebhookDelivery[]> {
-  const orgFilter = options.orgIds ? sql`and org_id in (${sql.join(options.orgIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
-  const rows = await db.execute<Record<string, unknown>>(sql`
-    update webhook_deliveries set next_attempt_at = now() + ${`${options.leaseMs} milliseconds`}::interval, attempts = attempts + 1
-    where id in (
-      select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now() ${orgFilter}
-      order by next_attempt_at limit ${options.limit} for update skip locked
-    )
-    returning id`);
-  const ids = rows.map((r) => String(r.id));
-  if (ids.length === 0) return [];
-  return db.select().from(webhookDeliveries).where(sql`${webhookDeliveries.id} in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
+  const due = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(sql`${webhookDeliveries.status} = 'pending' and ${webhookDeliveries.nextAttemptAt} <= now() ${orgFilter(options.orgIds)}`)
+    .orderBy(asc(webhookDeliveries.nextAttemptAt))
+    .limit(options.limit)
+    .for('update', { skipLocked: true });
+  return db
+    .update(webhookDeliveries)
+    .set({ nextAttemptAt: sql`now() + ${`${options.leaseMs} milliseconds`}::interval`, attempts: sql`${webhookDeliveries.attempts} + 1` })
+    .where(inArray(webhookDeliveries.id, due))
+    .returning();
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under the secret's key bytes (Standard Webhooks). */
@@ -239,10 +242,6 @@ export async function webhookLog(db: DbOrTx, options: { orgId: string; endpointI
     .where(and(eq(webhookDeliveries.orgId, options.orgId), eq(webhookDeliveries.endpointId, options.endpointId)))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(options.limit);
-}
-
-export async function attemptsOf(db: DbOrTx, deliveryId: string) {
-  return db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, deliveryId)).orderBy(asc(webhookAttempts.at));
 }
 
 /** Sends a delivery again, with the same webhook-id: due now, attempts counted afresh. */

@@ -11,19 +11,21 @@ export type RateDecision = { allowed: true } | { allowed: false; limit: RateLimi
 export async function consumeRateLimits(db: DbOrTx, limits: { limit: RateLimit; key: string }[], now: Date): Promise<RateDecision> {
   let refused: { limit: RateLimit; retryAfterSeconds: number } | undefined;
   for (const { limit, key } of limits) {
-    const windowMs = limit.windowSeconds * 1000;
-    const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-    const bucket = `${limit.name}:${key}`;
-    const rows = await db.execute<{ count: number }>(sql`
-      insert into rate_limit_counters (bucket, window_start, count) values (${bucket}, ${windowStart.toISOString()}::timestamptz, 1)
-      on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
-      returning count`);
-    const count = Number(rows[0]?.count ?? 0);
-    if (count > limit.limit && !refused) {
-      refused = { limit, retryAfterSeconds: Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000)) };
-    }
+    const { count, resetSeconds } = await countRateEvent(db, limit, key, now);
+    if (count > limit.limit && !refused) refused = { limit, retryAfterSeconds: resetSeconds };
   }
   return refused ? { allowed: false, ...refused } : { allowed: true };
+}
+
+/** Counts one event in the limit's current window: the count so far (this one included) and seconds until it resets. */
+export async function countRateEvent(db: DbOrTx, limit: RateLimit, key: string, now: Date): Promise<{ count: number; resetSeconds: number }> {
+  const windowMs = limit.windowSeconds * 1000;
+  const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+  const rows = await db.execute<{ count: number }>(sql`
+    insert into rate_limit_counters (bucket, window_start, count) values (${`${limit.name}:${key}`}, ${windowStart.toISOString()}::timestamptz, 1)
+    on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
+    returning count`);
+  return { count: Number(rows[0]?.count ?? 0), resetSeconds: Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000)) };
 }
 
 /** Old windows are useless; the worker calls this now and then. */
