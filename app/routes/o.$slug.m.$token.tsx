@@ -14,7 +14,7 @@ import {
   serializeCookie,
   signedInRedirect,
 } from '../services/identity.server';
-import { messageIdForDelivery, pickupPolicyOf } from '../services/messages.server';
+import { messageIdForDelivery } from '../services/messages.server';
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
 // login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then
@@ -52,7 +52,7 @@ export async function loader(args: LoaderFunctionArgs) {
   if (signedIn?.patient.id === opened.patientId) throw redirectTo(opened.messagePath);
   if (signedIn) return data({ ...base, state: 'someone_else' } as const, { status: 403 });
 
-  const policy = await pickupPolicyOf(context.db, org.id);
+  const policy = org.pickupPolicy;
   const contacts = await contactChoices(context, org.id, opened.patientId);
   const payload = {
     ...base,
@@ -71,7 +71,7 @@ export async function action(args: ActionFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const opened = await openLink(args, org, now);
   if (opened.kind !== 'ok') throw redirectTo(new URL(request.url).pathname);
-  const policy = await pickupPolicyOf(context.db, org.id);
+  const policy = org.pickupPolicy;
   if (policy === 'passkey') {
     return data<CodeStep>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
   }

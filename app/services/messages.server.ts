@@ -11,4 +11,4 @@ export {
   subjectsOf,
   type AccessRow,
 } from '../../server/messages/inbox';
-export { pickupPolicyOf, requireReader } from '../../server/messages/pickup';
+export { requireReader } from '../../server/messages/pickup';

@@ -30,16 +30,18 @@ export async function requireAssurance(options: {
   cookies: CookieSettings;
   slug: string | undefined;
   now: Date;
-  level: AssuranceLevel;
+  /** A level, or how to read it from the organisation (its pickup policy, OT5). */
+  level: AssuranceLevel | ((org: SignedInPatient['org']) => AssuranceLevel);
   maxAgeMs: number;
   returnTo: string;
 }): Promise<SignedInPatient> {
   const signedIn = await requirePatient(options);
+  const level = typeof options.level === 'function' ? options.level(signedIn.org) : options.level;
   const fresh = verifiedWithin(signedIn.session, options.now, options.maxAgeMs);
-  if (fresh && methodSatisfies(signedIn.session.verificationMethod, options.level)) return signedIn;
+  if (fresh && methodSatisfies(signedIn.session.verificationMethod, level)) return signedIn;
   const slug = signedIn.org.slug;
   const params = new URLSearchParams({ returnTo: safeReturnTo(slug, options.returnTo) });
-  if (options.level !== 'code') params.set('level', options.level);
+  if (level !== 'code') params.set('level', level);
   throw redirectTo(`/o/${slug}/verify?${params.toString()}`);
 }
 

@@ -1,27 +1,17 @@
 // Who may read messages (OT5): the organisation's pickup policy names the verification a session needs, whatever
 // the age of the session; a weaker session is sent to confirm it is them at that level and comes back.
-import { eq } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client';
-import { organisations } from '../../db/schema/index';
-import { requireAssurance, type AssuranceLevel } from '../identity/assurance';
+import { requireAssurance } from '../identity/assurance';
 import type { CookieSettings } from '../identity/cookies';
 import { describeUserAgent } from '../identity/sessions';
-import { getOrganisationBranding } from '../orgs/organisations';
 import type { Reader } from './inbox';
-
-export async function pickupPolicyOf(db: DbOrTx, orgId: string): Promise<AssuranceLevel> {
-  const [org] = await db.select({ policy: organisations.pickupPolicy }).from(organisations).where(eq(organisations.id, orgId));
-  return org?.policy ?? 'code';
-}
 
 /**
  * The signed-in patient as a reader of their messages: verified the way the organisation's pickup policy asks, or
  * a redirect to sign in or to confirm it is them, and back to `returnTo`.
  */
 export async function requireReader(options: { request: Request; db: DbOrTx; cookies: CookieSettings; slug: string | undefined; now: Date; returnTo: string }) {
-  const branding = await getOrganisationBranding(options.db, options.slug ?? '');
-  const level = branding ? await pickupPolicyOf(options.db, branding.id) : 'code';
-  const signedIn = await requireAssurance({ ...options, level, maxAgeMs: Number.POSITIVE_INFINITY });
+  const signedIn = await requireAssurance({ ...options, level: (org) => org.pickupPolicy, maxAgeMs: Number.POSITIVE_INFINITY });
   const reader: Reader = {
     orgId: signedIn.org.id,
     patientId: signedIn.patient.id,
@@ -29,5 +19,5 @@ export async function requireReader(options: { request: Request; db: DbOrTx; coo
     verificationMethod: signedIn.session.verificationMethod,
     device: describeUserAgent(options.request.headers.get('user-agent')),
   };
-  return { ...signedIn, reader, level };
+  return { ...signedIn, reader };
 }

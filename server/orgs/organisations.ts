@@ -10,6 +10,8 @@ export type OrganisationBranding = {
   brandColor: string;
   brandTextColor: string;
   hasLogo: boolean;
+  /** What a patient must prove before reading a message (OT5); shown on the pickup page, so not a secret. */
+  pickupPolicy: 'code' | 'code_dob' | 'passkey';
 };
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -18,7 +20,7 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export async function getOrganisationBranding(db: DbOrTx, slug: string): Promise<OrganisationBranding | undefined> {
   if (!SLUG.test(slug)) return undefined;
   const [org] = await db
-    .select({ id: organisations.id, slug: organisations.slug, name: organisations.name, brandColor: organisations.brandColor, logoSvg: organisations.logoSvg })
+    .select({ id: organisations.id, slug: organisations.slug, name: organisations.name, brandColor: organisations.brandColor, logoSvg: organisations.logoSvg, pickupPolicy: organisations.pickupPolicy })
     .from(organisations)
     .where(eq(organisations.slug, slug));
   if (!org) return undefined;
@@ -29,6 +31,7 @@ export async function getOrganisationBranding(db: DbOrTx, slug: string): Promise
     brandColor: org.brandColor,
     brandTextColor: readableTextColor(org.brandColor),
     hasLogo: org.logoSvg !== null,
+    pickupPolicy: org.pickupPolicy,
   };
 }
 
