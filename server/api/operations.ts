@@ -141,9 +141,15 @@ const messageSchema = z
 
 const messageParams = z.object({ messageId: uuid });
 
-async function messageView(db: DbOrTx, orgId: string, messageId: string): Promise<z.infer<typeof messageSchema>> {
+/** The organisation's message, or a 404 (EN3). */
+async function requireMessage(db: DbOrTx, orgId: string, messageId: string) {
   const [m] = await db.select().from(messages).where(and(eq(messages.orgId, orgId), eq(messages.id, messageId)));
   if (!m) throw new ApiProblem('not_found', 'No such message in this organisation.');
+  return m;
+}
+
+async function messageView(db: DbOrTx, orgId: string, messageId: string): Promise<z.infer<typeof messageSchema>> {
+  const m = await requireMessage(db, orgId, messageId);
   const rows = await db.select().from(deliveries).where(and(eq(deliveries.orgId, orgId), eq(deliveries.messageId, messageId))).orderBy(asc(deliveries.createdAt), asc(deliveries.id));
   return {
     id: m.id,
@@ -237,7 +243,7 @@ const listReplies = operation({
   params: messageParams,
   responses: { 200: { description: 'Replies, oldest first', schema: z.object({ replies: z.array(replySchema) }) }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, params, db, deps }) => {
-    await messageView(db, principal.orgId, params.messageId);
+    await requireMessage(db, principal.orgId, params.messageId);
     const rows = await db
       .select()
       .from(messageReplies)
@@ -268,7 +274,7 @@ const messageAccess = operation({
   params: messageParams,
   responses: { 200: { description: 'Newest first, at most 500', schema: z.object({ access: z.array(accessSchema) }) }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, params, db }) => {
-    await messageView(db, principal.orgId, params.messageId);
+    await requireMessage(db, principal.orgId, params.messageId);
     const rows = await accessHistory(db, { orgId: principal.orgId, messageId: params.messageId, limit: 500 });
     return { status: 200, body: { access: rows.map((r) => ({ at: r.at.toISOString(), patientId: r.patientId, attachmentId: r.attachmentId, sessionRef: r.sessionRef, verificationMethod: r.verificationMethod, device: r.device })) } };
   },

@@ -1,7 +1,7 @@
 // Vault key rotation (TR1) against real Postgres: every sealed column moves under the new KEK without its ciphertext
 // changing, values that do not open are reported and left alone, and the bytes Postgres writes to disk hold no
 // plaintext. Other test files seal with their own keys in the same database, so every run here names its organisations.
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { eq, sql } from 'drizzle-orm';
@@ -11,9 +11,10 @@ import { ensureOrgSigningKey, loadOrgSigningKey } from '../../server/delivery/pg
 import { enqueueMessage, MESSAGE_CONTENT } from '../../server/engine/enqueue';
 import { openMessage, replyToMessage } from '../../server/messages/inbox';
 import { rotateVault, SEALED_COLUMNS } from '../../server/messages/rotate';
-import { kekFrom, kekRing, open, seal, type KekRing } from '../../server/messages/vault';
+import { kekRing, open, seal, type KekRing } from '../../server/messages/vault';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { createTestPatient } from '../support/identity';
+import { sealV1 } from '../support/vault';
 
 const handle = testDatabase(4);
 const db = handle.db;
@@ -77,20 +78,6 @@ async function envelopesOf(orgId: string): Promise<Record<string, Map<string, Se
 
 const purposeOf = (column: string) => SEALED_COLUMNS.find((c) => c.name === column)!.purpose;
 
-/** A v1 envelope as the first vault version made them (body and wrapped key both bound to the KEK id). */
-function sealV1(secret: Buffer, context: { orgId: string; purpose: string }, plaintext: string): SealedEnvelope {
-  const kek = kekFrom(secret);
-  const aad = Buffer.from(`carepost-vault:v1:${context.orgId}:${context.purpose}:${kek.kid}`, 'utf8');
-  const gcm = (key: Buffer, data: Buffer) => {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(aad);
-    return { iv, ct: Buffer.concat([cipher.update(data), cipher.final(), cipher.getAuthTag()]) };
-  };
-  const dataKey = randomBytes(32);
-  const wrapped = gcm(kek.key, dataKey);
-  const body = gcm(dataKey, Buffer.from(plaintext, 'utf8'));
-  return { v: 1, kid: kek.kid, wk: Buffer.concat([wrapped.iv, wrapped.ct]).toString('base64'), iv: body.iv.toString('base64'), ct: body.ct.toString('base64') };
-}
 
 describe('vault rotation (TR1)', () => {
   it('TR1: rotation re-wraps data keys under the new KEK without touching ciphertexts', async () => {
