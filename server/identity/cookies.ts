@@ -44,3 +44,8 @@ export function serializeCookie(name: string, value: string, settings: CookieSet
 export function clearCookie(name: string, settings: CookieSettings): string {
   return serializeCookie(name, '', settings, 0);
 }
+
+/** Admin sessions use their own cookie, so a patient session and an admin session in one browser never mix. */
+export function adminSessionCookieName(settings: CookieSettings): string {
+  return settings.secure ? '__Host-carepost_admin' : 'carepost_admin';
+}

@@ -1,0 +1,65 @@
+// The admin console's frame: organisation header, the signed-in admin, and navigation limited to what the role may do.
+// Each child route still calls requireAdmin itself; hiding a link is not the guard.
+import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import { Form, NavLink, Outlet, useLoaderData } from '@remix-run/react';
+import { capabilitiesOf, optionalAdmin, type AdminCapability } from '../services/admin.server';
+import { getOrganisationBranding } from '../services/organisations.server';
+
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  const org = await getOrganisationBranding(context.db, params.slug ?? '');
+  if (!org) throw data({ reason: 'unknown_organisation' }, { status: 404 });
+  const signedIn = await optionalAdmin({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
+  return {
+    org: { slug: org.slug, name: org.name },
+    admin: signedIn ? { name: signedIn.admin.name, role: signedIn.admin.role, capabilities: capabilitiesOf(signedIn.admin.role) } : null,
+  };
+}
+
+export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [{ title: loaderData ? `Admin · ${loaderData.org.name} · Carepost` : 'Carepost admin' }];
+
+const NAV: { path: string; label: string; capability: AdminCapability }[] = [
+  { path: '', label: 'Overview', capability: 'overview' },
+  { path: '/compliance', label: 'Compliance', capability: 'dashboard' },
+  { path: '/campaigns', label: 'Renewal campaigns', capability: 'campaigns' },
+  { path: '/topics', label: 'Topics and texts', capability: 'topics' },
+  { path: '/audit', label: 'Audit log', capability: 'audit' },
+  { path: '/support', label: 'Patient support', capability: 'support' },
+  { path: '/team', label: 'Team', capability: 'team' },
+  { path: '/settings', label: 'Settings', capability: 'settings' },
+];
+
+export default function AdminLayout() {
+  const { org, admin } = useLoaderData<typeof loader>();
+  const base = `/admin/${org.slug}`;
+  const items = admin ? NAV.filter((item) => admin.capabilities.includes(item.capability) || (item.capability === 'topics' && admin.capabilities.includes('texts'))) : [];
+  return (
+    <>
+      <header className="org-header admin-header">
+        <div className="org-header__inner">
+          <p className="org-header__name">{`${org.name} · Admin`}</p>
+          {admin ? (
+            <Form method="post" action={`${base}/sign-out`}>
+              <button className="header-button" type="submit">
+                {`Sign out ${admin.name}`}
+              </button>
+            </Form>
+          ) : null}
+        </div>
+      </header>
+      {items.length > 0 ? (
+        <nav className="site-nav" aria-label="Admin pages">
+          <ul>
+            {items.map((item) => (
+              <li key={item.path}>
+                <NavLink to={`${base}${item.path}`} end={item.path === ''}>
+                  {item.label}
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      ) : null}
+      <Outlet />
+    </>
+  );
+}
