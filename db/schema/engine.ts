@@ -137,6 +137,23 @@ export const orgSigningKeys = pgTable('org_signing_keys', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
 });
 
+/** EM3: an organisation's own DKIM key (d= domain, s= selector), sealed; without one the deployment's key (if any) signs. */
+export const orgDkimKeys = pgTable(
+  'org_dkim_keys',
+  {
+    orgId: uuid('org_id')
+      .primaryKey()
+      .references(() => organisations.id, { onDelete: 'restrict' }),
+    domain: text('domain').notNull(),
+    selector: text('selector').notNull(),
+    sealedPrivateKey: jsonb('sealed_private_key').$type<SealedEnvelope>().notNull(),
+    /** The DNS TXT value to publish at <selector>._domainkey.<domain>. */
+    dnsRecord: text('dns_record').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [check('org_dkim_keys_selector', sql`${t.selector} ~ '^[a-z0-9][a-z0-9-]{0,62}$'`), check('org_dkim_keys_domain_lower', sql`${t.domain} = lower(${t.domain})`)],
+);
+
 /** TR2: domains an organisation requires TLS for, whatever a probe says. */
 export const tlsEnforcedDomains = pgTable(
   'tls_enforced_domains',

@@ -20,12 +20,21 @@ export const organisations = pgTable(
     pickupLinkDays: integer('pickup_link_days').notNull().default(30),
     /** How long a message stays readable in the portal; after that the patient sees "expired: contact the sender". */
     messageExpiryDays: integer('message_expiry_days').notNull().default(365),
+    /** Quiet hours (minutes after local midnight) and weekly marketing cap for patients who have not chosen their own. */
+    defaultQuietStartMinute: integer('default_quiet_start_minute'),
+    defaultQuietEndMinute: integer('default_quiet_end_minute'),
+    defaultWeeklyCap: integer('default_weekly_cap'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     check('organisations_pickup_policy', sql`${t.pickupPolicy} in ('code', 'code_dob', 'passkey')`),
     check('organisations_pickup_link_days', sql`${t.pickupLinkDays} between 1 and 365`),
     check('organisations_message_expiry_days', sql`${t.messageExpiryDays} between 1 and 3650`),
+    check(
+      'organisations_default_quiet_hours',
+      sql`(${t.defaultQuietStartMinute} is null) = (${t.defaultQuietEndMinute} is null) and coalesce(${t.defaultQuietStartMinute}, 0) between 0 and 1439 and coalesce(${t.defaultQuietEndMinute}, 0) between 0 and 1439`,
+    ),
+    check('organisations_default_weekly_cap', sql`${t.defaultWeeklyCap} is null or ${t.defaultWeeklyCap} between 0 and 100`),
     uniqueIndex('organisations_slug_key').on(t.slug),
     check('organisations_slug_format', sql`${t.slug} ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'`),
     check('organisations_brand_color_format', sql`${t.brandColor} ~ '^#[0-9a-f]{6}$'`),

@@ -34,7 +34,14 @@ export const DEFAULT_TOPIC_PREFERENCE: EffectiveTopicPreference = { channels: [.
 /** The patient's cross-topic settings, or the defaults when they never chose (their time zone, else the clinic's). */
 export async function patientPreferencesOf(db: DbOrTx, orgId: string, patientId: string): Promise<EffectivePatientPreferences> {
   const [row] = await db
-    .select({ prefs: patientPreferences, patientZone: patients.timeZone, orgZone: organisations.timeZone })
+    .select({
+      prefs: patientPreferences,
+      patientZone: patients.timeZone,
+      orgZone: organisations.timeZone,
+      orgQuietStart: organisations.defaultQuietStartMinute,
+      orgQuietEnd: organisations.defaultQuietEndMinute,
+      orgWeeklyCap: organisations.defaultWeeklyCap,
+    })
     .from(patients)
     .innerJoin(organisations, eq(organisations.id, patients.orgId))
     .leftJoin(patientPreferences, and(eq(patientPreferences.orgId, patients.orgId), eq(patientPreferences.patientId, patients.id)))
@@ -46,9 +53,10 @@ export async function patientPreferencesOf(db: DbOrTx, orgId: string, patientId:
   }
   return {
     careChannels: [...CONSENT_CHANNELS],
-    weeklyCap: null,
-    quietStartMinute: null,
-    quietEndMinute: null,
+    // Until the patient chooses, the organisation's defaults apply; once they save, their own choice does.
+    weeklyCap: row.orgWeeklyCap,
+    quietStartMinute: row.orgQuietStart,
+    quietEndMinute: row.orgQuietEnd,
     timeZone: row.patientZone ?? row.orgZone,
     marketingPausedUntil: null,
     marketingStoppedAt: null,
@@ -72,7 +80,7 @@ export async function topicPreferencesOf(db: DbOrTx, orgId: string, patientId: s
 // ---------------------------------------------------------------------------------------------------------------
 // The full form, for a signed-in patient.
 
-function isTimeZone(value: string): boolean {
+export function isTimeZone(value: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
     return true;
@@ -81,7 +89,7 @@ function isTimeZone(value: string): boolean {
   }
 }
 
-const timeOfDay = z
+export const timeOfDay = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Enter a time like 21:00.')
   .transform((v) => Number(v.slice(0, 2)) * 60 + Number(v.slice(3, 5)));
