@@ -1,7 +1,7 @@
 // API keys (issue 7): shown once, stored as an HMAC, scoped, rotatable, with a last-used time. A key is
 // `cpk_<prefix>_<secret>`: the prefix finds the row, the secret proves possession.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../../db/client';
 import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
@@ -118,4 +118,22 @@ export async function rotateApiKey(
     await revokeIn(tx, { orgId: options.orgId, keyId: old.id, at: new Date(options.now.getTime() + options.graceMs), actor: options.actor });
     return created;
   });
+}
+
+/** The organisation's keys for the admin console: never the secret or its hash, only the prefix that identifies one. */
+export async function listApiKeys(db: DbOrTx, orgId: string) {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      scopes: apiKeys.scopes,
+      createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      expiresAt: apiKeys.expiresAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.orgId, orgId))
+    .orderBy(desc(apiKeys.createdAt));
 }

@@ -7,7 +7,7 @@ import { consentTopics, contactPoints, deliveries, messageReplies, messages, org
 import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
 import { recordOutboundEvent } from '../events/outbound';
-import { createWebhookEndpoint, disableWebhookEndpoint, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../delivery/webhooks';
+import { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWebhookEndpoints, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../delivery/webhooks';
 import { enqueueMessage } from '../engine/enqueue';
 import { loadFacts } from '../engine/facts';
 import { decide } from '../engine/gate';
@@ -553,11 +553,10 @@ const createWebhook = operation({
   body: z.object({ url: z.url().max(2000), eventTypes: z.array(eventType).min(1) }).meta({ id: 'WebhookEndpointRequest' }),
   responses: { 201: { description: 'Registered; the secret is shown only now', schema: endpointSchema.extend({ secret: z.string().startsWith('whsec_') }) }, ...problems(400, 422, ...COMMON) },
   handler: async ({ principal, body, db, deps, now }) => {
-    const url = new URL(body.url);
-    if (url.protocol !== 'https:' && !(deps.allowHttpWebhooks && url.protocol === 'http:')) {
-      throw new ApiProblem('validation_failed', 'Webhook endpoints must use https.', { 'body.url': ['Use an https URL.'] });
-    }
-    const { endpoint, secret } = await createWebhookEndpoint(db, deps.vault, { orgId: principal.orgId, url: url.toString(), eventTypes: body.eventTypes, actorKeyId: principal.keyId, now });
+    const url = checkWebhookUrl(body.url, deps.allowHttpWebhooks ?? false);
+    if (!url.ok) throw new ApiProblem('validation_failed', 'The webhook URL cannot be used.', { 'body.url': [url.message] });
+    const actor = { type: 'organisation', id: principal.keyId } as const;
+    const { endpoint, secret } = await createWebhookEndpoint(db, deps.vault, { orgId: principal.orgId, url: url.url, eventTypes: body.eventTypes, actor, now });
     return { status: 201, body: { ...endpointView(endpoint), secret } };
   },
 });
@@ -571,7 +570,7 @@ const listWebhooks = operation({
   scope: 'webhooks',
   responses: { 200: { description: 'Endpoints, newest first', schema: z.object({ endpoints: z.array(endpointSchema) }) }, ...problems(...COMMON) },
   handler: async ({ principal, db }) => {
-    const rows = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.orgId, principal.orgId)).orderBy(desc(webhookEndpoints.createdAt));
+    const rows = await listWebhookEndpoints(db, principal.orgId);
     return { status: 200, body: { endpoints: rows.map(endpointView) } };
   },
 });
@@ -587,7 +586,7 @@ const deleteWebhook = operation({
   responses: { 204: { description: 'Disabled' }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, params, db, now }) => {
     await endpointOf(db, principal.orgId, params.endpointId);
-    await disableWebhookEndpoint(db, { orgId: principal.orgId, endpointId: params.endpointId, actorKeyId: principal.keyId, now });
+    await disableWebhookEndpoint(db, { orgId: principal.orgId, endpointId: params.endpointId, actor: { type: 'organisation', id: principal.keyId }, now });
     return { status: 204, body: null };
   },
 });

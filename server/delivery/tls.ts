@@ -11,7 +11,7 @@ import nodemailer from 'nodemailer';
 import type { DbOrTx } from '../../db/client';
 import { domainTlsCache, tlsEnforcedDomains } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
-import { nodemailerDkim, TransportError, type DkimOptions, type MailTransport } from './transport';
+import { nodemailerDkim, nodemailerMessage, TransportError, type DkimOptions, type MailTransport } from './transport';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resolving MX hosts
@@ -524,11 +524,7 @@ export function createMxTransport(options: MxTransportOptions): MailTransport {
       dkim,
     });
     try {
-      const info = (await transporter.sendMail(
-        mail.raw
-          ? { envelope: { from: mail.from, to: [mail.to] }, raw: mail.raw }
-          : { from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: mail.headers },
-      )) as { messageId: string; accepted: unknown[]; rejected: unknown[]; response: string };
+      const info = (await transporter.sendMail(nodemailerMessage(mail))) as { messageId: string; accepted: unknown[]; rejected: unknown[]; response: string };
       return { messageId: info.messageId, accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
     } finally {
       transporter.close();

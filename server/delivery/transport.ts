@@ -13,6 +13,8 @@ export type OutgoingMail = {
   headers?: Record<string, string>;
   /** A complete RFC 5322 message (PGP/MIME is built by the engine); replaces the fields above except envelope. */
   raw?: string | Buffer;
+  /** The sending organisation's own DKIM key (EM3); without one, the transport's key (if any) signs. */
+  dkim?: DkimOptions;
 };
 
 export type SendResult = { messageId: string; accepted: string[]; rejected: string[]; response: string };
@@ -68,6 +70,15 @@ export function nodemailerDkim(dkim: DkimOptions | undefined) {
   return dkim ? { ...dkim, headerFieldNames: DKIM_HEADER_FIELD_NAMES } : undefined;
 }
 
+/** nodemailer's message options for a mail: a complete raw message or its parts, and the organisation's DKIM key if any. */
+export function nodemailerMessage(mail: OutgoingMail) {
+  const dkim = nodemailerDkim(mail.dkim);
+  const message = mail.raw
+    ? { envelope: { from: mail.from, to: [mail.to] }, raw: mail.raw }
+    : { from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: mail.headers };
+  return dkim ? { ...message, dkim } : message;
+}
+
 type SmtpOptions = { pool?: boolean; maxConnections?: number; requireTls?: boolean; dkim?: DkimOptions };
 
 export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}): MailTransport {
@@ -91,19 +102,7 @@ export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}):
   return {
     async send(mail) {
       try {
-        const info = (await transporter.sendMail(
-          mail.raw
-            ? { envelope: { from: mail.from, to: [mail.to] }, raw: mail.raw }
-            : {
-                from: mail.from,
-                to: mail.to,
-                subject: mail.subject,
-                text: mail.text,
-                html: mail.html,
-                messageId: mail.messageId,
-                headers: mail.headers,
-              },
-        )) as { messageId: string; accepted: unknown[]; rejected: unknown[]; response: string };
+        const info = (await transporter.sendMail(nodemailerMessage(mail))) as { messageId: string; accepted: unknown[]; rejected: unknown[]; response: string };
         return {
           messageId: info.messageId,
           accepted: info.accepted.map(String),

@@ -35,23 +35,44 @@ export const WEBHOOK_EVENT_TYPES = [
   'suppression.added',
 ] as const satisfies readonly OutboundEventType[];
 
-const SECRET_PURPOSE = 'webhook-secret';
+export const WEBHOOK_SECRET_PURPOSE = 'webhook-secret';
 export const MAX_WEBHOOK_ATTEMPTS = 10;
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_CAP_MS = 6 * 3_600_000;
 const TIMEOUT_MS = 10_000;
 
-export async function createWebhookEndpoint(db: Database, ring: KekRing, options: { orgId: string; url: string; eventTypes: string[]; actorKeyId: string; now: Date }) {
+/** Who registered or disabled an endpoint: an API key of the organisation, or one of its admins. */
+export type WebhookActor = { type: 'organisation' | 'admin'; id: string };
+
+/** Endpoints must use https; plain http only where the deployment allows it (development and tests). */
+export function checkWebhookUrl(raw: string, allowHttp: boolean): { ok: true; url: string } | { ok: false; message: string } {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return { ok: false, message: 'Enter a full URL, such as https://example.org/carepost-events.' };
+  }
+  if (raw.length > 2000) return { ok: false, message: 'Use a URL of 2,000 characters or fewer.' };
+  if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) return { ok: false, message: 'Use an https URL.' };
+  if (url.username || url.password) return { ok: false, message: 'Leave credentials out of the URL; deliveries are signed instead.' };
+  return { ok: true, url: url.toString() };
+}
+
+export async function listWebhookEndpoints(db: DbOrTx, orgId: string) {
+  return db.select().from(webhookEndpoints).where(eq(webhookEndpoints.orgId, orgId)).orderBy(desc(webhookEndpoints.createdAt));
+}
+
+export async function createWebhookEndpoint(db: Database, ring: KekRing, options: { orgId: string; url: string; eventTypes: string[]; actor: WebhookActor; now: Date }) {
   // Standard Webhooks: the secret is `whsec_` and base64 of the key bytes.
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(webhookEndpoints)
-      .values({ orgId: options.orgId, url: options.url, eventTypes: [...new Set(options.eventTypes)], secret: seal(ring, { orgId: options.orgId, purpose: SECRET_PURPOSE }, secret), createdAt: options.now })
+      .values({ orgId: options.orgId, url: options.url, eventTypes: [...new Set(options.eventTypes)], secret: seal(ring, { orgId: options.orgId, purpose: WEBHOOK_SECRET_PURPOSE }, secret), createdAt: options.now })
       .returning();
     await appendAudit(tx, options.orgId, {
-      actorType: 'organisation',
-      actorId: options.actorKeyId,
+      actorType: options.actor.type,
+      actorId: options.actor.id,
       action: 'webhook.endpoint_created',
       subjectType: 'webhook_endpoint',
       subjectId: row!.id,
@@ -61,7 +82,7 @@ export async function createWebhookEndpoint(db: Database, ring: KekRing, options
   });
 }
 
-export async function disableWebhookEndpoint(db: Database, options: { orgId: string; endpointId: string; actorKeyId: string; now: Date }): Promise<boolean> {
+export async function disableWebhookEndpoint(db: Database, options: { orgId: string; endpointId: string; actor: WebhookActor; now: Date }): Promise<boolean> {
   if (!isUuid(options.endpointId)) return false;
   return db.transaction(async (tx) => {
     const [row] = await tx
@@ -70,7 +91,7 @@ export async function disableWebhookEndpoint(db: Database, options: { orgId: str
       .where(and(eq(webhookEndpoints.orgId, options.orgId), eq(webhookEndpoints.id, options.endpointId), isNull(webhookEndpoints.disabledAt)))
       .returning({ id: webhookEndpoints.id });
     if (!row) return false;
-    await appendAudit(tx, options.orgId, { actorType: 'organisation', actorId: options.actorKeyId, action: 'webhook.endpoint_disabled', subjectType: 'webhook_endpoint', subjectId: row.id });
+    await appendAudit(tx, options.orgId, { actorType: options.actor.type, actorId: options.actor.id, action: 'webhook.endpoint_disabled', subjectType: 'webhook_endpoint', subjectId: row.id });
     return true;
   });
 }
@@ -172,7 +193,7 @@ export async function sendWebhook(
     await db.update(webhookDeliveries).set({ status: 'failed', lastError: 'endpoint_disabled' }).where(eq(webhookDeliveries.id, d.id));
     return 'failed';
   }
-  const secret = open(ring, { orgId: d.orgId, purpose: SECRET_PURPOSE }, endpoint.secret).toString('utf8');
+  const secret = open(ring, { orgId: d.orgId, purpose: WEBHOOK_SECRET_PURPOSE }, endpoint.secret).toString('utf8');
   const body = await bodyOf(db, d);
   const timestamp = Math.floor(now.getTime() / 1000);
   const started = Date.now();

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { contactPoints, deliveries, messages, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
+import { contactPoints, deliveries, messages, orgDkimKeys, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
@@ -18,7 +18,8 @@ import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
 import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
 import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
 import type { PrivateKey } from 'openpgp';
-import { TransportError, type MailTransport } from '../delivery/transport';
+import { openDkimKey } from '../delivery/dkim-keys';
+import { TransportError, type DkimOptions, type MailTransport } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { mintLink, type LinkKeyring } from '../links/tokens';
 import type { Logger } from '../logger';
@@ -57,6 +58,8 @@ export type EngineDeps = {
   retryBaseMs?: number;
   /** Decrypted organisation signing keys, per organisation, for the life of the process. */
   signingKeys?: Map<string, Promise<PrivateKey>>;
+  /** Opened organisation DKIM keys, by org id and key creation time (a new key replaces the cached one). */
+  dkimKeys?: Map<string, DkimOptions>;
 };
 
 export type Outcome = 'sent' | 'blocked' | 'deferred' | 'retry' | 'failed';
@@ -225,12 +228,26 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
   return failed ? 'failed' : 'retry';
 }
 
-async function orgOf(tx: Tx, orgId: string) {
+async function orgOf(deps: EngineDeps, tx: Tx, orgId: string) {
   const [org] = await tx
-    .select({ slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays })
+    .select({ slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays, dkim: orgDkimKeys })
     .from(organisations)
+    .leftJoin(orgDkimKeys, eq(orgDkimKeys.orgId, organisations.id))
     .where(eq(organisations.id, orgId));
-  return org!;
+  const { dkim: dkimRow, ...rest } = org!;
+  return { ...rest, dkim: dkimRow ? dkimOf(deps, orgId, dkimRow) : undefined };
+}
+
+/** EM3: the organisation's own DKIM key, opened once per process and key. */
+function dkimOf(deps: EngineDeps, orgId: string, row: typeof orgDkimKeys.$inferSelect): DkimOptions {
+  deps.dkimKeys ??= new Map();
+  const cacheKey = `${orgId}:${row.createdAt.getTime()}`;
+  let key = deps.dkimKeys.get(cacheKey);
+  if (!key) {
+    key = openDkimKey(deps.vault, orgId, row);
+    deps.dkimKeys.set(cacheKey, key);
+  }
+  return key;
 }
 
 /** EM4: the signed pickup link, valid for the organisation's period (30 days unless it set another). */
@@ -267,7 +284,7 @@ async function handOff(
   now: Date,
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
-  const org = await orgOf(tx, d.orgId);
+  const org = await orgOf(deps, tx, d.orgId);
   if (d.channel === 'sms') {
     if (!deps.sms) throw new TransportError('no SMS transport configured', 'no_sms_transport', 550);
     const pickup = await pickupUrl(deps, d, org, now);
@@ -281,7 +298,8 @@ async function handOff(
   // that protects it.
   const contentMail = () => {
     const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
-    return composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+    const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+    return { ...mail, dkim: org.dkim };
   };
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
@@ -301,7 +319,7 @@ async function handOff(
       signingKey: await signingKeyOf(deps, d.orgId, org.name, now),
       date: now,
     });
-    await deps.mail.send({ from: deps.mailFrom, to: to!, subject: '', text: '', raw });
+    await deps.mail.send({ from: deps.mailFrom, to: to!, subject: '', text: '', raw, dkim: org.dkim });
     return { route: 'pgp', messageIdHeader: mail.messageId! };
   }
 
@@ -325,7 +343,7 @@ async function handOff(
   const pickup = await pickupUrl(deps, d, org, now);
   const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
   const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
-  await deps.mail.send(mail);
+  await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
 

@@ -10,7 +10,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import type { SealedEnvelope } from '../../db/schema/index';
+import { DKIM_KEY_PURPOSE } from '../delivery/dkim-keys';
 import { SIGNING_KEY_PURPOSE } from '../delivery/pgp';
+import { WEBHOOK_SECRET_PURPOSE } from '../delivery/webhooks';
 import { MESSAGE_CONTENT } from '../engine/enqueue';
 import { ATTACHMENT_CONTENT, ATTACHMENT_NAME } from './attachments';
 import { REPLY_CONTENT } from './inbox';
@@ -26,6 +28,8 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { name: 'message_attachments.content', table: 'message_attachments', column: 'content', key: 'id', purpose: ATTACHMENT_CONTENT },
   { name: 'message_replies.content', table: 'message_replies', column: 'content', key: 'id', purpose: REPLY_CONTENT },
   { name: 'org_signing_keys.sealed_private_key', table: 'org_signing_keys', column: 'sealed_private_key', key: 'org_id', purpose: SIGNING_KEY_PURPOSE },
+  { name: 'org_dkim_keys.sealed_private_key', table: 'org_dkim_keys', column: 'sealed_private_key', key: 'org_id', purpose: DKIM_KEY_PURPOSE },
+  { name: 'webhook_endpoints.secret', table: 'webhook_endpoints', column: 'secret', key: 'id', purpose: WEBHOOK_SECRET_PURPOSE },
 ];
 
 /** scanned = rewrapped + alreadyCurrent + failed + skipped. */

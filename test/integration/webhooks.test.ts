@@ -55,7 +55,7 @@ describe('webhooks', () => {
     const { patient } = await createTestPatient(handle, org.id);
     const receiver = await startReceiver();
     try {
-      const { endpoint, secret } = await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
+      const { endpoint, secret } = await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actor: { type: 'organisation', id: 'k' }, now: new Date() });
       await events(org.id, patient.id, 2);
       await events(org.id, patient.id, 1, 'consent.revoked');
       while ((await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true })) > 0);
@@ -83,7 +83,7 @@ describe('webhooks', () => {
     const { patient } = await createTestPatient(handle, org.id);
     const receiver = await startReceiver({ answer: (_r, n) => (n === 1 ? 503 : 200) });
     try {
-      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
+      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actor: { type: 'organisation', id: 'k' }, now: new Date() });
       await events(org.id, patient.id, 1);
       await runWebhookPass({ db, vault, logger, orgIds: [org.id], allowPrivateNetworks: true });
       const [pending] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.orgId, org.id));
@@ -110,7 +110,7 @@ describe('webhooks', () => {
     const { patient } = await createTestPatient(handle, org.id);
     const receiver = await startReceiver();
     try {
-      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
+      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actor: { type: 'organisation', id: 'k' }, now: new Date() });
       await events(org.id, patient.id, 1);
       await runWebhookPass({ db, vault, logger, orgIds: [org.id] });
       expect(receiver.received).toHaveLength(0);
@@ -137,7 +137,7 @@ describe('webhooks', () => {
       return child;
     };
     try {
-      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actorKeyId: 'k', now: new Date() });
+      await createWebhookEndpoint(db, vault, { orgId: org.id, url: receiver.url, eventTypes: ['message.opened'], actor: { type: 'organisation', id: 'k' }, now: new Date() });
       await events(org.id, patient.id, 40);
       const first = await start();
       await waitFor(() => receiver.received.length >= 5);
