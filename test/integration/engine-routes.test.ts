@@ -3,8 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import * as openpgp from 'openpgp';
+// The DKIM verifier alone: mailauth's main entry loads its BIMI code, whose bundled undici needs Node 22.
+import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactPoints, deliveries, orgSigningKeys } from '../../db/schema/index';
+import { generateOrgDkimKey } from '../../server/delivery/dkim-keys';
 import { savePatientPgpKey } from '../../server/delivery/pgp';
 import { addTlsEnforcedDomain, createMxTransport, createProbe, type MxRecord, type MxResolver } from '../../server/delivery/tls';
 import { createSmtpTransport } from '../../server/delivery/transport';
@@ -131,5 +134,36 @@ describe('route choice', () => {
     const row = await send(org.id, patient.id);
     expect(row).toMatchObject({ status: 'queued', lastError: 'tls_required_unavailable', reason: 'transient_failure' });
     expect(relay.received.length).toBe(relayBefore);
+  });
+});
+
+describe('EM3: an organisation\'s own DKIM key', () => {
+  it('EM3: the notice and the PGP/MIME mail of an organisation with a key verify with d=<its domain>; another organisation\'s mail does not carry it', async () => {
+    const org = await createTestOrganisation(handle);
+    const domain = `clinic-${randomBytes(3).toString('hex')}.test`;
+    const made = await generateOrgDkimKey(db, vault, { orgId: org.id, domain, selector: 'cp1', actor: { type: 'admin', id: 'test' }, now: new Date() });
+    if (made.status !== 'generated') throw new Error('no key');
+    const dns = async (name: string, type: string) => (type === 'TXT' && name === made.key.dnsName ? [[made.key.dnsRecord]] : []);
+
+    const { patient } = await patientAt(org.id, `plain-${randomBytes(3).toString('hex')}.test`);
+    const notice = await send(org.id, patient.id);
+    expect(notice.route).toBe('portal_notice');
+    const noticeMail = relay.received.find((m) => m.messageId === notice.messageIdHeader)!;
+    const noticeVerdict = await dkimVerify(Buffer.from(noticeMail.raw), { resolver: dns });
+    expect(noticeVerdict.results.map((r) => [r.signingDomain, r.status.result])).toEqual([[domain, 'pass']]);
+
+    const other = await patientAt(org.id, 'nomx.test');
+    const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ email: other.address }], format: 'armored' });
+    await savePatientPgpKey(db, { orgId: org.id, patientId: other.patient.id, armored: publicKey, now: new Date(Date.now() + 1000) });
+    const pgp = await send(org.id, other.patient.id);
+    expect(pgp.route).toBe('pgp');
+    const pgpMail = relay.received.find((m) => m.messageId === pgp.messageIdHeader)!;
+    expect((await dkimVerify(Buffer.from(pgpMail.raw), { resolver: dns })).results[0]!.status.result).toBe('pass');
+
+    // The control: an organisation without a key sends unsigned mail through the same unsigned relay transport.
+    const plainOrg = await createTestOrganisation(handle);
+    const third = await patientAt(plainOrg.id, `plain-${randomBytes(3).toString('hex')}.test`);
+    const unsigned = await send(plainOrg.id, third.patient.id);
+    expect(relay.received.find((m) => m.messageId === unsigned.messageIdHeader)!.raw).not.toMatch(/^DKIM-Signature:/im);
   });
 });
