@@ -3,9 +3,8 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
-import { z } from 'zod';
 import { Field, FormError } from '../components/field';
-import { API_SCOPES, createApiKey, listApiKeys, requireAdmin, revokeApiKey, rotateApiKey } from '../services/admin.server';
+import { API_SCOPES, createApiKey, listApiKeys, parseNewKeyForm, requireAdmin, revokeApiKey, rotateApiKey } from '../services/admin.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'API keys · Admin · Carepost' }];
@@ -44,12 +43,6 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   };
 }
 
-const createForm = z.object({
-  name: z.string().trim().min(1, 'Name the key, for example “EHR integration”.').max(80, 'Use 80 characters or fewer.'),
-  scopes: z.array(z.enum(API_SCOPES)).min(1, 'Choose at least one thing this key may do.'),
-  expiresInDays: z.union([z.literal(''), z.string().regex(/^\d{1,4}$/, 'Enter a whole number of days.').transform(Number).refine((n) => n >= 1 && n <= 3650, 'Enter 1 to 3650 days.')]),
-});
-
 type ActionResult = { fieldErrors: Record<string, string>; form?: string; message?: string; newKey?: { name: string; key: string } };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -72,16 +65,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     if (!created) return data<ActionResult>({ fieldErrors: {}, form: 'That key is not an active key of this organisation.' }, { status: 404 });
     return data<ActionResult>({ fieldErrors: {}, newKey: { name: 'the replacement key', key: created.key } });
   }
-  const parsed = createForm.safeParse({ name: String(form.get('name') ?? ''), scopes: form.getAll('scopes').map(String), expiresInDays: String(form.get('expiresInDays') ?? '').trim() });
-  if (!parsed.success) {
-    const fieldErrors: Record<string, string> = {};
-    for (const issue of parsed.error.issues) fieldErrors[String(issue.path[0])] ??= issue.message;
-    return data<ActionResult>({ fieldErrors, form: 'No key was created. Please fix the problems below.' }, { status: 400 });
-  }
-  const v = parsed.data;
-  const expiresAt = v.expiresInDays === '' ? undefined : new Date(now.getTime() + v.expiresInDays * 86_400_000);
-  const created = await createApiKey(context.db, secret, { orgId: org.id, name: v.name, scopes: v.scopes, expiresAt, actor, now });
-  return data<ActionResult>({ fieldErrors: {}, newKey: { name: v.name, key: created.key } });
+  const parsed = parseNewKeyForm({ name: String(form.get('name') ?? ''), scopes: form.getAll('scopes').map(String), expiresInDays: String(form.get('expiresInDays') ?? '').trim() }, now);
+  if (!parsed.ok) return data<ActionResult>({ fieldErrors: parsed.fieldErrors, form: 'No key was created. Please fix the problems below.' }, { status: 400 });
+  const created = await createApiKey(context.db, secret, { orgId: org.id, ...parsed.value, actor, now });
+  return data<ActionResult>({ fieldErrors: {}, newKey: { name: parsed.value.name, key: created.key } });
 }
 
 export default function ApiKeys() {

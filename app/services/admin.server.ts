@@ -4,7 +4,7 @@ export { ADMIN_IDLE_MS, createAdminSession, endAdminSession, getAdminSession } f
 export { adminSessionCookieName } from '../../server/identity/cookies';
 export { getOrganisationSettings, saveOrganisationSettings } from '../../server/orgs/settings';
 export { addTlsEnforcedDomain, listTlsEnforcedDomains, removeTlsEnforcedDomain } from '../../server/delivery/tls';
-export { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../server/api/keys';
+export { createApiKey, listApiKeys, parseNewKeyForm, revokeApiKey, rotateApiKey } from '../../server/api/keys';
 export { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWebhookEndpoints, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../../server/delivery/webhooks';
 export { API_SCOPES } from '../../db/schema/index';
 export { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey } from '../../server/delivery/dkim-keys';

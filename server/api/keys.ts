@@ -7,6 +7,7 @@ import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { keyedHash } from '../identity/codes';
 import { isUuid } from '../ids';
+import { z } from 'zod';
 
 const KEY_FORMAT = /^cpk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 /** last_used_at is written at most this often per key, so a busy key does not write on every request. */
@@ -136,4 +137,32 @@ export async function listApiKeys(db: DbOrTx, orgId: string) {
     .from(apiKeys)
     .where(eq(apiKeys.orgId, orgId))
     .orderBy(desc(apiKeys.createdAt));
+}
+
+const newKeyForm = z.object({
+  name: z.string().trim().min(1, 'Name the key, for example “EHR integration”.').max(80, 'Use 80 characters or fewer.'),
+  scopes: z.array(z.enum(API_SCOPES, 'Choose from the list.')).min(1, 'Choose at least one thing this key may do.'),
+  expiresInDays: z.union([
+    z.literal(''),
+    z
+      .string()
+      .regex(/^\d{1,4}$/, 'Enter a whole number of days.')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 3650, 'Enter 1 to 3650 days.'),
+  ]),
+});
+
+/** The admin console's "create a key" form: field errors keyed by input name, or what createApiKey needs. */
+export function parseNewKeyForm(
+  input: { name: string; scopes: string[]; expiresInDays: string },
+  now: Date,
+): { ok: true; value: { name: string; scopes: ApiScope[]; expiresAt?: Date } } | { ok: false; fieldErrors: Record<string, string> } {
+  const parsed = newKeyForm.safeParse(input);
+  if (!parsed.success) {
+    const fieldErrors: Record<string, string> = {};
+    for (const issue of parsed.error.issues) fieldErrors[String(issue.path[0])] ??= issue.message;
+    return { ok: false, fieldErrors };
+  }
+  const { name, scopes, expiresInDays } = parsed.data;
+  return { ok: true, value: { name, scopes, expiresAt: expiresInDays === '' ? undefined : new Date(now.getTime() + expiresInDays * 86_400_000) } };
 }
