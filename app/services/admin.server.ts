@@ -8,3 +8,4 @@ export { createApiKey, listApiKeys, parseNewKeyForm, revokeApiKey, rotateApiKey 
 export { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWebhookEndpoints, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../../server/delivery/webhooks';
 export { API_SCOPES } from '../../db/schema/index';
 export { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey } from '../../server/delivery/dkim-keys';
+export { findPatientsForSupport, patientForSupport, unlockContactForSupport } from '../../server/admin/support';

@@ -1,7 +1,7 @@
 // Sign-in by one-time code (OT1-OT4, OT6, EN1, EN2). Server functions take `now` so tests can move the clock.
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import type { Database, Tx } from '../../db/client';
+import type { Database, DbOrTx, Tx } from '../../db/client';
 import { codeThrottles, contactPoints, patients, verifications, type Verification } from '../../db/schema/index';
 import { appendAudit, type AuditEvent } from '../audit/chain';
 import { CODE_TTL_MS, codeHmac, codeMatches, generateCode, keyedHash, MAX_TRIES_PER_CODE, randomToken, sha256 } from './codes';
@@ -308,8 +308,8 @@ async function dateOfBirthMatches(tx: Tx, orgId: string, contactPointId: string,
   return row?.dateOfBirth != null && row.dateOfBirth === dateOfBirth;
 }
 
-/** An admin's unlock (admin issue) and tests use this; the timed unlock needs nothing. */
-export async function unlockContact(db: Database, codeSecret: Buffer, orgId: string, contact: ContactInput): Promise<void> {
+/** Support's unlock (server/admin/support.ts) and tests use this; the timed unlock needs nothing. */
+export async function unlockContact(db: DbOrTx, codeSecret: Buffer, orgId: string, contact: ContactInput): Promise<void> {
   const targetHash = keyedHash(codeSecret, orgId, contact.kind, contact.value);
   await db
     .update(codeThrottles)

@@ -50,3 +50,20 @@ test('a marketer is refused settings', async ({ page }) => {
   const res = await page.goto(BASE);
   expect(res?.status()).toBe(403);
 });
+
+test('patient support is axe-clean before and after a search, and finds a patient by reference', async ({ page }) => {
+  const { createE2ePatient } = await import('./patients');
+  const patient = await createE2ePatient();
+  try {
+    await signInAdminWithCookie(page, 'support');
+    await page.goto('/admin/riverside/support');
+    await expectAxeClean(page);
+    await page.getByLabel('Email address, mobile number or patient reference').fill(patient.email);
+    await page.getByRole('button', { name: 'Find patient' }).click();
+    await expect(page.getByRole('heading', { level: 2, name: patient.displayName })).toBeVisible();
+    expect(page.url()).not.toContain('e2e-');
+    await expectAxeClean(page);
+  } finally {
+    await patient.remove();
+  }
+});
