@@ -6,8 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deliveries, messageAttachments, messageReplies, messages, orgSigningKeys, type SealedEnvelope } from '../../db/schema/index';
+import { deliveries, messageAttachments, messageReplies, messages, orgDkimKeys, orgSigningKeys, webhookEndpoints, type SealedEnvelope } from '../../db/schema/index';
 import { ensureOrgSigningKey, loadOrgSigningKey } from '../../server/delivery/pgp';
+import { generateOrgDkimKey } from '../../server/delivery/dkim-keys';
+import { createWebhookEndpoint } from '../../server/delivery/webhooks';
 import { enqueueMessage, MESSAGE_CONTENT } from '../../server/engine/enqueue';
 import { openMessage, replyToMessage } from '../../server/messages/inbox';
 import { rotateVault, SEALED_COLUMNS } from '../../server/messages/rotate';
@@ -51,6 +53,8 @@ async function sealedOrganisation(ring: KekRing, text: { subject: string; body: 
   const reply = await replyToMessage(db, ring, { orgId: org.id, patientId: patient.id }, result.messageId, text.reply, now);
   if (!reply.ok) throw new Error(`no reply: ${reply.message}`);
   await ensureOrgSigningKey(db, ring, org, now);
+  await generateOrgDkimKey(db, ring, { orgId: org.id, domain: 'rotate.example', selector: 'cp1', actor: { type: 'admin', id: 'test' }, now });
+  await createWebhookEndpoint(db, ring, { orgId: org.id, url: 'https://hooks.example.org/x', eventTypes: ['message.opened'], actor: { type: 'organisation', id: 'k' }, now });
   return { org, patient, messageId: result.messageId };
 }
 
@@ -58,7 +62,7 @@ const words = () => ({ subject: 'Your biopsy result', body: 'The sample was beni
 
 /** Every sealed value of an organisation, by column, keyed by row. */
 async function envelopesOf(orgId: string): Promise<Record<string, Map<string, SealedEnvelope>>> {
-  const [m, a, r, k] = await Promise.all([
+  const [m, a, r, k, dk, wh] = await Promise.all([
     db.select({ key: messages.id, content: messages.content }).from(messages).where(eq(messages.orgId, orgId)),
     db
       .select({ key: messageAttachments.id, name: messageAttachments.name, content: messageAttachments.content })
@@ -66,6 +70,8 @@ async function envelopesOf(orgId: string): Promise<Record<string, Map<string, Se
       .where(eq(messageAttachments.orgId, orgId)),
     db.select({ key: messageReplies.id, content: messageReplies.content }).from(messageReplies).where(eq(messageReplies.orgId, orgId)),
     db.select({ key: orgSigningKeys.orgId, sealed: orgSigningKeys.sealedPrivateKey }).from(orgSigningKeys).where(eq(orgSigningKeys.orgId, orgId)),
+    db.select({ key: orgDkimKeys.orgId, sealed: orgDkimKeys.sealedPrivateKey }).from(orgDkimKeys).where(eq(orgDkimKeys.orgId, orgId)),
+    db.select({ key: webhookEndpoints.id, sealed: webhookEndpoints.secret }).from(webhookEndpoints).where(eq(webhookEndpoints.orgId, orgId)),
   ]);
   return {
     'messages.content': new Map(m.map((x) => [x.key, x.content])),
@@ -73,6 +79,8 @@ async function envelopesOf(orgId: string): Promise<Record<string, Map<string, Se
     'message_attachments.content': new Map(a.map((x) => [x.key, x.content])),
     'message_replies.content': new Map(r.map((x) => [x.key, x.content])),
     'org_signing_keys.sealed_private_key': new Map(k.map((x) => [x.key, x.sealed])),
+    'org_dkim_keys.sealed_private_key': new Map(dk.map((x) => [x.key, x.sealed])),
+    'webhook_endpoints.secret': new Map(wh.map((x) => [x.key, x.sealed])),
   };
 }
 
@@ -101,8 +109,10 @@ describe('vault rotation (TR1)', () => {
       'message_attachments.content': { scanned: 2, rewrapped: 2, alreadyCurrent: 0, failed: 0, skipped: 0 },
       'message_replies.content': { scanned: 1, rewrapped: 1, alreadyCurrent: 0, failed: 0, skipped: 0 },
       'org_signing_keys.sealed_private_key': { scanned: 1, rewrapped: 1, alreadyCurrent: 0, failed: 0, skipped: 0 },
+      'org_dkim_keys.sealed_private_key': { scanned: 1, rewrapped: 1, alreadyCurrent: 0, failed: 0, skipped: 0 },
+      'webhook_endpoints.secret': { scanned: 1, rewrapped: 1, alreadyCurrent: 0, failed: 0, skipped: 0 },
     });
-    expect(report.totals).toEqual({ scanned: 8, rewrapped: 8, alreadyCurrent: 0, failed: 0, skipped: 0 });
+    expect(report.totals).toEqual({ scanned: 10, rewrapped: 10, alreadyCurrent: 0, failed: 0, skipped: 0 });
 
     const after = await envelopesOf(org.id);
     for (const [column, rows] of Object.entries(after)) {
@@ -128,7 +138,7 @@ describe('vault rotation (TR1)', () => {
     await expect(loadOrgSigningKey(db, ringB, org.id)).resolves.toBeDefined();
 
     const again = await rotateVault(db, rotating, { orgIds: [org.id] });
-    expect(again.totals).toEqual({ scanned: 8, rewrapped: 0, alreadyCurrent: 8, failed: 0, skipped: 0 });
+    expect(again.totals).toEqual({ scanned: 10, rewrapped: 0, alreadyCurrent: 10, failed: 0, skipped: 0 });
   });
 
   it('TR1: a value that does not open is counted as failed and left as it is; the others are rotated', async () => {
@@ -146,7 +156,7 @@ describe('vault rotation (TR1)', () => {
       .returning({ id: messages.id });
 
     const report = await rotateVault(db, rotating, { orgIds: [org.id], batchSize: 500 });
-    expect(report.totals).toEqual({ scanned: 8, rewrapped: 6, alreadyCurrent: 0, failed: 2, skipped: 0 });
+    expect(report.totals).toEqual({ scanned: 10, rewrapped: 8, alreadyCurrent: 0, failed: 2, skipped: 0 });
     expect(report.columns['message_attachments.content']).toMatchObject({ rewrapped: 1, failed: 1 });
     expect(report.failures.sort((a, b) => a.column.localeCompare(b.column))).toEqual([
       { column: 'message_attachments.content', key: attachment!.id, orgId: org.id, reason: 'tampered' },
@@ -161,7 +171,7 @@ describe('vault rotation (TR1)', () => {
     expect(stillStranger!.content).toEqual(stranger);
 
     const again = await rotateVault(db, rotating, { orgIds: [org.id] });
-    expect(again.totals).toEqual({ scanned: 8, rewrapped: 0, alreadyCurrent: 6, failed: 2, skipped: 0 });
+    expect(again.totals).toEqual({ scanned: 10, rewrapped: 0, alreadyCurrent: 8, failed: 2, skipped: 0 });
   });
 
   it('TR1: a row another transaction holds is skipped, not waited on or overwritten, and the next run takes it', async () => {
@@ -179,9 +189,9 @@ describe('vault rotation (TR1)', () => {
     const report = await rotateVault(db, rotating, { orgIds: [org.id] }).finally(release);
     await holder;
     expect(report.columns['messages.content']).toEqual({ scanned: 1, rewrapped: 0, alreadyCurrent: 0, failed: 0, skipped: 1 });
-    expect(report.totals).toMatchObject({ rewrapped: 6, skipped: 1 });
+    expect(report.totals).toMatchObject({ rewrapped: 8, skipped: 1 });
     const again = await rotateVault(db, rotating, { orgIds: [org.id] });
-    expect(again.totals).toMatchObject({ rewrapped: 1, alreadyCurrent: 6, skipped: 0 });
+    expect(again.totals).toMatchObject({ rewrapped: 1, alreadyCurrent: 8, skipped: 0 });
   });
 
   it('TR1: the raw table bytes hold no plaintext', async (context) => {
