@@ -8,7 +8,7 @@ import { Bar, BarChart, CartesianGrid, XAxis, YAxis } from 'recharts';
 export type ChartSeries<K extends string> = { key: K; label: string };
 
 /** Colours in series order; app.css has the same list as .chart-key__swatch--N for the legend beside each chart. */
-export const SERIES_COLOURS = ['#1f5f8b', '#b3261e', '#0b6e4f', '#8a4b00'] as const;
+export const SERIES_COLOURS = ['#1f5f8b', '#0b6e4f', '#b3261e', '#8a4b00'] as const;
 
 const WIDTH = 640;
 

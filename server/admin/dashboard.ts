@@ -31,7 +31,7 @@ type Rows<T> = T[];
 export async function activeAuthorisationsByTopic(db: DbOrTx, orgId: string, now: Date): Promise<TopicAuthorisations[]> {
   const rows = (await db.execute(sql`
     select t.id as "topicId", t.name, t.retired_at is not null as retired,
-           count(s.patient_id) filter (where s.status = 'active' and s.expires_at > ${now}) ::int as active
+           count(s.patient_id) filter (where s.status = 'active' and s.expires_at > ${now.toISOString()}::timestamptz) ::int as active
       from consent_topics t
       left join consent_states s on s.org_id = t.org_id and s.topic_id = t.id
      where t.org_id = ${orgId}
@@ -47,19 +47,19 @@ export async function activeAuthorisationsByTopic(db: DbOrTx, orgId: string, now
 export async function authorisationActivityByWeek(db: DbOrTx, orgId: string, timeZone: string, now: Date, weeks = DASHBOARD_WEEKS): Promise<WeekActivity[]> {
   const rows = (await db.execute(sql`
     with bounds as (
-      select date_trunc('week', ${now}::timestamptz at time zone ${timeZone}) as this_week
+      select date_trunc('week', ${now.toISOString()}::timestamptz at time zone ${timeZone}::text) as this_week
     ), series as (
-      select generate_series(b.this_week - make_interval(weeks => ${weeks - 1}), b.this_week, interval '1 week') as week_start from bounds b
+      select generate_series(b.this_week - make_interval(weeks => ${weeks - 1}::int), b.this_week, interval '1 week') as week_start from bounds b
     ), counted as (
-      select date_trunc('week', e.occurred_at at time zone ${timeZone}) as week_start,
+      select date_trunc('week', e.occurred_at at time zone ${timeZone}::text) as week_start,
              count(*) filter (where e.kind = 'granted')::int as granted,
              count(*) filter (where e.kind = 'revoked')::int as revoked,
              count(*) filter (where e.kind = 'renewed')::int as renewed,
              count(*) filter (where e.kind = 'expired')::int as expired
         from authorization_events e, bounds b
        where e.org_id = ${orgId}
-         and e.occurred_at >= ((b.this_week - make_interval(weeks => ${weeks - 1})) at time zone ${timeZone})
-         and e.occurred_at <= ${now}
+         and e.occurred_at >= ((b.this_week - make_interval(weeks => ${weeks - 1}::int)) at time zone ${timeZone}::text)
+         and e.occurred_at <= ${now.toISOString()}::timestamptz
        group by 1
     )
     select to_char(s.week_start, 'YYYY-MM-DD') as "weekStart",
@@ -75,7 +75,7 @@ export async function gateDecisionsByReason(db: DbOrTx, orgId: string, since: Da
   const rows = (await db.execute(sql`
     select d.decision, coalesce(d.reason, 'unknown') as reason, count(*)::int as count
       from deliveries d
-     where d.org_id = ${orgId} and d.created_at >= ${since} and d.decision is not null
+     where d.org_id = ${orgId} and d.created_at >= ${since.toISOString()}::timestamptz and d.decision is not null
      group by d.decision, d.reason
      order by count(*) desc, d.decision, d.reason`)) as unknown as Rows<DecisionCount>;
   return rows.map((r) => ({ ...r, count: Number(r.count) }));
@@ -86,7 +86,7 @@ export async function routeMix(db: DbOrTx, orgId: string, since: Date): Promise<
   const rows = (await db.execute(sql`
     select coalesce(d.route, 'unknown') as route, count(*)::int as count
       from deliveries d
-     where d.org_id = ${orgId} and d.status = 'sent' and d.created_at >= ${since}
+     where d.org_id = ${orgId} and d.status = 'sent' and d.created_at >= ${since.toISOString()}::timestamptz
      group by d.route
      order by count(*) desc, d.route`)) as unknown as Rows<RouteCount>;
   return rows.map((r) => ({ ...r, count: Number(r.count) }));
