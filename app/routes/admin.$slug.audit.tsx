@@ -34,12 +34,13 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const timeZone = await organisationTimeZone(context.db, org.id);
   const query = filterQuery(parsed.input).toString();
   if (!parsed.ok) {
-    return data({ slug: org.slug, timeZone, input: parsed.input, fieldErrors: parsed.fieldErrors, query, rows: [], newerThan: null, olderThan: null, filtered: true }, { status: 400 });
+    return data({ slug: org.slug, timeZone, actorTypes: AUDIT_ACTOR_TYPES, input: parsed.input, fieldErrors: parsed.fieldErrors, query, rows: [], newerThan: null, olderThan: null, filtered: true }, { status: 400 });
   }
   const page = await searchAudit(context.db, org.id, parsed.filters, cursorOf(url));
   return {
     slug: org.slug,
     timeZone,
+    actorTypes: AUDIT_ACTOR_TYPES,
     input: parsed.input,
     fieldErrors: {} as Partial<Record<keyof AuditFilterInput, string>>,
     query,
@@ -106,7 +107,7 @@ function FilterField({ id, label, hint, error, value, ...rest }: { id: keyof Aud
 }
 
 export default function AuditLog() {
-  const { slug, timeZone, input, fieldErrors, query, rows, newerThan, olderThan, filtered } = useLoaderData<typeof loader>();
+  const { slug, timeZone, actorTypes, input, fieldErrors, query, rows, newerThan, olderThan, filtered } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const verifying = navigation.state === 'submitting' && navigation.formData?.get('intent') === 'verify';
@@ -181,7 +182,7 @@ export default function AuditLog() {
             ) : null}
             <select id="actorType" name="actorType" defaultValue={input.actorType} aria-describedby={fieldErrors.actorType ? 'actorType-error' : undefined}>
               <option value="">Any</option>
-              {AUDIT_ACTOR_TYPES.map((t) => (
+              {actorTypes.map((t) => (
                 <option key={t} value={t}>
                   {t}
                 </option>

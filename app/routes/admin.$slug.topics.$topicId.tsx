@@ -3,7 +3,7 @@
 // A published version is shown read-only; the server refuses to change it, and so does the database (migration 0006).
 // Reading needs 'topics' or 'texts'; topic changes need 'topics', text changes need 'texts' (checked per intent).
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from '@remix-run/react';
+import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams, type ShouldRevalidateFunction } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { AuthorizationTextView } from '../components/consent';
 import { ErrorSummary } from '../components/error-summary';
@@ -55,6 +55,8 @@ export async function loader(args: LoaderFunctionArgs) {
   return {
     slug: org.slug,
     timeZone,
+    // The required elements in reading order, with their headings and what each must say (server/consent/texts.ts).
+    elementFields: ELEMENTS.filter((e) => e.key !== 'remuneration' || topic.remunerated),
     canEditTopic: can(admin.role, 'topics'),
     canEditTexts: can(admin.role, 'texts'),
     topic: {
@@ -84,6 +86,9 @@ export async function loader(args: LoaderFunctionArgs) {
 }
 
 type Errors = Partial<Record<DraftField | TopicField | 'form', string>>;
+
+// A refused publish still saved the draft (it keeps what was typed), so the page reloads its versions even after a 400.
+export const shouldRevalidate: ShouldRevalidateFunction = ({ formMethod, defaultShouldRevalidate }) => (formMethod === 'POST' ? true : defaultShouldRevalidate);
 
 const INTENT_CAPABILITY: Record<string, AdminCapability> = {
   'topic-update': 'topics',
@@ -188,7 +193,7 @@ function Notice() {
 }
 
 export default function TopicPage() {
-  const { slug, timeZone, canEditTopic, canEditTexts, topic, versions, draft, starter, selected } = useLoaderData<typeof loader>();
+  const { slug, timeZone, elementFields, canEditTopic, canEditTexts, topic, versions, draft, starter, selected } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const errors: Errors = result?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -201,7 +206,6 @@ export default function TopicPage() {
     (topicIntent ? topicSummary : draftSummary).current?.focus();
   }, [result, topicIntent]);
 
-  const elementFields = ELEMENTS.filter((e) => e.key !== 'remuneration' || topic.remunerated);
   const draftErrors = draftIntent ? errors : {};
   const draftList = [...elementFields.map((e) => e.key as DraftField), 'validForMonths' as const]
     .filter((k) => draftErrors[k])
