@@ -5,6 +5,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { ErrorSummary } from '../components/error-summary';
+import { TableScroll } from '../components/table-scroll';
 import { requireAdmin } from '../services/admin.server';
 import {
   AUDIT_ACTOR_TYPES,
@@ -212,7 +213,7 @@ export default function AuditLog() {
         {rows.length === 0 ? (
           <p>No events match.</p>
         ) : (
-          <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="results-title">
+          <TableScroll label="Audit events">
             <table className="data-table data-table--audit">
               <caption className="visually-hidden">Audit events, newest first</caption>
               <thead>
@@ -249,7 +250,7 @@ export default function AuditLog() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
         {newerThan !== null || olderThan !== null ? (
           <nav className="pager" aria-label="Audit log pages">

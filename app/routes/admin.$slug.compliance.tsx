@@ -4,6 +4,7 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { ChartFigure } from '../components/chart-figure';
+import { TableScroll } from '../components/table-scroll';
 import { renderColumns, renderHorizontalBars } from '../components/charts.server';
 import { can, requireAdmin } from '../services/admin.server';
 import { complianceDashboard, DASHBOARD_WEEKS } from '../services/admin-evidence.server';
@@ -130,7 +131,7 @@ export default function Compliance() {
           summary="Grouped bar chart of authorisations granted, renewed, revoked and expired each week."
           legend={['Granted', 'Renewed', 'Revoked', 'Expired']}
         >
-          <div className="table-scroll">
+          <TableScroll label="Authorisation events per week">
             <table className="data-table data-table--compact">
               <caption className="visually-hidden">Authorisation events per week</caption>
               <thead>
@@ -162,7 +163,7 @@ export default function Compliance() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         </ChartFigure>
       </section>
 

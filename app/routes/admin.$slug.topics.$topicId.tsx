@@ -6,6 +6,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams, type ShouldRevalidateFunction } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { AuthorizationTextView } from '../components/consent';
+import { TableScroll } from '../components/table-scroll';
 import { ErrorSummary } from '../components/error-summary';
 import { Field, FormError } from '../components/field';
 import { TextareaField } from '../components/textarea-field';
@@ -246,7 +247,7 @@ export default function TopicPage() {
         {versions.length === 0 ? (
           <p>No versions yet.</p>
         ) : (
-          <div className="table-scroll">
+          <TableScroll label="Text versions">
             <table className="data-table">
               <caption className="visually-hidden">Text versions of this topic, newest first</caption>
               <thead>
@@ -274,7 +275,7 @@ export default function TopicPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </section>
 

@@ -2,6 +2,7 @@
 // Roles with 'topics' (create and edit topics) or 'texts' (draft and publish texts) may read this list.
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
+import { TableScroll } from '../components/table-scroll';
 import { can, forbidden, requireAdmin } from '../services/admin.server';
 import { listTopics, organisationTimeZone } from '../services/admin-evidence.server';
 import { formatDate } from '../utils/consent-words';
@@ -45,7 +46,7 @@ export default function Topics() {
       {topics.length === 0 ? (
         <p>There are no topics yet.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Topics">
           <table className="data-table">
             <caption>{`${topics.length} ${topics.length === 1 ? 'topic' : 'topics'}`}</caption>
             <thead>
@@ -72,7 +73,7 @@ export default function Topics() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </main>
   );

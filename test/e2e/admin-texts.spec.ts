@@ -38,7 +38,7 @@ async function organisationWithPatient() {
 }
 
 test('AV3, AV2, AU2: create a topic, publish after a refused draft, preview as the patient sees it, then dashboard, audit search, export and verify', async ({ page }) => {
-  test.slow(); // a long journey through every evidence page, each checked with axe
+  test.setTimeout(240_000); // a long journey through every evidence page, each checked with axe
   const { slug, tag, email, displayName } = await organisationWithPatient();
   await signInAdminWithCookie(page, 'owner', slug);
 
@@ -85,7 +85,6 @@ test('AV3, AV2, AU2: create a topic, publish after a refused draft, preview as t
   const preview = page.locator('.preview .auth-text');
   await expect(preview.getByRole('heading', { level: 2 })).toHaveText('Permission for marketing: Wellness news');
   const previewText = await preview.innerText();
-  await page.screenshot({ path: `/tmp/shot-topic-${test.info().project.name}.png`, fullPage: true });
   await expectAxeClean(page);
   await page.getByRole('button', { name: 'Publish' }).click();
   await expect(page.getByRole('status')).toContainText('Published.');
@@ -106,7 +105,6 @@ test('AV3, AV2, AU2: create a topic, publish after a refused draft, preview as t
   await expect(page.getByRole('img', { name: /Bar chart of active authorisations per topic/ })).toBeVisible();
   await expect(page.getByRole('table', { name: 'Active authorisations by topic' })).toContainText('Wellness news');
   await expect(page.getByText('Never verified.')).toBeVisible();
-  await page.screenshot({ path: `/tmp/shot-compliance-${test.info().project.name}.png`, fullPage: true });
   await expect(page.locator('main')).not.toContainText(displayName);
   await expect(page.locator('main')).not.toContainText(email);
   await expectAxeClean(page);
@@ -135,7 +133,6 @@ test('AV3, AV2, AU2: create a topic, publish after a refused draft, preview as t
 
   await page.getByRole('button', { name: 'Verify chain' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Chain intact.' })).toBeVisible();
-  await page.screenshot({ path: `/tmp/shot-audit-${test.info().project.name}.png`, fullPage: true });
   await expectAxeClean(page);
   await page.goto(`/admin/${slug}/compliance`);
   await expect(page.getByText(/^Intact/)).toBeVisible();
