@@ -1,10 +1,12 @@
 // Pieces shared by the consent pages.
 
 /** The exact text of an authorisation version, as signed: its title and headed sections (AV5: the text they saw). */
-export function AuthorizationTextView({ text }: { text: { title: string; sections: { heading: string; paragraphs: string[] }[] } }) {
+// The admin console's preview renders this same component, so an admin sees exactly what the patient will; `id` only
+// keeps the heading's id unique when a page shows more than one text.
+export function AuthorizationTextView({ text, id = 'auth-text-title' }: { text: { title: string; sections: { heading: string; paragraphs: string[] }[] }; id?: string }) {
   return (
-    <section className="auth-text" aria-labelledby="auth-text-title">
-      <h2 id="auth-text-title">{text.title}</h2>
+    <section className="auth-text" aria-labelledby={id}>
+      <h2 id={id}>{text.title}</h2>
       {text.sections.map((s) => (
         <div key={s.heading}>
           <h3>{s.heading}</h3>

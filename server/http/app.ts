@@ -97,7 +97,12 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     createRequestHandler({
       build,
       mode: config.isProduction ? 'production' : 'development',
-      getLoadContext: (req, res): CarepostLoadContext => ({ ...context, cspNonce: res.locals.cspNonce as string, clientIp: req.ip ?? 'unknown' }),
+      getLoadContext: (req, res): CarepostLoadContext => ({
+        ...context,
+        cspNonce: res.locals.cspNonce as string,
+        clientIp: req.ip ?? 'unknown',
+        responseDrained: () => responseDrained(res),
+      }),
     }),
   );
 
@@ -106,4 +111,17 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     if (!res.headersSent) res.status(500).type('text/plain').send('Something went wrong on our side. Please try again.');
   });
   return app;
+}
+
+function responseDrained(res: express.Response): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

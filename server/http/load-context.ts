@@ -20,6 +20,12 @@ export type CarepostLoadContext = {
   links: { keyring: LinkKeyring };
   /** The vault's key ring: opens sealed messages, attachments and replies (TR1). */
   vault: KekRing;
+  /**
+   * Resolves once the response's buffered output has drained (or the client has gone). Remix's adapter writes a
+   * streamed body without waiting for the socket, so a streaming resource route (the audit CSV export) awaits this
+   * before producing more, and a slow client holds the server to one batch in memory.
+   */
+  responseDrained: () => Promise<void>;
 };
 
 declare module '@remix-run/node' {

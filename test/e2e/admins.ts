@@ -10,12 +10,12 @@ import type { AdminRole } from '../../server/admin/roles';
 import { runningEmbeddedUrl } from '../../server/runtime/database';
 import { e2e } from '../../playwright.config';
 
-export async function signInAdminWithCookie(page: Page, role: AdminRole) {
+export async function signInAdminWithCookie(page: Page, role: AdminRole, slug = 'riverside') {
   const url = runningEmbeddedUrl(e2e.dataDir);
   if (!url) throw new Error(`the e2e server's database is not running (data in ${e2e.dataDir})`);
   const handle = connect(url, { max: 1 });
   try {
-    const [org] = await handle.db.select().from(organisations).where(eq(organisations.slug, 'riverside'));
+    const [org] = await handle.db.select().from(organisations).where(eq(organisations.slug, slug));
     const tag = randomBytes(4).toString('hex');
     const [admin] = await handle.db
       .insert(admins)

@@ -34,10 +34,10 @@ export async function createE2ePatient(options: { dateOfBirth?: string } = {}) {
 }
 
 /** Signs in through the real pages with the code from the real mail. */
-export async function signInThroughUi(page: import('@playwright/test').Page, email: string) {
+export async function signInThroughUi(page: import('@playwright/test').Page, email: string, slug = 'riverside') {
   const { mailSnapshot, waitForCode } = await import('../support/mailbox');
   const ignore = await mailSnapshot(e2e.dataDir);
-  await page.goto('/o/riverside/sign-in');
+  await page.goto(`/o/${slug}/sign-in`);
   await page.getByLabel('Email address or mobile number').fill(email);
   await page.getByRole('button', { name: 'Send me a code' }).click();
   await page.getByRole('heading', { level: 1, name: 'Enter your code' }).waitFor();
