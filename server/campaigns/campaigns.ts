@@ -4,7 +4,7 @@
 // transaction that moves a campaign from scheduled to running (server/campaigns/lane.ts).
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../../db/client';
-import { campaignRecipients, campaigns, consentTopics, type Campaign, type CampaignStatus } from '../../db/schema/index';
+import { campaignRecipients, campaigns, consentTopics, organisations, type Campaign, type CampaignStatus } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { WORK_CHANNEL } from '../delivery/worker-loop';
 import { recordOutboundEvent } from '../events/outbound';
@@ -169,4 +169,10 @@ export function allowedIntents(status: CampaignStatus): TransitionIntent[] {
     default:
       return [];
   }
+}
+
+/** The organisation's time zone: schedules are typed and shown in it. */
+export async function orgTimeZone(db: DbOrTx, orgId: string): Promise<string> {
+  const [row] = await db.select({ timeZone: organisations.timeZone }).from(organisations).where(eq(organisations.id, orgId));
+  return row?.timeZone ?? 'UTC';
 }

@@ -99,3 +99,16 @@ export async function insertTargets(tx: Tx, campaignId: string, t: Targeting, no
     select count(*) as n from inserted`);
   return Number(rows[0]?.n ?? 0);
 }
+
+/** After targeting: a few of the campaign's recipients by name (the 'campaign_recipients' capability; the caller checks). */
+export async function sampleRecipients(db: DbOrTx, scope: { orgId: string; campaignId: string }, limit = 20): Promise<SampleRecipient[]> {
+  const rows = await db.execute<{ display_name: string; topic_name: string; channel: string; expires_at: string | Date }>(sql`
+    select p.display_name, topic.name as topic_name, r.channel, r.expires_at
+      from campaign_recipients r
+      join patients p on p.org_id = r.org_id and p.id = r.patient_id
+      join consent_topics topic on topic.org_id = r.org_id and topic.id = r.topic_id
+     where r.org_id = ${scope.orgId} and r.campaign_id = ${scope.campaignId}
+     order by r.expires_at, r.id
+     limit ${limit}`);
+  return rows.map((r) => ({ displayName: r.display_name, topicName: r.topic_name, channel: r.channel, expiresAt: new Date(r.expires_at) }));
+}

@@ -35,6 +35,7 @@ import { createTestAdmin } from '../support/admin';
 import { publishedTopic } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startSink } from '../support/engine-sink';
+import { startTestServer } from '../support/http';
 import { createTestPatient } from '../support/identity';
 
 const handle = testDatabase(8);
@@ -384,5 +385,127 @@ describe('the form', () => {
       { topicIds, timeZone: 'Europe/Paris', now },
     );
     expect(good).toEqual({ ok: true, value: expect.objectContaining({ channels: ['email', 'portal'], scheduledAt: new Date('2030-01-02T08:30:00Z'), expiringWithinDays: 30 }) });
+  });
+});
+
+describe('admin pages over HTTP (EN3, roles, forms)', () => {
+  let dev: Awaited<ReturnType<typeof startTestServer>>;
+  beforeAll(async () => {
+    dev = await startTestServer();
+  });
+  afterAll(async () => {
+    await dev.close();
+  });
+
+  const formHeaders = (cookie: string) => ({
+    'content-type': 'application/x-www-form-urlencoded',
+    origin: 'http://localhost:3999',
+    'sec-fetch-site': 'same-origin',
+    'x-forwarded-host': 'localhost:3999',
+    cookie,
+  });
+  const get = (path: string, cookie: string) => dev.fetch(path, { headers: { cookie } });
+  const post = (path: string, cookie: string, body: Record<string, string | string[]>) => {
+    const form = new URLSearchParams();
+    for (const [k, v] of Object.entries(body)) for (const value of [v].flat()) form.append(k, value);
+    return dev.fetch(path, { method: 'POST', headers: formHeaders(cookie), body: form.toString() });
+  };
+
+  it('a marketer sees counts but never a patient name or email on any campaign page, and gets 403 on sample recipients', async () => {
+    const c = await clinic('Marketing Clinic');
+    const patients = [await grantedPatient(c, 360), await grantedPatient(c, 360)];
+    const marketer = await createTestAdmin(db, c.org.id, 'marketer');
+    const compliance = await createTestAdmin(db, c.org.id, 'compliance');
+    const base = `/admin/${c.org.slug}/campaigns`;
+
+    // The marketer creates a campaign through the form.
+    const created = await post(`${base}/new`, marketer.cookie, {
+      name: 'Spring renewals',
+      kind: 'renewal',
+      topicIds: [c.topic.id],
+      expiringWithinDays: '30',
+      grantedBefore: '',
+      channels: ['email'],
+      throttlePerMinute: '600',
+      scheduleDate: '',
+      scheduleTime: '',
+    });
+    expect(created.status).toBe(303);
+    const detail = new URL(created.headers.get('location')!, dev.url).pathname;
+    const id = detail.split('/').pop()!;
+
+    const names = patients.flatMap((p) => [p.patient.displayName, p.email]);
+    const noPhi = async (path: string) => {
+      const res = await get(path, marketer.cookie);
+      expect(res.status, path).toBe(200);
+      const html = await res.text();
+      for (const value of names) expect(html, `${path} shows ${value}`).not.toContain(value);
+      return html;
+    };
+    expect(await noPhi(detail)).toContain('2 patients would be asked if it started now.');
+    await noPhi(base);
+    await noPhi(`${base}/new`);
+    expect((await get(`${detail}/recipients`, marketer.cookie)).status).toBe(403);
+
+    // The owner and compliance see sample names (so the check above would have caught them).
+    expect(await (await get(detail, c.owner.cookie)).text()).toContain(patients[0]!.patient.displayName);
+    expect(await (await get(`${detail}/recipients`, compliance.cookie)).text()).toContain(patients[1]!.patient.displayName);
+    expect((await get(detail, compliance.cookie)).status).toBe(403); // compliance has no 'campaigns'
+
+    // Launch twice over HTTP: the second changes nothing (DL4).
+    const first = await post(detail, marketer.cookie, { intent: 'launch' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toContain('done=launch');
+    const second = await post(detail, marketer.cookie, { intent: 'launch' });
+    expect(second.headers.get('location')).toContain('done=unchanged');
+    await lane(c.org.id);
+    await runPass({ ...engine, orgIds: [c.org.id] }, { batchSize: 10, concurrency: 1 });
+    await lane(c.org.id);
+    const running = await noPhi(detail);
+    expect(running).toContain('100% done: 2 of 2 requests decided');
+    expect(running).toMatch(/<progress id="campaign-progress"[^>]*max="100"[^>]*value="100"/);
+    expect(running).toContain('<svg role="img" aria-label="Results funnel of Spring renewals"');
+    expect(running).not.toMatch(/<svg[^>]* style=/);
+    expect((await campaignDeliveries(c.org.id, id)).length).toBe(2);
+  });
+
+  it('EN3: another organisation’s campaign is a 404 on every page and action', async () => {
+    const mine = await clinic('Own Clinic');
+    const theirs = await clinic('Their Clinic');
+    await grantedPatient(theirs, 360);
+    const campaign = await createCampaign(db, { orgId: theirs.org.id, adminId: theirs.owner.adminId, draft: draft(theirs), now: new Date() });
+    const base = `/admin/${mine.org.slug}/campaigns/${campaign.id}`;
+    expect((await get(base, mine.owner.cookie)).status).toBe(404);
+    expect((await get(`${base}/recipients`, mine.owner.cookie)).status).toBe(404);
+    expect((await post(base, mine.owner.cookie, { intent: 'launch' })).status).toBe(404);
+    expect((await get(`/admin/${mine.org.slug}/campaigns/not-a-uuid`, mine.owner.cookie)).status).toBe(404);
+    expect((await getCampaign(db, { orgId: theirs.org.id, campaignId: campaign.id }))!.status).toBe('draft');
+    // Their admin, on our organisation's URL: not signed in there.
+    expect((await get(`/admin/${mine.org.slug}/campaigns`, theirs.owner.cookie)).status).toBe(303);
+  });
+
+  it('bad form input is a 400 with every field error next to its field, and nothing is created', async () => {
+    const c = await clinic();
+    const count = async () => (await db.execute<{ n: string }>(sql`select count(*) as n from campaigns where org_id = ${c.org.id}`))[0]!.n;
+    const before = await count();
+    const res = await post(`/admin/${c.org.slug}/campaigns/new`, c.owner.cookie, {
+      name: '',
+      kind: 'renewal',
+      topicIds: ['00000000-0000-4000-8000-000000000000'],
+      expiringWithinDays: 'soon',
+      channels: [],
+      throttlePerMinute: '0',
+      scheduleDate: '2001-01-01',
+      scheduleTime: '09:00',
+    } as Record<string, string | string[]>);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('There is a problem');
+    expect(html).toMatch(/id="name"[^>]*aria-describedby="[^"]*name-error/);
+    expect(html).toMatch(/id="throttlePerMinute"[^>]*aria-describedby="[^"]*throttlePerMinute-error/);
+    expect(html).toContain('id="topicIds-error"');
+    expect(html).toContain('id="channels-error"');
+    expect(html).toContain('id="scheduleDate-error"');
+    expect(await count()).toBe(before);
   });
 });
