@@ -41,7 +41,9 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const campaign = await getCampaign(db, { orgId: org.id, campaignId: params.id ?? '' });
   if (!campaign) throw data({ reason: 'unknown_campaign' }, { status: 404 });
   const showSamples = can(admin.role, 'campaign_recipients');
-  const beforeStart = campaign.targetedAt === null && campaign.status !== 'cancelled';
+  // The live preview is for a draft only: once launched, the list is made when the campaign starts, and a page that
+  // refreshes every two seconds must not re-run the targeting count each time.
+  const beforeStart = campaign.status === 'draft';
   const [timeZone, topics, preview, samples, results] = await Promise.all([
     orgTimeZone(db, org.id),
     topicNames(db, org.id, campaign.topicIds),
@@ -180,6 +182,10 @@ export default function CampaignPage() {
             <p>Your role sees counts only, never who the patients are.</p>
           )}
         </section>
+      ) : null}
+
+      {campaign.status === 'scheduled' || (campaign.status === 'paused' && !results) ? (
+        <p>{`The list of recipients is made when the campaign starts${campaign.scheduledAt ? `, at ${formatDateTime(campaign.scheduledAt, timeZone)}` : ', in a few seconds'}. Nobody has been asked yet.`}</p>
       ) : null}
 
       {results ? (
