@@ -1,6 +1,6 @@
 // The authorisation ledger: grant, revoke, renew and expire, each an appended event plus the one current state row,
 // in one transaction (ARCHITECTURE.md, "Consent model"). Server functions take `now` so tests move the clock.
-import { and, desc, eq, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
 import {
   authorizationEvents,
@@ -253,15 +253,18 @@ export async function revokeAuthorization(
   });
 }
 
-/** Records an `expired` event for every authorisation past its expiry, in batches; the worker runs this. */
-export async function expireDueAuthorizations(db: Database, now: Date, batchSize = 500): Promise<number> {
+/**
+ * AV4: records an `expired` event for every authorisation past its expiry (the instant itself included), in batches;
+ * the worker runs this on its housekeeping timer. `orgIds` limits it to some organisations (tests sharing a database).
+ */
+export async function expireDueAuthorizations(db: Database, now: Date, batchSize = 500, options: { orgIds?: string[] } = {}): Promise<number> {
   let total = 0;
   for (;;) {
     const done = await db.transaction(async (tx) => {
       const due = await tx
         .select()
         .from(consentStates)
-        .where(and(eq(consentStates.status, 'active'), lte(consentStates.expiresAt, now)))
+        .where(and(eq(consentStates.status, 'active'), lte(consentStates.expiresAt, now), options.orgIds ? inArray(consentStates.orgId, options.orgIds) : undefined))
         .limit(batchSize)
         .for('update', { skipLocked: true });
       for (const state of due) {

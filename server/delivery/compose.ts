@@ -68,7 +68,10 @@ function checkUnsubscribeLinks(links: UnsubscribeLinks): UnsubscribeLinks {
   } catch {
     throw new Error('composeMail: the unsubscribe link is not a URL');
   }
-  if (https.protocol !== 'https:' || unsafe.test(links.https)) throw new Error('composeMail: the unsubscribe link must be an https URL');
+  // RFC 8058 wants https. The one exception is a development server on this machine (PUBLIC_URL http://localhost:...,
+  // which production refuses at start-up): its mail only reaches the local catcher, and marketing must work there too.
+  const loopback = https.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(https.hostname);
+  if ((https.protocol !== 'https:' && !loopback) || unsafe.test(links.https)) throw new Error('composeMail: the unsubscribe link must be an https URL');
   if (!/^mailto:[^@\s]+@[^@\s]+$/i.test(links.mailto) || unsafe.test(links.mailto)) throw new Error('composeMail: the unsubscribe address must be a mailto: URI');
   return links;
 }

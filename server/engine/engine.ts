@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { contactPoints, deliveries, messages, orgDkimKeys, organisations, type Delivery, type DeliveryRoute } from '../../db/schema/index';
+import { contactPoints, deliveries, messages, orgDkimKeys, organisations, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
@@ -21,7 +21,8 @@ import type { PrivateKey } from 'openpgp';
 import { openDkimKey } from '../delivery/dkim-keys';
 import { TransportError, type DkimOptions, type MailTransport } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
-import { mintLink, type LinkKeyring } from '../links/tokens';
+import { DEFAULT_TTL_SECONDS, mintLink, type LinkKeyring } from '../links/tokens';
+import { campaignNotice, campaignOfDelivery } from '../campaigns/notice';
 import type { Logger } from '../logger';
 import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
@@ -285,12 +286,12 @@ async function handOff(
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
   const org = await orgOf(deps, tx, d.orgId);
+  // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
+  const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, d) : undefined;
+  if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now);
   if (d.channel === 'sms') {
-    if (!deps.sms) throw new TransportError('no SMS transport configured', 'no_sms_transport', 550);
     const pickup = await pickupUrl(deps, d, org, now);
-    await deps.sms.send({ to: to!, body: `${org.name}: you have a new message. Read it securely: ${pickup}`, reference: d.id }).catch((error: { code?: string }) => {
-      throw new TransportError('sms hand-off failed', error.code ?? 'sms_failed', error.code === 'invalid_number' || error.code === 'rejected' ? 550 : undefined);
-    });
+    await sendSms(deps, d, to!, `${org.name}: you have a new message. Read it securely: ${pickup}`);
     return { route: 'sms_notice', messageIdHeader: null };
   }
   const unsubscribe = d.category === 'marketing' ? await unsubscribeLinks(deps, d, org.slug, now) : undefined;
@@ -343,6 +344,38 @@ async function handOff(
   const pickup = await pickupUrl(deps, d, org, now);
   const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
   const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  await deps.mail.send({ ...mail, dkim: org.dkim });
+  return { route: 'portal_notice', messageIdHeader: mail.messageId! };
+}
+
+async function sendSms(deps: EngineDeps, d: Delivery, to: string, body: string): Promise<void> {
+  if (!deps.sms) throw new TransportError('no SMS transport configured', 'no_sms_transport', 550);
+  await deps.sms.send({ to, body, reference: d.id }).catch((error: { code?: string }) => {
+    throw new TransportError('sms hand-off failed', error.code ?? 'sms_failed', error.code === 'invalid_number' || error.code === 'rejected' ? 550 : undefined);
+  });
+}
+
+/**
+ * A campaign request by email or SMS: a notice without PHI (EM4) carrying a renewal link minted now for this patient
+ * and topic, so it is fresh even after a deferral. The link exists only in the mail or text; it is not recorded.
+ */
+async function campaignHandOff(
+  deps: EngineDeps,
+  d: Delivery,
+  org: { slug: string; name: string; dkim?: DkimOptions },
+  campaign: { kind: CampaignKind; topicId: string },
+  to: string,
+  now: Date,
+): Promise<Handoff> {
+  const token = await mintLink(deps.links, { purpose: 'renewal', orgId: d.orgId, patientId: d.patientId, context: { topicId: campaign.topicId }, now, linkId: randomUUID() });
+  const renewalUrl = new URL(`/o/${org.slug}/${LINK_PATHS.renewal}/${token}`, deps.publicUrl).toString();
+  const notice = campaignNotice(campaign.kind, org, renewalUrl, DEFAULT_TTL_SECONDS.renewal / 86_400);
+  if (d.channel === 'sms') {
+    await sendSms(deps, d, to, notice.sms);
+    return { route: 'sms_notice', messageIdHeader: null };
+  }
+  const unsubscribe = await unsubscribeLinks(deps, d, org.slug, now);
+  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }

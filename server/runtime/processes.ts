@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createHttpApp } from '../http/app';
 import { expireDueAuthorizations } from '../consent/ledger';
+import { runCampaignPass } from '../campaigns/lane';
 import { pruneIdentityState } from '../identity/maintenance';
 
 const HOUSEKEEPING_EVERY_MS = 10 * 60 * 1000;
@@ -92,12 +93,16 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
   const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger, links: deps.links }) : undefined;
   const worker = await startWorkerLoop({ sql: database.sql, logger, concurrency, pass });
+  // Renewal campaigns (issue 8): one lane, polling and woken by launch/resume; several worker processes share the
+  // campaigns through SKIP LOCKED on the campaign row, and the throttle is counted under that lock.
+  const campaignLane = await startWorkerLoop({ sql: database.sql, logger, concurrency: 1, pass: () => runCampaignPass({ db: database.db, vault: deps.vault, logger }) });
   // Outbound webhooks (issue 7): one lane, polling; several worker processes share the work through SKIP LOCKED.
   const webhooks = await startWorkerLoop({ sql: database.sql, logger, concurrency: 1, pass: () => runWebhookPass({ db: database.db, vault: deps.vault, logger, allowPrivateNetworks: !config.isProduction }) });
   return {
     close: async () => {
       await feedback?.close();
       await webhooks.stop();
+      await campaignLane.stop();
       await worker.stop();
       await mail.close?.();
       await sms?.close?.();

@@ -118,6 +118,8 @@ describe('EM1: marketing mail carries one-click unsubscribe', () => {
       { https: 'https://portal.example.com/u/x', mailto: 'mailto:u@mail.clinic.test\r\nX: y' },
     ];
     for (const unsubscribe of bad) expect(() => composeMail({ ...base, unsubscribe }), JSON.stringify(unsubscribe)).toThrow(/composeMail/);
+    // A development server on this machine (production refuses an http PUBLIC_URL): its mail only reaches the local catcher.
+    expect(() => composeMail({ ...base, unsubscribe: { https: 'http://localhost:3000/o/x/u/t', mailto: 'mailto:u@localhost.test' } })).not.toThrow();
   });
 });
 
