@@ -8,3 +8,4 @@ export * from './preferences';
 export * from './engine';
 export * from './pickup';
 export * from './api';
+export * from './admin-identity';
