@@ -45,7 +45,7 @@ export async function inviteAdmin(
 export async function reinviteAdmin(
   db: Database,
   options: { orgId: string; invitedBy: string; adminId: string; now: Date },
-): Promise<{ status: 'invited'; token: string; email: string; expiresAt: Date } | { status: 'not_pending' }> {
+): Promise<{ status: 'invited'; token: string; email: string; role: AdminRole; expiresAt: Date } | { status: 'not_pending' }> {
   const { orgId, invitedBy, adminId, now } = options;
   return db.transaction(async (tx) => {
     const [admin] = await tx
@@ -59,7 +59,7 @@ export async function reinviteAdmin(
     const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
     await tx.insert(adminInvitations).values({ orgId, adminId, tokenHash: sha256(token), role: admin.role, invitedBy, createdAt: now, expiresAt });
     await appendAudit(tx, orgId, { actorType: 'admin', actorId: invitedBy, action: 'admin.invited', subjectType: 'admin', subjectId: adminId, details: { role: admin.role, again: true } });
-    return { status: 'invited', token, email: admin.email, expiresAt } as const;
+    return { status: 'invited', token, email: admin.email, role: admin.role, expiresAt } as const;
   });
 }
 

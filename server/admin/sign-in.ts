@@ -9,6 +9,7 @@ import type { Database, Tx } from '../../db/client';
 import { admins, adminSignInAttempts, sessions } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { keyedHash, randomToken, sha256 } from '../identity/codes';
+import { PASSKEY_OPTIONS_LIMIT } from '../identity/passkey-flows';
 import { consumeRateLimits, type RateLimit } from '../identity/rate-limit';
 import type { KekRing } from '../messages/vault';
 import { hasAdminPasskey } from './admin-passkeys';
@@ -250,4 +251,11 @@ export async function endAdminSessions(tx: Tx, options: { orgId: string; adminId
     )
     .returning({ idHash: sessions.idHash });
   return ended.length;
+}
+
+/** EN2 for admin passkey challenges: the patients' per-address allowance, counted apart. Seconds to wait, or undefined. */
+export async function passkeyOptionsWait(db: Database, codeSecret: Buffer, ipAddress: string, now: Date): Promise<number | undefined> {
+  const limit = { ...PASSKEY_OPTIONS_LIMIT, name: 'admin_passkey_options_ip' };
+  const rate = await consumeRateLimits(db, [{ limit, key: keyedHash(codeSecret, 'ip', ipAddress) }], now);
+  return rate.allowed ? undefined : rate.retryAfterSeconds;
 }
