@@ -11,6 +11,7 @@ const NOTICES: Record<string, string> = {
   'signed-out': 'You are signed out.',
   timeout: 'You were signed out because nothing happened for 15 minutes.',
   expired: 'That took too long. Please enter your email address and password again.',
+  paused: 'Sign-in is paused after too many failures. Please try again later, or use a passkey.',
   reset: 'Your password is changed. Sign in with it and your authenticator app or passkey.',
 };
 

@@ -37,15 +37,15 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     case 'no_attempt':
       throw redirectTo(`/admin/${org.slug}/sign-in?notice=expired`, { 'Set-Cookie': clearCookie(adminAttemptCookieName(cookies), cookies) });
     case 'locked':
-      return data({ errors: { form: 'Sign-in is paused after too many failures. Please try again later, or use a passkey.' } as Errors }, { status: 400 });
+      throw redirectTo(`/admin/${org.slug}/sign-in?notice=paused`, { 'Set-Cookie': clearCookie(adminAttemptCookieName(cookies), cookies) });
     case 'wrong':
+      // The attempt is over after the last try: start again (the page itself would send the browser there anyway).
+      if (result.triesLeft === 0) throw redirectTo(`/admin/${org.slug}/sign-in?notice=expired`, { 'Set-Cookie': clearCookie(adminAttemptCookieName(cookies), cookies) });
       return data(
         {
           errors: {
             code:
-              result.triesLeft > 0
-                ? `That code is not right, or it was already used. Enter the newest code from your app. ${result.triesLeft} ${result.triesLeft === 1 ? 'try' : 'tries'} left.`
-                : 'That code is not right. Please start again.',
+              `That code is not right, or it was already used. Enter the newest code from your app. ${result.triesLeft} ${result.triesLeft === 1 ? 'try' : 'tries'} left.`,
           } as Errors,
         },
         { status: 400 },

@@ -14,6 +14,7 @@ import {
   requireAdmin,
   type AdminRole,
 } from '../services/admin.server';
+import { redirectTo } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Team · Admin · Carepost' }];
 
@@ -77,6 +78,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     const result = await changeRole(context.db, { orgId: org.id, actorId: admin.id, adminId, role });
     if (result === 'not_found') return data<Answer>({ form: 'That person is not in the team.' }, { status: 404 });
     if (result === 'last_owner') return data<Answer>({ form: 'The organisation needs at least one active owner. Make someone else an owner first.' }, { status: 400 });
+    // Owners who give up their own ownership can no longer see this page.
+    if (result === 'changed' && adminId === admin.id && role !== 'owner') throw redirectTo(`/admin/${org.slug}`);
     return data<Answer>({ notice: result === 'changed' ? `Role changed to ${ROLE_NAMES[role]}.` : 'The role is unchanged.' });
   }
 
