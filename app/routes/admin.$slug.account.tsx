@@ -2,16 +2,13 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, useActionData, useLoaderData, useNavigation, useRevalidator } from '@remix-run/react';
 import { AddAdminPasskey } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
+import { formatDateTime } from '../utils/consent-words';
 import { changePassword, listAdminPasskeys, passwordProblem, PASSWORD_MIN_LENGTH, removeAdminPasskey, requireAdmin, signedInRecently } from '../services/admin.server';
 
 export const meta: MetaFunction = () => [{ title: 'Your account · Admin · Carepost' }];
 
 // Every admin's own account: their passkeys and their password. Every role has 'overview', so every admin gets here.
 const ROLE_NAMES = { owner: 'Owner', compliance: 'Compliance', marketer: 'Marketer', support: 'Support' } as const;
-
-function when(iso: string) {
-  return new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
-}
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
@@ -20,8 +17,14 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   return {
     slug: org.slug,
     admin: { name: admin.name, email: admin.email, role: ROLE_NAMES[admin.role] },
-    passkeys: passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), lastUsedAt: p.lastUsedAt?.toISOString() ?? null })),
+        // Formatted on the server, so the page the browser hydrates says exactly the same.
+    passkeys: passkeys.map((p) => ({
+      id: p.id,
+      name: p.name,
+      added: `Added ${formatDateTime(p.createdAt.toISOString())}${p.lastUsedAt ? `, last used ${formatDateTime(p.lastUsedAt.toISOString())}` : ', not used yet'}`,
+    })),
     canAddPasskey: signedInRecently(session.verifiedAt, now),
+    passwordMinLength: PASSWORD_MIN_LENGTH,
   };
 }
 
@@ -60,7 +63,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function AdminAccount() {
-  const { slug, admin, passkeys, canAddPasskey } = useLoaderData<typeof loader>();
+  const { slug, admin, passkeys, canAddPasskey, passwordMinLength } = useLoaderData<typeof loader>();
   const answer = useActionData<typeof action>();
   const errors: Errors = answer?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -84,7 +87,7 @@ export default function AdminAccount() {
           <li key={p.id}>
             <strong>{p.name}</strong>
             <br />
-            <span className="muted">{`Added ${when(p.createdAt)}${p.lastUsedAt ? `, last used ${when(p.lastUsedAt)}` : ', not used yet'}`}</span>
+            <span className="muted">{p.added}</span>
             <Form method="post" className="inline-form">
               <input type="hidden" name="intent" value="remove-passkey" />
               <input type="hidden" name="passkeyId" value={p.id} />
@@ -109,7 +112,7 @@ export default function AdminAccount() {
         <Field
           id="password"
           label="New password"
-          hint={`At least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong password that is easy to remember.`}
+          hint={`At least ${passwordMinLength} characters. A few unrelated words make a strong password that is easy to remember.`}
           error={errors.password}
           type="password"
           autoComplete="new-password"

@@ -32,7 +32,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   if (!invitation) return invalid(org.name);
   const cookies = context.identity.cookies;
   const secret = await enrolmentSecret(context.db, context.vault, invitation, readCookie(request, adminEnrolCookieName(cookies)));
-  const base = { ok: true as const, orgName: org.name, email: invitation.email, name: invitation.name, role: ROLE_NAMES[invitation.role] };
+  const base = { ok: true as const, orgName: org.name, email: invitation.email, name: invitation.name, role: ROLE_NAMES[invitation.role], passwordMinLength: PASSWORD_MIN_LENGTH };
   if (!secret) return { ...base, step: 'password' as const, app: null };
   return {
     ...base,
@@ -126,7 +126,7 @@ export default function AcceptInvitation() {
           <Field
             id="password"
             label="New password"
-            hint={`At least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong password that is easy to remember.`}
+            hint={`At least ${loaded.passwordMinLength} characters. A few unrelated words make a strong password that is easy to remember.`}
             error={errors.password}
             type="password"
             autoComplete="new-password"

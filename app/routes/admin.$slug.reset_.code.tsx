@@ -9,7 +9,7 @@ export const meta: MetaFunction = () => [{ title: 'Choose a new password · Admi
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   if (!readCookie(request, adminResetCookieName(context.identity.cookies))) throw redirectTo(`/admin/${org.slug}/reset`);
-  return { slug: org.slug };
+  return { slug: org.slug, passwordMinLength: PASSWORD_MIN_LENGTH };
 }
 
 type Errors = { code?: string; password?: string; confirm?: string; form?: string };
@@ -58,7 +58,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ResetCode() {
-  const { slug } = useLoaderData<typeof loader>();
+  const { slug, passwordMinLength } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors: Errors = actionData?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -72,7 +72,7 @@ export default function ResetCode() {
         <Field
           id="password"
           label="New password"
-          hint={`At least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong password that is easy to remember.`}
+          hint={`At least ${passwordMinLength} characters. A few unrelated words make a strong password that is easy to remember.`}
           error={errors.password}
           type="password"
           autoComplete="new-password"

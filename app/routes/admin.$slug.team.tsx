@@ -36,7 +36,7 @@ function isRole(value: unknown): value is AdminRole {
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, admin } = await requireAdmin({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, capability: 'team', now: new Date() });
   const team = await listTeam(context.db, org.id);
-  return { slug: org.slug, selfId: admin.id, team: team.map((m) => ({ ...m, invitationExpiresAt: m.invitationExpiresAt?.toISOString() ?? null })) };
+  return { slug: org.slug, selfId: admin.id, roles: [...ADMIN_ROLES], team: team.map((m) => ({ ...m, invitationExpiresAt: m.invitationExpiresAt?.toISOString() ?? null })) };
 }
 
 type InviteErrors = { name?: string; email?: string; role?: string };
@@ -99,7 +99,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function Team() {
-  const { team, selfId } = useLoaderData<typeof loader>();
+  const { team, selfId, roles } = useLoaderData<typeof loader>();
   const answer = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const errors: InviteErrors = answer?.errors ?? {};
@@ -126,7 +126,7 @@ export default function Team() {
               <input type="hidden" name="adminId" value={m.id} />
               <label htmlFor={`role-${m.id}`}>{`Role of ${m.name}`}</label>
               <select id={`role-${m.id}`} name="role" defaultValue={m.role}>
-                {ADMIN_ROLES.map((r) => (
+                {roles.map((r) => (
                   <option key={r} value={r}>
                     {ROLE_NAMES[r]}
                   </option>
@@ -183,7 +183,7 @@ export default function Team() {
               {errors.role}
             </p>
           ) : null}
-          {ADMIN_ROLES.map((r) => (
+          {roles.map((r) => (
             <div key={r} className="choice">
               <input type="radio" id={`invite-role-${r}`} name="role" value={r} defaultChecked={(answer?.values?.role ?? 'support') === r} />
               <label htmlFor={`invite-role-${r}`}>{`${ROLE_NAMES[r]}: ${ROLE_HINTS[r]}`}</label>
