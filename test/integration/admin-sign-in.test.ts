@@ -2,7 +2,8 @@
 // lockout, enumeration, invitations, password reset, role guards (EN3) and timeouts (SE2).
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminInvitations, adminPasswordResets, admins, adminTotpFactors, auditEvents, sessions } from '../../db/schema/index';
+import { adminInvitations, adminPasswordResets, admins, adminSignInAttempts, adminTotpFactors, auditEvents, sessions } from '../../db/schema/index';
+import { pruneAdminSignInState } from '../../server/admin/maintenance';
 import { finishAdminPasskeyRegistration, startAdminPasskeyRegistration } from '../../server/admin/admin-passkeys';
 import { hashPassword } from '../../server/admin/passwords';
 import type { AdminRole } from '../../server/admin/roles';
@@ -633,6 +634,18 @@ describe('EN3: every admin route guards its role and its organisation', () => {
   it('an unknown organisation is a 404', async () => {
     expect((await dev.fetch('/admin/no-such-clinic-here/sign-in')).status).toBe(404);
     expect((await dev.fetch('/admin/no-such-clinic-here/team')).status).toBe(404);
+  });
+});
+
+describe('housekeeping', () => {
+  it('expired second-step attempts and reset codes are deleted a day after they expire', async () => {
+    const admin = await makeAdmin();
+    await passwordStep(admin.email);
+    await post(`/admin/${org.slug}/reset`, { email: admin.email });
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    await pruneAdminSignInState(handle.db, later);
+    expect(await handle.db.select().from(adminSignInAttempts).where(eq(adminSignInAttempts.adminId, admin.id))).toHaveLength(0);
+    expect(await handle.db.select().from(adminPasswordResets).where(eq(adminPasswordResets.adminId, admin.id))).toHaveLength(0);
   });
 });
 
