@@ -6,7 +6,10 @@ import type { Database } from './client';
 import { createTextDraft, publishText } from '../server/consent/texts';
 import { enqueueMessage } from '../server/engine/enqueue';
 import type { KekRing } from '../server/messages/vault';
-import { admins, authorizationTexts, consentTopics, contactPoints, deliveries, organisations, patients, type AuthorizationElements } from './schema/index';
+import { hashPassword } from '../server/admin/passwords';
+import { sealAdminTotpSecret } from '../server/admin/totp';
+import { DEMO_ADMIN_PASSWORD, DEMO_ADMIN_TOTP_SECRET } from './demo-credentials';
+import { adminTotpFactors, admins, authorizationTexts, consentTopics, contactPoints, deliveries, organisations, patients, type AuthorizationElements } from './schema/index';
 
 const RIVERSIDE_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="Riverside Family Clinic">
 <rect width="64" height="64" rx="14" fill="#ffffff"/>
@@ -159,10 +162,22 @@ export async function seedDemo(db: Database, ring?: KekRing): Promise<SeedSummar
     }
 
     for (const a of DEMO.admins) {
-      const existing = await tx.select({ id: admins.id }).from(admins).where(and(eq(admins.orgId, org.id), eq(admins.email, a.email)));
-      if (existing.length === 0) {
-        const [admin] = await tx.insert(admins).values({ orgId: org.id, ...a }).returning({ id: admins.id });
+      let [admin] = await tx.select({ id: admins.id, passwordHash: admins.passwordHash }).from(admins).where(and(eq(admins.orgId, org.id), eq(admins.email, a.email)));
+      if (!admin) {
+        [admin] = await tx.insert(admins).values({ orgId: org.id, ...a }).returning({ id: admins.id, passwordHash: admins.passwordHash });
         await appendAudit(tx, org.id, { actorType: 'system', action: 'admin.invited', subjectType: 'admin', subjectId: admin!.id, details: { role: a.role, source: 'demo_seed' } });
+      }
+      // The demo sign-in (db/demo-credentials.ts): a password, and an authenticator app with a fixed secret.
+      if (!admin!.passwordHash) {
+        await tx.update(admins).set({ passwordHash: await hashPassword(DEMO_ADMIN_PASSWORD) }).where(and(eq(admins.orgId, org.id), eq(admins.id, admin!.id)));
+      }
+      if (ring) {
+        const [factor] = await tx
+          .insert(adminTotpFactors)
+          .values({ orgId: org.id, adminId: admin!.id, secret: sealAdminTotpSecret(ring, org.id, admin!.id, DEMO_ADMIN_TOTP_SECRET), confirmedAt: new Date() })
+          .onConflictDoNothing()
+          .returning({ adminId: adminTotpFactors.adminId });
+        if (factor) await appendAudit(tx, org.id, { actorType: 'system', action: 'admin.totp.enrolled', subjectType: 'admin', subjectId: admin!.id, details: { source: 'demo_seed' } });
       }
     }
 

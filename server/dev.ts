@@ -1,6 +1,7 @@
 // `npm start`: the whole product on one machine. Embedded Postgres (unless DATABASE_URL), the mail catcher
 // (unless SMTP_URL), migrations, the demo seed, the web server and the worker, in one process.
 import { seedDemo } from '../db/seed';
+import { DEMO_ADMIN_PASSWORD, DEMO_ADMIN_TOTP_SECRET } from '../db/demo-credentials';
 import { vaultRing } from './messages/vault';
 import { connect } from '../db/client';
 import { loadConfigOrExit } from './config';
@@ -47,7 +48,8 @@ const lines = [
   '',
   `  Sign in at ${base}/o/${demo.slug}/sign-in with a demo patient's email or phone; the code arrives in the dev mailbox or dev texts:`,
   ...demo.patients.map((p) => `    ${p.name.padEnd(16)} ${p.email}${p.phone ? `   ${p.phone}` : ''}`),
-  '  Demo admins:',
+  `  Demo admin sign-in: ${base}/admin/${demo.slug}/sign-in, ${demo.admins[0]!.email}, password ${DEMO_ADMIN_PASSWORD}, authenticator secret ${DEMO_ADMIN_TOTP_SECRET}`,
+  '  (add the secret to an authenticator app; every demo admin below has the same password and secret)',
   ...demo.admins.map((a) => `    ${a.role.padEnd(16)} ${a.email}`),
   '',
   '  Ctrl-C stops everything, the embedded Postgres included.',

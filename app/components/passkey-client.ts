@@ -12,11 +12,11 @@ async function post(url: string, body: unknown): Promise<{ status: number; answe
   return { status: res.status, answer };
 }
 
-function browserError(error: unknown): string {
+function browserError(error: unknown, otherWay = 'sign in with a code'): string {
   const name = (error as { name?: string }).name;
   if (name === 'NotAllowedError' || name === 'AbortError') return 'The passkey request was cancelled or timed out, or no passkey for this site was found on this device.';
   if (name === 'InvalidStateError') return 'This device already has a passkey for your account.';
-  return 'Your browser could not use a passkey. Try again, or sign in with a code.';
+  return `Your browser could not use a passkey. Try again, or ${otherWay}.`;
 }
 
 /**
@@ -24,8 +24,16 @@ function browserError(error: unknown): string {
  * It waits quietly; starting any other passkey request cancels it, and a cancelled one says nothing.
  */
 export async function signInWithPasskey(slug: string, contact: string | undefined, options: { autofill?: boolean } = {}): Promise<Answer> {
-  const url = `/o/${slug}/sign-in/passkey`;
-  const first = await post(url, { intent: 'options', contact: contact || undefined });
+  return authenticateAt(`/o/${slug}/sign-in/passkey`, { contact: contact || undefined }, options);
+}
+
+export async function addPasskey(slug: string, name: string): Promise<Answer> {
+  return registerAt(`/o/${slug}/passkeys/register`, { name });
+}
+
+/** The sign-in ceremony against an endpoint that answers {intent: 'options', ...extra} and {intent: 'finish', response}. */
+export async function authenticateAt(url: string, extra: Record<string, unknown>, options: { autofill?: boolean; otherWay?: string } = {}): Promise<Answer> {
+  const first = await post(url, { intent: 'options', ...extra });
   if (!first.answer.options) return first.answer;
   let response;
   try {
@@ -35,20 +43,20 @@ export async function signInWithPasskey(slug: string, contact: string | undefine
     });
   } catch (error) {
     if (options.autofill) return { cancelled: true };
-    return { error: browserError(error) };
+    return { error: browserError(error, options.otherWay) };
   }
-  return (await post(url, { intent: 'finish', response })).answer;
+  return (await post(url, { intent: 'finish', ...extra, response })).answer;
 }
 
-export async function addPasskey(slug: string, name: string): Promise<Answer> {
-  const url = `/o/${slug}/passkeys/register`;
+/** The registration ceremony against an endpoint that answers {intent: 'options'} and {intent: 'finish', ...extra, response}. */
+export async function registerAt(url: string, extra: Record<string, unknown>, options: { otherWay?: string } = {}): Promise<Answer> {
   const first = await post(url, { intent: 'options' });
   if (!first.answer.options) return first.answer;
   let response;
   try {
     response = await startRegistration({ optionsJSON: first.answer.options as Parameters<typeof startRegistration>[0]['optionsJSON'] });
   } catch (error) {
-    return { error: browserError(error) };
+    return { error: browserError(error, options.otherWay) };
   }
-  return (await post(url, { intent: 'finish', name, response })).answer;
+  return (await post(url, { intent: 'finish', ...extra, response })).answer;
 }

@@ -7,7 +7,18 @@ const WARN_BEFORE_MS = 2 * 60 * 1000;
  * SE2: the server ends a session after 15 idle minutes. Two minutes before, this says so and offers to stay;
  * at the end it signs out for real (so a shared device is cleared, PW2) instead of leaving a dead page up.
  */
-export function SessionTimeoutWarning({ slug, idleRemainingMs, renderedAt }: { slug: string; idleRemainingMs: number; renderedAt: string }) {
+export function SessionTimeoutWarning({
+  slug,
+  idleRemainingMs,
+  renderedAt,
+  basePath = `/o/${slug}`,
+}: {
+  slug: string;
+  idleRemainingMs: number;
+  renderedAt: string;
+  /** Where the session and sign-out routes live: the patient portal, or the admin console. */
+  basePath?: string;
+}) {
   const [warning, setWarning] = useState(false);
   const keepAlive = useFetcher();
   const submit = useSubmit();
@@ -18,14 +29,14 @@ export function SessionTimeoutWarning({ slug, idleRemainingMs, renderedAt }: { s
     const warnIn = Math.max(0, idleRemainingMs - WARN_BEFORE_MS);
     const warnTimer = window.setTimeout(() => setWarning(true), warnIn);
     const endTimer = window.setTimeout(() => {
-      submit({ reason: 'timeout' }, { method: 'post', action: `/o/${slug}/sign-out` });
+      submit({ reason: 'timeout' }, { method: 'post', action: `${basePath}/sign-out` });
     }, idleRemainingMs);
     return () => {
       window.clearTimeout(warnTimer);
       window.clearTimeout(endTimer);
     };
     // renderedAt changes whenever the layout loader ran again, i.e. whenever the server saw activity.
-  }, [slug, idleRemainingMs, renderedAt, submit]);
+  }, [basePath, idleRemainingMs, renderedAt, submit]);
 
   useEffect(() => {
     if (warning) stayButton.current?.focus();
@@ -37,12 +48,12 @@ export function SessionTimeoutWarning({ slug, idleRemainingMs, renderedAt }: { s
       <h2 id="timeout-title">Are you still there?</h2>
       <p id="timeout-text">For your security, you will be signed out in 2 minutes because nothing has happened for a while.</p>
       <div className="button-row">
-        <keepAlive.Form method="post" action={`/o/${slug}/session`}>
+        <keepAlive.Form method="post" action={`${basePath}/session`}>
           <button ref={stayButton} className="button" type="submit">
             Stay signed in
           </button>
         </keepAlive.Form>
-        <button className="button button--secondary" type="button" onClick={() => submit({}, { method: 'post', action: `/o/${slug}/sign-out` })}>
+        <button className="button button--secondary" type="button" onClick={() => submit({}, { method: 'post', action: `${basePath}/sign-out` })}>
           Sign out now
         </button>
       </div>

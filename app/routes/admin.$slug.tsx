@@ -1,17 +1,21 @@
 // The admin console's frame: organisation header, the signed-in admin, and navigation limited to what the role may do.
 // Each child route still calls requireAdmin itself; hiding a link is not the guard.
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
-import { Form, NavLink, Outlet, useLoaderData } from '@remix-run/react';
+import { Form, isRouteErrorResponse, Link, NavLink, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
+import { SessionTimeoutWarning } from '../components/session-timeout';
 import { capabilitiesOf, optionalAdmin, type AdminCapability } from '../services/admin.server';
 import { getOrganisationBranding } from '../services/organisations.server';
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');
   if (!org) throw data({ reason: 'unknown_organisation' }, { status: 404 });
-  const signedIn = await optionalAdmin({ request, db: context.db, cookies: context.identity.cookies, org, now: new Date() });
+  const now = new Date();
+  const signedIn = await optionalAdmin({ request, db: context.db, cookies: context.identity.cookies, org, now });
   return {
     org: { slug: org.slug, name: org.name },
     admin: signedIn ? { name: signedIn.admin.name, role: signedIn.admin.role, capabilities: capabilitiesOf(signedIn.admin.role) } : null,
+    // SE2 for admins: the warning before the 15-minute idle timeout, as in the patient portal.
+    idle: signedIn ? { remainingMs: signedIn.session.idleExpiresAt.getTime() - now.getTime(), renderedAt: now.toISOString() } : null,
   };
 }
 
@@ -29,7 +33,7 @@ const NAV: { path: string; label: string; capability: AdminCapability }[] = [
 ];
 
 export default function AdminLayout() {
-  const { org, admin } = useLoaderData<typeof loader>();
+  const { org, admin, idle } = useLoaderData<typeof loader>();
   const base = `/admin/${org.slug}`;
   const items = admin ? NAV.filter((item) => admin.capabilities.includes(item.capability) || (item.capability === 'topics' && admin.capabilities.includes('texts'))) : [];
   return (
@@ -38,11 +42,16 @@ export default function AdminLayout() {
         <div className="org-header__inner">
           <p className="org-header__name">{`${org.name} · Admin`}</p>
           {admin ? (
-            <Form method="post" action={`${base}/sign-out`}>
-              <button className="header-button" type="submit">
-                {`Sign out ${admin.name}`}
-              </button>
-            </Form>
+            <>
+              <Link className="org-header__link" to={`${base}/account`}>
+                Your account
+              </Link>
+              <Form method="post" action={`${base}/sign-out`}>
+                <button className="header-button" type="submit">
+                  {`Sign out ${admin.name}`}
+                </button>
+              </Form>
+            </>
           ) : null}
         </div>
       </header>
@@ -59,7 +68,25 @@ export default function AdminLayout() {
           </ul>
         </nav>
       ) : null}
+      {idle ? <SessionTimeoutWarning slug={org.slug} basePath={base} idleRemainingMs={idle.remainingMs} renderedAt={idle.renderedAt} /> : null}
       <Outlet />
     </>
+  );
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  const status = isRouteErrorResponse(error) ? error.status : 500;
+  const words =
+    status === 403
+      ? { title: 'Not allowed', text: 'Your role does not allow this page. Ask an owner of your organisation if you need it.' }
+      : status === 404
+        ? { title: 'Page not found', text: 'We could not find that page. Check the address, or start from the admin sign-in page.' }
+        : { title: 'Something went wrong', text: 'Something went wrong on our side. Please try again in a moment.' };
+  return (
+    <main id="main" className="page page--plain" tabIndex={-1}>
+      <h1>{words.title}</h1>
+      <p>{words.text}</p>
+    </main>
   );
 }

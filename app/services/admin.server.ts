@@ -9,3 +9,19 @@ export { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWeb
 export { API_SCOPES } from '../../db/schema/index';
 export { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey } from '../../server/delivery/dkim-keys';
 export { findPatientsForSupport, patientForSupport, unlockContactForSupport } from '../../server/admin/support';
+export { adminAttemptCookieName, adminEnrolCookieName, adminResetCookieName, adminWebauthnCookieName } from '../../server/admin/cookies';
+export { hashPassword, normaliseAdminEmail, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../server/admin/passwords';
+export { groupedSecret, otpauthUri } from '../../server/admin/totp';
+export { passkeyOptionsWait, SIGN_IN_ATTEMPT_TTL_MS, secondFactorChoices, signInWithPassword, signInWithTotp, signInWithVerifiedPasskey } from '../../server/admin/sign-in';
+export {
+  finishAdminPasskeyAuthentication,
+  finishAdminPasskeyRegistration,
+  listAdminPasskeys,
+  removeAdminPasskey,
+  startAdminPasskeyAuthentication,
+  startAdminPasskeyRegistration,
+} from '../../server/admin/admin-passkeys';
+export { acceptInvitation, choosePassword, deliverInvitation, ENROL_COOKIE_SECONDS, enrolmentSecret, inviteAdmin, openInvitation, reinviteAdmin } from '../../server/admin/invitations';
+export { deliverResetCode, requestPasswordReset, resetPassword } from '../../server/admin/password-reset';
+export { changePassword, changeRole, disableAdmin, enableAdmin, listTeam } from '../../server/admin/team';
+export { ADMIN_REAUTH_MS, signedInRecently } from '../../server/admin/account';

@@ -9,3 +9,4 @@ export * from './engine';
 export * from './pickup';
 export * from './api';
 export * from './campaigns';
+export * from './admin-identity';

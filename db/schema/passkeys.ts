@@ -3,7 +3,7 @@ import { bigint, boolean, check, customType, foreignKey, index, pgTable, text, t
 import { organisations, patients } from './tenants';
 
 /** Raw bytes. postgres.js hands bytea back as a Buffer; it is exposed as a plain Uint8Array. */
-const bytea = customType<{ data: Uint8Array; driverData: Buffer }>({
+export const bytea = customType<{ data: Uint8Array; driverData: Buffer }>({
   dataType() {
     return 'bytea';
   },

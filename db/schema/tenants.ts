@@ -106,6 +106,10 @@ export const admins = pgTable(
     /** argon2id; null until the invitation is accepted (admin issue). */
     passwordHash: text('password_hash'),
     disabledAt: timestamp('disabled_at', { withTimezone: true }),
+    /** Consecutive failed sign-ins (password or second factor); a success resets it (ADR 010). */
+    failedSignIns: integer('failed_sign_ins').notNull().default(0),
+    /** Sign-in is refused until then, whatever is typed, after repeated failures (ADR 010). */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

@@ -3,6 +3,7 @@
 import { and, isNotNull, lt, or } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { sessions, verifications } from '../../db/schema/index';
+import { pruneAdminSignInState } from '../admin/maintenance';
 import { purgeExpiredWebauthnChallenges } from './passkeys';
 import { pruneRateLimits } from './rate-limit';
 
@@ -12,6 +13,7 @@ export const KEEP_ENDED_SESSIONS_MS = 30 * DAY_MS;
 export async function pruneIdentityState(db: Database, now: Date): Promise<{ verifications: number; sessions: number }> {
   await pruneRateLimits(db, now);
   await purgeExpiredWebauthnChallenges({ db, now });
+  await pruneAdminSignInState(db, now);
   const dayAgo = new Date(now.getTime() - DAY_MS);
   const oldVerifications = await db
     .delete(verifications)

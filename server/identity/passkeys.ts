@@ -23,12 +23,12 @@ import { isUuid } from '../ids';
 
 export const CHALLENGE_TTL_MS = 5 * 60 * 1000;
 /** PK1 asks for at least 16 random bytes; 32 costs nothing more. */
-const CHALLENGE_BYTES = 32;
+export const CHALLENGE_BYTES = 32;
 export const PASSKEY_NAME_MAX_LENGTH = 60;
 /** The WebAuthn limit on a credential id is 1023 bytes; its base64url is at most 1364 characters. */
-const MAX_CREDENTIAL_ID_LENGTH = 1364;
+export const MAX_CREDENTIAL_ID_LENGTH = 1364;
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+export const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const TRANSPORTS: readonly AuthenticatorTransportFuture[] = ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'];
 
 /** Why the WebAuthn checks refused a response: a reason code for the audit log and the caller, never a message. */
@@ -69,7 +69,7 @@ export function normalisePasskeyName(value: string): string | undefined {
   return name;
 }
 
-function toTransports(values: readonly string[] | undefined): AuthenticatorTransportFuture[] {
+export function toTransports(values: readonly string[] | undefined): AuthenticatorTransportFuture[] {
   return (values ?? []).filter((t): t is AuthenticatorTransportFuture => (TRANSPORTS as readonly string[]).includes(t));
 }
 
@@ -119,9 +119,10 @@ type Inspected = { ok: true; flags: Flags; counter: number } | { ok: false; reas
 
 /**
  * PK2, PK3: the checks on what the browser and authenticator said, made here so each refusal has a stable reason
- * code. The library then makes the same checks again along with the signature; it stays the final word.
+ * code. The library then makes the same checks again along with the signature; it stays the final word. Admin
+ * passkeys (server/admin/admin-passkeys.ts) use the same checks.
  */
-function inspectCeremony(
+export function inspectCeremony(
   clientDataJSON: unknown,
   authData: Uint8Array<ArrayBuffer>,
   expected: { type: 'webauthn.create' | 'webauthn.get'; challenge: string; origins: readonly string[]; rpId: string },
@@ -147,7 +148,7 @@ function inspectCeremony(
   return { ok: true, flags: { up, uv, be, bs }, counter: parsed.counter };
 }
 
-function fromBase64url(value: unknown): Uint8Array<ArrayBuffer> | undefined {
+export function fromBase64url(value: unknown): Uint8Array<ArrayBuffer> | undefined {
   if (typeof value !== 'string' || !BASE64URL.test(value)) return undefined;
   return new Uint8Array(Buffer.from(value, 'base64url'));
 }
