@@ -4,8 +4,8 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client';
 import { admins, sessions } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
-import { randomToken, sha256 } from '../identity/codes';
-import { describeUserAgent } from '../identity/sessions';
+import { sha256 } from '../identity/codes';
+import { insertSession } from '../identity/sessions';
 import type { AdminRole } from './roles';
 
 export const ADMIN_IDLE_MS = 15 * 60 * 1000;
@@ -32,26 +32,10 @@ export async function createAdminSession(
   tx: Tx,
   options: { orgId: string; adminId: string; method: AdminVerificationMethod; previousToken?: string; userAgent?: string | null; now: Date },
 ): Promise<{ token: string; expiresAt: Date }> {
-  const { orgId, adminId, method, now } = options;
-  if (options.previousToken) {
-    await tx.update(sessions).set({ revokedAt: now }).where(and(eq(sessions.idHash, sha256(options.previousToken)), isNull(sessions.revokedAt)));
-  }
-  const token = randomToken(32);
-  const expiresAt = new Date(now.getTime() + ADMIN_ABSOLUTE_MS);
-  await tx.insert(sessions).values({
-    idHash: sha256(token),
-    orgId,
-    subjectType: 'admin',
-    adminId,
-    verificationMethod: method,
-    verifiedAt: now,
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt,
-    userAgent: describeUserAgent(options.userAgent),
-  });
+  const { orgId, adminId, method } = options;
+  const created = await insertSession(tx, { ...options, subject: { type: 'admin', id: adminId }, absoluteMs: ADMIN_ABSOLUTE_MS });
   await appendAudit(tx, orgId, { actorType: 'admin', actorId: adminId, action: 'admin.sign_in.succeeded', subjectType: 'admin', subjectId: adminId, details: { method } });
-  return { token, expiresAt };
+  return created;
 }
 
 /**

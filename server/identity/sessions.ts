@@ -26,25 +26,39 @@ export async function createPatientSession(
   tx: Tx,
   options: { orgId: string; patientId: string; method: VerificationMethod; previousToken?: string; userAgent?: string | null; now: Date },
 ): Promise<{ token: string; expiresAt: Date }> {
-  const { orgId, patientId, method, now } = options;
+  const { orgId, patientId, method } = options;
+  const created = await insertSession(tx, { ...options, subject: { type: 'patient', id: patientId }, absoluteMs: PATIENT_ABSOLUTE_MS });
+  await appendAudit(tx, orgId, { actorType: 'patient', actorId: patientId, action: 'identity.sign_in.succeeded', subjectType: 'patient', subjectId: patientId, details: { method } });
+  return created;
+}
+
+/**
+ * A new session row for a patient or an admin; the browser's previous session, if any, ends in the same transaction,
+ * so an id fixed before sign-in is worthless after it (SE1). Only the token's SHA-256 is stored.
+ */
+export async function insertSession(
+  tx: Tx,
+  options: { orgId: string; subject: { type: 'patient' | 'admin'; id: string }; method: string; previousToken?: string; userAgent?: string | null; absoluteMs: number; now: Date },
+): Promise<{ token: string; expiresAt: Date }> {
+  const { orgId, subject, now } = options;
   if (options.previousToken) {
     await tx.update(sessions).set({ revokedAt: now }).where(and(eq(sessions.idHash, sha256(options.previousToken)), isNull(sessions.revokedAt)));
   }
   const token = randomToken(32);
-  const expiresAt = new Date(now.getTime() + PATIENT_ABSOLUTE_MS);
+  const expiresAt = new Date(now.getTime() + options.absoluteMs);
   await tx.insert(sessions).values({
     idHash: sha256(token),
     orgId,
-    subjectType: 'patient',
-    patientId,
-    verificationMethod: method,
+    subjectType: subject.type,
+    patientId: subject.type === 'patient' ? subject.id : null,
+    adminId: subject.type === 'admin' ? subject.id : null,
+    verificationMethod: options.method,
     verifiedAt: now,
     createdAt: now,
     lastSeenAt: now,
     expiresAt,
     userAgent: describeUserAgent(options.userAgent),
   });
-  await appendAudit(tx, orgId, { actorType: 'patient', actorId: patientId, action: 'identity.sign_in.succeeded', subjectType: 'patient', subjectId: patientId, details: { method } });
   return { token, expiresAt };
 }
 
