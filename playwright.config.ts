@@ -18,6 +18,8 @@ export const e2e = { baseURL: `http://localhost:${port}`, mailUrl: `smtp://127.0
 export default defineConfig({
   testDir: 'test/e2e',
   fullyParallel: true,
+  // Each test runs axe several times against a server, worker and Postgres sharing two cores with the browser.
+  timeout: 60_000,
   workers: 2,
   retries: 0,
   reporter: process.env.CI ? [['list']] : [['list']],
