@@ -21,21 +21,22 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [{ title: loaderData ? `Admin · ${loaderData.org.name} · Carepost` : 'Carepost admin' }];
 
-const NAV: { path: string; label: string; capability: AdminCapability }[] = [
-  { path: '', label: 'Overview', capability: 'overview' },
-  { path: '/compliance', label: 'Compliance', capability: 'dashboard' },
-  { path: '/campaigns', label: 'Renewal campaigns', capability: 'campaigns' },
-  { path: '/topics', label: 'Topics and texts', capability: 'topics' },
-  { path: '/audit', label: 'Audit log', capability: 'audit' },
-  { path: '/support', label: 'Patient support', capability: 'support' },
-  { path: '/team', label: 'Team', capability: 'team' },
-  { path: '/settings', label: 'Settings', capability: 'settings' },
+/** Each page shows for a role with any of its capabilities (the topics page serves both topic and text editors). */
+const NAV: { path: string; label: string; anyOf: AdminCapability[] }[] = [
+  { path: '', label: 'Overview', anyOf: ['overview'] },
+  { path: '/compliance', label: 'Compliance', anyOf: ['dashboard'] },
+  { path: '/campaigns', label: 'Renewal campaigns', anyOf: ['campaigns'] },
+  { path: '/topics', label: 'Topics and texts', anyOf: ['topics', 'texts'] },
+  { path: '/audit', label: 'Audit log', anyOf: ['audit'] },
+  { path: '/support', label: 'Patient support', anyOf: ['support'] },
+  { path: '/team', label: 'Team', anyOf: ['team'] },
+  { path: '/settings', label: 'Settings', anyOf: ['settings'] },
 ];
 
 export default function AdminLayout() {
   const { org, admin, idle } = useLoaderData<typeof loader>();
   const base = `/admin/${org.slug}`;
-  const items = admin ? NAV.filter((item) => admin.capabilities.includes(item.capability) || (item.capability === 'topics' && admin.capabilities.includes('texts'))) : [];
+  const items = admin ? NAV.filter((item) => item.anyOf.some((c) => admin.capabilities.includes(c))) : [];
   return (
     <>
       <header className="org-header admin-header">

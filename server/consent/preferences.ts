@@ -89,7 +89,7 @@ export function isTimeZone(value: string): boolean {
   }
 }
 
-export const timeOfDay = z
+const timeOfDay = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Enter a time like 21:00.')
   .transform((v) => Number(v.slice(0, 2)) * 60 + Number(v.slice(3, 5)));
@@ -138,6 +138,25 @@ export function startOfDayIn(date: string, timeZone: string): Date {
   return new Date(utcMidnight.getTime() - offset);
 }
 
+/**
+ * Quiet hours from a form's `quietHours` box and `quietStart` / `quietEnd` times: minutes after local midnight, or
+ * nulls when the box is off. Problems go into `fieldErrors` under the input names. Shared by the patient's form and
+ * the organisation's defaults.
+ */
+export function checkQuietHours(
+  input: { quietHours: boolean; quietStart: string; quietEnd: string },
+  fieldErrors: Record<string, string>,
+): { start: number | null; end: number | null } {
+  if (!input.quietHours) return { start: null, end: null };
+  const start = timeOfDay.safeParse(input.quietStart);
+  const end = timeOfDay.safeParse(input.quietEnd);
+  if (!start.success) fieldErrors.quietStart = start.error.issues[0]!.message;
+  if (!end.success) fieldErrors.quietEnd = end.error.issues[0]!.message;
+  if (!start.success || !end.success) return { start: null, end: null };
+  if (start.data === end.data) fieldErrors.quietEnd = 'Quiet hours must end at a different time than they start.';
+  return { start: start.data, end: end.data };
+}
+
 /** Checks the whole form; field errors are keyed by input name (`topics.0.pausedUntil`, `quietStart`, ...). */
 export function parsePreferencesForm(input: PreferencesForm, now: Date): { ok: true; value: z.output<typeof preferencesFormSchema> } | { ok: false; fieldErrors: FieldErrors } {
   const parsed = preferencesFormSchema.safeParse(input);
@@ -150,13 +169,7 @@ export function parsePreferencesForm(input: PreferencesForm, now: Date): { ok: t
     return { ok: false, fieldErrors };
   }
   const v = parsed.data;
-  if (v.quietHours) {
-    const start = timeOfDay.safeParse(v.quietStart);
-    const end = timeOfDay.safeParse(v.quietEnd);
-    if (!start.success) fieldErrors.quietStart = start.error.issues[0]!.message;
-    if (!end.success) fieldErrors.quietEnd = end.error.issues[0]!.message;
-    if (start.success && end.success && start.data === end.data) fieldErrors.quietEnd = 'Quiet hours must end at a different time than they start.';
-  }
+  checkQuietHours(v, fieldErrors);
   const latest = now.getTime() + MAX_PAUSE_DAYS * DAY_MS;
   const checkPause = (key: string, value: string) => {
     if (!value) return;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Database, DbOrTx } from '../../db/client';
 import { organisations } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
-import { isTimeZone, timeOfDay } from '../consent/preferences';
+import { checkQuietHours, isTimeZone } from '../consent/preferences';
 
 export type OrganisationSettings = {
   name: string;
@@ -66,25 +66,13 @@ const settingsForm = z.object({
 export type SettingsForm = z.input<typeof settingsForm>;
 export type SaveSettingsResult = { status: 'saved'; changed: string[] } | { status: 'invalid'; fieldErrors: Record<string, string> };
 
-export function parseSettingsForm(input: SettingsForm): { ok: true; value: Omit<OrganisationSettings, never> } | { ok: false; fieldErrors: Record<string, string> } {
+export function parseSettingsForm(input: SettingsForm): { ok: true; value: OrganisationSettings } | { ok: false; fieldErrors: Record<string, string> } {
   const parsed = settingsForm.safeParse(input);
   const fieldErrors: Record<string, string> = {};
   if (!parsed.success) {
     for (const issue of parsed.error.issues) fieldErrors[issue.path.join('.')] ??= issue.message;
   }
-  let quietStart: number | null = null;
-  let quietEnd: number | null = null;
-  if (input.quietHours) {
-    const start = timeOfDay.safeParse(input.quietStart);
-    const end = timeOfDay.safeParse(input.quietEnd);
-    if (!start.success) fieldErrors.quietStart = start.error.issues[0]!.message;
-    if (!end.success) fieldErrors.quietEnd = end.error.issues[0]!.message;
-    if (start.success && end.success) {
-      if (start.data === end.data) fieldErrors.quietEnd = 'Quiet hours must end at a different time than they start.';
-      quietStart = start.data;
-      quietEnd = end.data;
-    }
-  }
+  const quiet = checkQuietHours(input, fieldErrors);
   if (!parsed.success || Object.keys(fieldErrors).length > 0) return { ok: false, fieldErrors };
   const v = parsed.data;
   return {
@@ -96,8 +84,8 @@ export function parseSettingsForm(input: SettingsForm): { ok: true; value: Omit<
       pickupPolicy: v.pickupPolicy,
       pickupLinkDays: v.pickupLinkDays,
       messageExpiryDays: v.messageExpiryDays,
-      defaultQuietStartMinute: quietStart,
-      defaultQuietEndMinute: quietEnd,
+      defaultQuietStartMinute: quiet.start,
+      defaultQuietEndMinute: quiet.end,
       defaultWeeklyCap: v.weeklyCap === '' ? null : v.weeklyCap,
     },
   };
