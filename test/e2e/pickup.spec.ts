@@ -81,9 +81,25 @@ async function tabTo(page: Page, target: Locator) {
   throw new Error('could not reach the element with the Tab key');
 }
 
+/**
+ * The page's HTML once no navigation is in flight: after Back or a reload the browser may still be following the
+ * server's redirect to sign-in when the previous check passed, and page.content() refuses to read a navigating page.
+ */
+async function settledContent(page: Page): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    await page.waitForLoadState('load').catch(() => undefined);
+    try {
+      return await page.content();
+    } catch (error) {
+      if (attempt >= 20 || !/navigating/i.test(String(error))) throw error;
+      await page.waitForTimeout(250);
+    }
+  }
+}
+
 /** No PHI anywhere in what the browser holds for this page, hidden markup and hydration data included. */
 async function expectNoPhi(page: Page, secrets: string[]) {
-  const html = await page.content();
+  const html = await settledContent(page);
   for (const secret of secrets) expect(html, `page content after sign-out must not contain "${secret}"`).not.toContain(secret);
 }
 
