@@ -51,13 +51,23 @@ export async function patientPreferencesOf(db: DbOrTx, orgId: string, patientId:
     const { orgId: _o, patientId: _p, ...rest } = row.prefs;
     return rest;
   }
+  return defaultPatientPreferences(row);
+}
+
+/** Until the patient chooses, the organisation's defaults apply; once they save, their own choice does. */
+export function defaultPatientPreferences(o: {
+  patientZone: string | null;
+  orgZone: string;
+  orgQuietStart: number | null;
+  orgQuietEnd: number | null;
+  orgWeeklyCap: number | null;
+}): EffectivePatientPreferences {
   return {
     careChannels: [...CONSENT_CHANNELS],
-    // Until the patient chooses, the organisation's defaults apply; once they save, their own choice does.
-    weeklyCap: row.orgWeeklyCap,
-    quietStartMinute: row.orgQuietStart,
-    quietEndMinute: row.orgQuietEnd,
-    timeZone: row.patientZone ?? row.orgZone,
+    weeklyCap: o.orgWeeklyCap,
+    quietStartMinute: o.orgQuietStart,
+    quietEndMinute: o.orgQuietEnd,
+    timeZone: o.patientZone ?? o.orgZone,
     marketingPausedUntil: null,
     marketingStoppedAt: null,
     updatedAt: null,

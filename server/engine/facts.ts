@@ -1,101 +1,115 @@
 // What the gate needs to know about one delivery, read inside the delivery's transaction. For marketing, the
 // patient's consent-state row is read FOR SHARE and that lock is held until the hand-off commits: a revocation takes
 // the row exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
-import { and, count, desc, eq, gt, isNotNull, max, min, sql } from 'drizzle-orm';
+import { getTableColumns, sql } from 'drizzle-orm';
+import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client';
-import {
-  authorizationEvents,
-  authorizationTexts,
-  consentStates,
-  consentTopics,
-  contactPoints,
-  deliveries,
-  suppressions,
-  topicPreferences,
-  type Delivery,
-} from '../../db/schema/index';
-import { patientPreferencesOf, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
+import { consentTopics, patientPreferences, topicPreferences, type AuthorizationText, type ConsentChannel, type Delivery } from '../../db/schema/index';
+import { defaultPatientPreferences, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
 import { consentLockKey } from '../consent/ledger';
 import { checkAuthorizationText } from '../consent/texts';
 import type { GateFacts } from './gate';
 
 const WEEK_MS = 7 * 86_400_000;
 
-function stateQuery(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId'>, topicId: string, lock: boolean) {
-  const query = tx
-    .select({ state: consentStates, textHash: authorizationEvents.textHash, elements: authorizationTexts.elements })
-    .from(consentStates)
-    .innerJoin(authorizationEvents, eq(authorizationEvents.id, consentStates.grantEventId))
-    .innerJoin(authorizationTexts, and(eq(authorizationTexts.orgId, consentStates.orgId), eq(authorizationTexts.id, consentStates.textId)))
-    .where(and(eq(consentStates.orgId, d.orgId), eq(consentStates.patientId, d.patientId), eq(consentStates.topicId, topicId)));
-  return lock ? query.for('share', { of: consentStates }) : query;
-}
-
 export type LoadedFacts = { facts: GateFacts; contactValue: string | null };
 
+/** A row that Postgres sent as JSON (`to_jsonb`), back in the shape drizzle gives for the table: keys and value types. */
+function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
+  if (!json) return undefined;
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    const value = json[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as T['$inferSelect'];
+}
+
+const at = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(value as string));
+
+type FactsRow = {
+  state: { status: 'active' | 'revoked' | 'expired'; expires_at: string; channels: ConsentChannel[]; grant_event_id: string; text_hash: string; elements: unknown } | null;
+  topic: Record<string, unknown> | null;
+  topic_pref: Record<string, unknown> | null;
+  last_topic_sent_at: string | null;
+  window: { n: number; oldest: string | null };
+  contact: { value: string; verified_at: string | null; suppressed: string | null } | null;
+  prefs: { prefs: Record<string, unknown> | null; patient_zone: string | null; org_zone: string; quiet_start: number | null; quiet_end: number | null; weekly_cap: number | null } | null;
+};
+
 /**
- * The facts the gate decides on. The engine reads them inside its hand-off transaction under the consent locks
- * (`lock`, the default). The API's preflight only answers a question and hands nothing off: it reads the same
- * facts with the same code, without locks or a transaction (`lock: false`), so a busy preflight never queues behind
- * or ahead of a revocation.
+ * The facts the gate decides on, in one statement: every fact is a scalar subquery, so a decision costs one round trip
+ * and one parse/plan/execute in Postgres instead of eight (issues 5 and 7: statements, not plans, were the cost).
+ *
+ * The engine reads them inside its hand-off transaction under the consent locks (`lock`, the default): the shared
+ * advisory lock is its own statement, sent in the same network write, so the facts statement starts (and takes its
+ * snapshot) only once the lock is granted, i.e. after any revocation queued ahead of it has committed (RV1, DL3).
+ * The consent-state row is also read FOR SHARE, which backs the advisory lock up. The API's preflight only answers a
+ * question and hands nothing off: it reads the same facts with the same code without locks or a transaction
+ * (`lock: false`), so a busy preflight never queues behind or ahead of a revocation.
  */
 export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>, now: Date, options: { lock?: boolean } = {}): Promise<LoadedFacts> {
   const lock = options.lock ?? true;
   const marketing = d.category === 'marketing' && d.topicId !== null;
   const topicId = d.topicId ?? '00000000-0000-0000-0000-000000000000';
-  const mine = (t: typeof deliveries) => and(eq(t.orgId, d.orgId), eq(t.patientId, d.patientId), eq(t.category, 'marketing'), eq(t.status, 'sent'));
-  // Every query is issued at once: postgres.js pipelines them on the transaction's connection, and Postgres runs them
-  // in order, so the facts read after the lock is granted, at the cost of one network write instead of eight.
-  const [, stateRows, topicRows, prefRows, lastRows, windowRows, contactRows, prefs] = await Promise.all([
-    // The shared locks (RV1): held until this transaction, and so the hand-off, ends. The advisory one queues fairly
-    // behind a waiting revocation (see lockState in server/consent/ledger.ts); the row lock backs it up.
+  const contactKind = d.channel === 'email' || d.channel === 'sms' ? d.channel : null;
+  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
+  const mine = sql`d.org_id = ${d.orgId} and d.patient_id = ${d.patientId} and d.category = 'marketing' and d.status = 'sent'`;
+  const statement = sql`
+    with s as (
+      select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      from consent_states cs
+      join authorization_events ae on ae.id = cs.grant_event_id
+      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
+      where ${marketing} and cs.org_id = ${d.orgId} and cs.patient_id = ${d.patientId} and cs.topic_id = ${topicId}
+      ${lock ? sql`for share of cs` : sql``}
+    )
+    select
+      (select to_jsonb(s) from s) as state,
+      (select to_jsonb(ct) from consent_topics ct where ${marketing} and ct.org_id = ${d.orgId} and ct.id = ${topicId}) as topic,
+      (select to_jsonb(tp) from topic_preferences tp
+        where ${marketing} and tp.org_id = ${d.orgId} and tp.patient_id = ${d.patientId} and tp.topic_id = ${topicId}) as topic_pref,
+      (select max(d.sent_at) from deliveries d where ${marketing} and ${mine} and d.topic_id = ${topicId} and d.sent_at is not null) as last_topic_sent_at,
+      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
+        where ${marketing} and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
+      -- The newest verified point of that kind, and whether it is suppressed; an unverified one only tells the gate
+      -- why it cannot be used.
+      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
+        from contact_points cp
+        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
+        where cp.org_id = ${d.orgId} and cp.patient_id = ${d.patientId} and cp.kind = ${contactKind}
+        order by cp.verified_at is null, cp.verified_at desc
+        limit 1) as contact,
+      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
+          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap)
+        from patients p
+        join organisations o on o.id = p.org_id
+        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
+        where p.org_id = ${d.orgId} and p.id = ${d.patientId}) as prefs`;
+  // The shared advisory lock (RV1) queues fairly behind a waiting revocation (see lockState in server/consent/ledger.ts).
+  // Both statements go out in one network write on the transaction's connection (postgres.js pipelines them, in the
+  // order they are listed here) and Postgres runs them in order, so the facts are read after the lock is granted.
+  const [, rows] = await Promise.all([
     marketing && lock ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
-    marketing ? stateQuery(tx, d, topicId, lock) : [],
-    marketing ? tx.select().from(consentTopics).where(and(eq(consentTopics.orgId, d.orgId), eq(consentTopics.id, topicId))) : [],
-    marketing
-      ? tx
-          .select()
-          .from(topicPreferences)
-          .where(and(eq(topicPreferences.orgId, d.orgId), eq(topicPreferences.patientId, d.patientId), eq(topicPreferences.topicId, topicId)))
-      : [],
-    marketing
-      ? tx
-          .select({ at: max(deliveries.sentAt) })
-          .from(deliveries)
-          .where(and(mine(deliveries), eq(deliveries.topicId, topicId), isNotNull(deliveries.sentAt)))
-      : [],
-    marketing
-      ? tx
-          .select({ n: count(), oldest: min(deliveries.sentAt) })
-          .from(deliveries)
-          .where(and(mine(deliveries), gt(deliveries.sentAt, new Date(now.getTime() - WEEK_MS))))
-      : [],
-    d.channel === 'email' || d.channel === 'sms'
-      ? // The newest verified point of that kind, and whether it is suppressed; an unverified one only tells the gate
-        // why it cannot be used.
-        tx
-          .select({ value: contactPoints.value, verifiedAt: contactPoints.verifiedAt, suppressed: suppressions.reason })
-          .from(contactPoints)
-          .leftJoin(suppressions, and(eq(suppressions.orgId, contactPoints.orgId), eq(suppressions.kind, contactPoints.kind), eq(suppressions.value, contactPoints.value)))
-          .where(and(eq(contactPoints.orgId, d.orgId), eq(contactPoints.patientId, d.patientId), eq(contactPoints.kind, d.channel)))
-          .orderBy(sql`${contactPoints.verifiedAt} is null`, desc(contactPoints.verifiedAt))
-          .limit(1)
-      : [],
-    patientPreferencesOf(tx, d.orgId, d.patientId),
+    tx.execute<FactsRow>(statement),
   ]);
+  return factsFrom(rows[0], d);
+}
 
+function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>): LoadedFacts {
+  if (!row?.prefs) throw new Error('loadFacts: no such patient in this organisation');
+  const state = row.state;
+  const topicRow = rowFromJson(consentTopics, row.topic);
   let authorization: GateFacts['authorization'];
   let topic: GateFacts['topic'];
-  const row = stateRows[0];
-  const topicRow = topicRows[0];
-  if (marketing && topicRow) {
+  if (topicRow) {
     // AV2: judged against the topic as it is now (a payer added after the text was signed makes it defective).
-    topic = { retired: topicRow.retiredAt !== null, textCompliant: row ? checkAuthorizationText(topicRow, row.elements).ok : false };
+    topic = { retired: topicRow.retiredAt !== null, textCompliant: state ? checkAuthorizationText(topicRow, state.elements as AuthorizationText['elements']).ok : false };
   }
-  if (row) {
-    authorization = { status: row.state.status, expiresAt: row.state.expiresAt, channels: row.state.channels, grantEventId: row.state.grantEventId, textHash: row.textHash };
+  if (state) {
+    authorization = { status: state.status, expiresAt: at(state.expires_at)!, channels: state.channels, grantEventId: state.grant_event_id, textHash: state.text_hash };
   }
-  const pref = prefRows[0];
+  const pref = rowFromJson(topicPreferences, row.topic_pref);
   const topicPreference: GateFacts['topicPreference'] = pref
     ? { channels: pref.channels, frequency: pref.frequency, pausedUntil: pref.pausedUntil }
     : (DEFAULT_TOPIC_PREFERENCE as GateFacts['topicPreference']);
@@ -104,11 +118,10 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
   let contactValue: string | null = null;
   let suppressed = false;
   if (d.channel === 'email' || d.channel === 'sms') {
-    const point = contactRows[0];
-    if (point) {
-      contact = { kind: d.channel, verified: point.verifiedAt !== null };
-      contactValue = point.value;
-      suppressed = point.suppressed !== null;
+    if (row.contact) {
+      contact = { kind: d.channel, verified: row.contact.verified_at !== null };
+      contactValue = row.contact.value;
+      suppressed = row.contact.suppressed !== null;
     }
   } else if (d.channel === 'portal') {
     contact = { kind: 'portal' };
@@ -116,19 +129,25 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
     contact = { kind: 'push', subscribed: false }; // web push arrives with issue 9
   }
 
-  const window = windowRows[0];
   return {
     contactValue,
     facts: {
       authorization,
       topic,
       topicPreference,
-      patientPreference: prefs,
+      patientPreference: effectivePatientPreferences(row.prefs),
       contact,
       suppressed,
-      marketingSentLast7Days: Number(window?.n ?? 0),
-      oldestMarketingSentInWindow: window?.oldest ?? null,
-      lastTopicSentAt: lastRows[0]?.at ?? null,
+      marketingSentLast7Days: Number(row.window?.n ?? 0),
+      oldestMarketingSentInWindow: at(row.window?.oldest),
+      lastTopicSentAt: at(row.last_topic_sent_at),
     },
   };
+}
+
+/** As patientPreferencesOf (server/consent/preferences.ts): the patient's own choices, or the organisation's defaults. */
+function effectivePatientPreferences(p: NonNullable<FactsRow['prefs']>): GateFacts['patientPreference'] {
+  const own = rowFromJson(patientPreferences, p.prefs);
+  if (own) return own;
+  return defaultPatientPreferences({ patientZone: p.patient_zone, orgZone: p.org_zone, orgQuietStart: p.quiet_start, orgQuietEnd: p.quiet_end, orgWeeklyCap: p.weekly_cap });
 }
