@@ -57,14 +57,15 @@ export function operation<P extends z.ZodType = z.ZodObject<{}>, Q extends z.Zod
 
 const PER_MINUTE_DEFAULT = 1_200;
 
+const API_WINDOW = { name: 'api', windowSeconds: 60 } as const;
+
 /** Per key, in the same fixed-window counters as code sending (shared by every web process); the count feeds the headers. */
-async function rateLimit(db: Database, keyId: string, limit: number, now: Date): Promise<{ headers: Record<string, string>; allowed: boolean; retryAfter: number }> {
-  const { count, resetSeconds } = await countRateEvent(db, { name: 'api', limit, windowSeconds: 60 }, keyId, now);
+function rateLimitAnswer(counted: { count: number; resetSeconds: number }, limit: number): { headers: Record<string, string>; allowed: boolean; retryAfter: number } {
   const headers = {
-    'RateLimit-Policy': `"per-key";q=${limit};w=60`,
-    RateLimit: `"per-key";r=${Math.max(0, limit - count)};t=${resetSeconds}`,
+    'RateLimit-Policy': `"per-key";q=${limit};w=${API_WINDOW.windowSeconds}`,
+    RateLimit: `"per-key";r=${Math.max(0, limit - counted.count)};t=${counted.resetSeconds}`,
   };
-  return { headers, allowed: count <= limit, retryAfter: resetSeconds };
+  return { headers, allowed: counted.count <= limit, retryAfter: counted.resetSeconds };
 }
 
 function sendProblem(res: Response, problem: ApiProblem) {
@@ -152,13 +153,17 @@ export function buildRouter(deps: ApiDeps, operations: Operation[]): Router {
         const bearer = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
         if (!bearer) throw new ApiProblem('unauthorized', 'Send an API key as "Authorization: Bearer <key>".', undefined, { 'WWW-Authenticate': 'Bearer realm="carepost"' });
         // An API key, or an OAuth access token made from one (server/api/oauth.ts).
-        const check = bearer.startsWith('cpk_') ? await authenticateApiKey(deps.db, deps.hmacSecret, bearer, now) : await authenticateAccessToken(deps.db, deps.hmacSecret, bearer, now);
+        // A key is checked and counted in one statement; a token is verified here, then its key is read and counted.
+        const check: { ok: true; principal: ApiPrincipal; counted?: { count: number; resetSeconds: number } } | { ok: false; reason: string } = bearer.startsWith('cpk_')
+          ? await authenticateApiKey(deps.db, deps.hmacSecret, bearer, now, API_WINDOW)
+          : await authenticateAccessToken(deps.db, deps.hmacSecret, bearer, now);
         if (!check.ok) {
           deps.logger.info({ reason: check.reason }, 'api credentials refused');
           throw new ApiProblem('unauthorized', 'The API key or access token is not valid.', undefined, { 'WWW-Authenticate': 'Bearer realm="carepost", error="invalid_token"' });
         }
         const { principal } = check;
-        const limit = await rateLimit(deps.db, principal.keyId, deps.rateLimitPerMinute ?? PER_MINUTE_DEFAULT, now);
+        const counted = check.counted ?? (await countRateEvent(deps.db, API_WINDOW, principal.keyId, now));
+        const limit = rateLimitAnswer(counted, deps.rateLimitPerMinute ?? PER_MINUTE_DEFAULT);
         for (const [k, v] of Object.entries(limit.headers)) res.setHeader(k, v);
         if (!limit.allowed) throw new ApiProblem('rate_limited', `Try again in ${limit.retryAfter} seconds.`, undefined, { 'Retry-After': String(limit.retryAfter) });
         if (!principal.scopes.includes(op.scope)) {

@@ -1,11 +1,12 @@
 // API keys (issue 7): shown once, stored as an HMAC, scoped, rotatable, with a last-used time. A key is
 // `cpk_<prefix>_<secret>`: the prefix finds the row, the secret proves possession.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../../db/client';
 import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { keyedHash } from '../identity/codes';
+import { rateWindow, type RateLimit } from '../identity/rate-limit';
 import { isUuid } from '../ids';
 import { z } from 'zod';
 
@@ -49,20 +50,51 @@ async function insertKey(
 
 export type KeyCheck = { ok: true; principal: ApiPrincipal } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' };
 
-/** Checks a presented key. Every refusal is a 401 to the caller; the reason is for the log. */
-export async function authenticateApiKey(db: DbOrTx, hmacSecret: Buffer, presented: string, now: Date): Promise<KeyCheck> {
+/**
+ * Checks a presented key. Every refusal is a 401 to the caller; the reason is for the log.
+ *
+ * With `meter`, the same statement also counts the request in the key's rate-limit window (only for a valid key, so
+ * someone who knows a prefix cannot spend its owner's budget) and refreshes last_used_at at most once a minute: an API
+ * request pays one round trip for authentication and its rate limit instead of two or three (issue 7).
+ */
+export async function authenticateApiKey(
+  db: DbOrTx,
+  hmacSecret: Buffer,
+  presented: string,
+  now: Date,
+  meter?: Pick<RateLimit, 'name' | 'windowSeconds'>,
+): Promise<KeyCheck & { counted?: { count: number; resetSeconds: number } }> {
   const match = KEY_FORMAT.exec(presented);
   if (!match) return { ok: false, reason: 'malformed' };
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, match[1]!));
-  const expected = Buffer.from(row?.secretHash ?? hashSecret(hmacSecret, 'no-such-key'));
-  const actual = Buffer.from(hashSecret(hmacSecret, match[2]!));
-  if (!row || expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: 'unknown' };
-  if (row.revokedAt && row.revokedAt.getTime() <= now.getTime()) return { ok: false, reason: 'revoked' };
-  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
-  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
-    await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
-  }
-  return { ok: true, principal: { orgId: row.orgId, keyId: row.id, scopes: row.scopes } };
+  const actual = hashSecret(hmacSecret, match[2]!);
+  const window = rateWindow(meter ?? { windowSeconds: 60 }, now);
+  const nowIso = now.toISOString();
+  const [row] = await db.execute<{ id: string; org_id: string; scopes: ApiScope[]; secret_hash: string; revoked_at: string | null; expires_at: string | null; count: number | null }>(sql`
+    with k as (select id, org_id, scopes, secret_hash, revoked_at, expires_at, last_used_at from api_keys where prefix = ${match[1]!}),
+    ok as (
+      select id, last_used_at from k
+      where secret_hash = ${actual} and (revoked_at is null or revoked_at > ${nowIso}::timestamptz) and (expires_at is null or expires_at > ${nowIso}::timestamptz)
+    ),
+    c as (
+      insert into rate_limit_counters (bucket, window_start, count)
+      select ${`${meter?.name ?? ''}:`} || ok.id, ${window.start.toISOString()}::timestamptz, 1 from ok where ${meter !== undefined}
+      on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
+      returning count
+    ),
+    u as (
+      update api_keys set last_used_at = ${nowIso}::timestamptz from ok
+      where api_keys.id = ok.id and (ok.last_used_at is null or ok.last_used_at < ${new Date(now.getTime() - LAST_USED_GRANULARITY_MS).toISOString()}::timestamptz)
+      returning 1
+    )
+    select k.id, k.org_id, k.scopes, k.secret_hash, k.revoked_at, k.expires_at, (select count from c) as count from k`);
+  // The database matched the hash already; comparing again in constant time keeps the refusal reasons honest.
+  const expected = Buffer.from(row?.secret_hash ?? hashSecret(hmacSecret, 'no-such-key'));
+  const given = Buffer.from(actual);
+  if (!row || expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'unknown' };
+  if (row.revoked_at && new Date(row.revoked_at).getTime() <= now.getTime()) return { ok: false, reason: 'revoked' };
+  if (row.expires_at && new Date(row.expires_at).getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  const principal = { orgId: row.org_id, keyId: row.id, scopes: row.scopes };
+  return meter ? { ok: true, principal, counted: { count: Number(row.count ?? 0), resetSeconds: window.resetSeconds } } : { ok: true, principal };
 }
 
 /** The key behind an access token, if it is still valid (OAuth tokens end with their key). */

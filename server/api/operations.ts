@@ -1,9 +1,9 @@
 // The operations of /api/v1. Each names its scope, its input and output schemas, and calls the same server
 // functions the portal and the engine use: enqueueMessage, decide() through loadFacts, mintPatientLink, retractMessage.
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
-import { consentTopics, contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
+import { contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
 import { recordOutboundEvent } from '../events/outbound';
@@ -43,12 +43,6 @@ async function patientIdOf(db: DbOrTx, orgId: string, ref: z.infer<typeof patien
   return row.id;
 }
 
-async function topicIdOf(db: DbOrTx, orgId: string, key: string): Promise<string> {
-  const [row] = await db.select({ id: consentTopics.id }).from(consentTopics).where(and(eq(consentTopics.orgId, orgId), eq(consentTopics.key, key)));
-  if (!row) throw new ApiProblem('not_found', `No topic "${key}" in this organisation.`);
-  return row.id;
-}
-
 // ---- consent preflight ---------------------------------------------------------------------------------------------
 
 const preflightBody = z
@@ -83,8 +77,15 @@ const preflight = operation({
   responses: { 200: { description: 'The decision', schema: decisionSchema }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, body, db, now }) => {
     const orgId = principal.orgId;
-    const patientId = await patientIdOf(db, orgId, body.patient);
-    const topicId = body.topic ? await topicIdOf(db, orgId, body.topic) : null;
+    // Patient and topic in one round trip (the preflight is the API's hot path: issue 7).
+    const match = body.patient.id !== undefined ? sql`p.id = ${body.patient.id}` : sql`p.external_ref = ${body.patient.externalRef!}`;
+    const [ids] = await db.execute<{ patient_id: string | null; topic_id: string | null }>(sql`
+      select (select p.id from patients p where p.org_id = ${orgId} and ${match}) as patient_id,
+             (select t.id from consent_topics t where t.org_id = ${orgId} and t.key = ${body.topic ?? null}) as topic_id`);
+    const patientId = ids?.patient_id;
+    if (!patientId) throw new ApiProblem('not_found', 'No such patient in this organisation (patient).');
+    if (body.topic && !ids.topic_id) throw new ApiProblem('not_found', `No topic "${body.topic}" in this organisation.`);
+    const topicId = ids.topic_id;
     // The engine's own facts and gate, read without the engine's locks: a question, not a hand-off.
     const { facts } = await loadFacts(db, { orgId, patientId, category: body.category, topicId, channel: body.channel }, now, { lock: false });
     const d = decide({ category: body.category, topicId, channel: body.channel, sendBy: null }, facts, now);

@@ -18,14 +18,20 @@ export async function consumeRateLimits(db: DbOrTx, limits: { limit: RateLimit; 
 }
 
 /** Counts one event in the limit's current window: the count so far (this one included) and seconds until it resets. */
-export async function countRateEvent(db: DbOrTx, limit: RateLimit, key: string, now: Date): Promise<{ count: number; resetSeconds: number }> {
-  const windowMs = limit.windowSeconds * 1000;
-  const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+export async function countRateEvent(db: DbOrTx, limit: Pick<RateLimit, 'name' | 'windowSeconds'>, key: string, now: Date): Promise<{ count: number; resetSeconds: number }> {
+  const window = rateWindow(limit, now);
   const rows = await db.execute<{ count: number }>(sql`
-    insert into rate_limit_counters (bucket, window_start, count) values (${`${limit.name}:${key}`}, ${windowStart.toISOString()}::timestamptz, 1)
+    insert into rate_limit_counters (bucket, window_start, count) values (${`${limit.name}:${key}`}, ${window.start.toISOString()}::timestamptz, 1)
     on conflict (bucket, window_start) do update set count = rate_limit_counters.count + 1
     returning count`);
-  return { count: Number(rows[0]?.count ?? 0), resetSeconds: Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000)) };
+  return { count: Number(rows[0]?.count ?? 0), resetSeconds: window.resetSeconds };
+}
+
+/** The fixed window `now` falls in, and the seconds until it ends (what Retry-After and RateLimit headers say). */
+export function rateWindow(limit: Pick<RateLimit, 'windowSeconds'>, now: Date): { start: Date; resetSeconds: number } {
+  const windowMs = limit.windowSeconds * 1000;
+  const start = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+  return { start, resetSeconds: Math.max(1, Math.ceil((start.getTime() + windowMs - now.getTime()) / 1000)) };
 }
 
 /** Old windows are useless; the worker calls this now and then. */

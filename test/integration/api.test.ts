@@ -332,7 +332,7 @@ describe('idempotency and rate limits', () => {
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
   });
 
-  it('past the per-key limit: 429 with Retry-After and RateLimit headers, and other keys are unaffected', async () => {
+  it('past the per-key limit: 429 with Retry-After and RateLimit headers; other keys, and forged secrets for a known prefix, do not count', async () => {
     const app = express();
     const logger = createLogger({ level: 'silent' });
     app.use('/api/v1', buildRouter({ db, vault: vaultRing(dev.config), links: linkKeyring(dev.config.secrets.LINK_SIGNING_SECRET), publicUrl: dev.config.publicUrl, hmacSecret: dev.config.secrets.CODE_HMAC_SECRET, logger, rateLimitPerMinute: 3 }, OPERATIONS));
@@ -357,7 +357,12 @@ describe('idempotency and rate limits', () => {
         expect(refused.headers.get('ratelimit-policy')).toBe('"per-key";q=3;w=60');
         expect(refused.headers.get('content-type')).toContain('application/problem+json');
       }
-      expect((await get(calm.key)).status).toBe(404);
+      // Someone who knows a key's prefix but not its secret cannot spend that key's budget: refusals are not counted.
+      const forged = `cpk_${calm.prefix}_${'A'.repeat(43)}`;
+      for (let i = 0; i < 5; i++) expect((await get(forged)).status).toBe(401);
+      const calmAnswer = await get(calm.key);
+      expect(calmAnswer.status).toBe(404);
+      expect(calmAnswer.headers.get('ratelimit')).toMatch(/^"per-key";r=2;t=\d+$/);
     } finally {
       await server.close(500);
     }
