@@ -2,7 +2,7 @@
 // hash(n) = SHA-256(hash(n-1) || canonical(event n)), with the org id and seq inside the hashed event,
 // so an edited, deleted, inserted or reordered row breaks the chain; audit_heads anchors the end of it.
 import { createHash } from 'node:crypto';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
 import { auditEvents, auditHeads, organisations, type AuditEventRow } from '../../db/schema/index';
 import { canonicalJson } from './canonical';
@@ -69,9 +69,14 @@ export function refusePhiKeys(where: string, record: Record<string, unknown>): v
 export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Promise<{ seq: number; hash: string }> {
   const details = event.details ?? {};
   refusePhiKeys('appendAudit', details);
-  // Create the head on first use; then lock it. The lock orders concurrent appends for this organisation.
-  await tx.insert(auditHeads).values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH }).onConflictDoNothing();
-  const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.orgId, orgId)).for('update');
+  // Create the head on first use, or lock it, in one statement: ON CONFLICT DO UPDATE takes the row lock (waiting for
+  // a concurrent append to commit) and returns the head as that append left it. The lock orders concurrent appends
+  // for this organisation until this transaction ends, so the fewer round trips inside it, the more appends a second.
+  const [head] = await tx
+    .insert(auditHeads)
+    .values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH })
+    .onConflictDoUpdate({ target: auditHeads.orgId, set: { lastSeq: sql.raw('audit_heads.last_seq') } })
+    .returning();
   if (!head) throw new Error(`appendAudit: no audit head for organisation ${orgId}`);
 
   // Millisecond precision, UTC: what is hashed is exactly what is stored.
@@ -88,8 +93,11 @@ export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Pro
     details: JSON.parse(canonicalJson(details)) as Record<string, unknown>,
   };
   const hash = hashEvent(head.lastHash, fields);
-  await tx.insert(auditEvents).values({ ...fields, actorType: event.actorType, prevHash: head.lastHash, hash });
-  await tx.update(auditHeads).set({ lastSeq: fields.seq, lastHash: hash }).where(eq(auditHeads.orgId, orgId));
+  // Both in one network write (postgres.js pipelines them on the transaction's connection).
+  await Promise.all([
+    tx.insert(auditEvents).values({ ...fields, actorType: event.actorType, prevHash: head.lastHash, hash }),
+    tx.update(auditHeads).set({ lastSeq: fields.seq, lastHash: hash }).where(eq(auditHeads.orgId, orgId)),
+  ]);
   return { seq: fields.seq, hash };
 }
 

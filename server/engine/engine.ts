@@ -104,11 +104,16 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
     // The TLS route may need a probe (seconds): decided before any lock is taken.
     const tls = await tlsRouteFor(deps, claimed, now);
     return await deps.db.transaction(async (tx) => {
-      // Re-read under a row lock: the lease may have expired and another worker may have finished it meanwhile.
-      const [d] = await tx.select().from(deliveries).where(eq(deliveries.id, claimed.id)).for('update');
+      // Re-read under a row lock: the lease may have expired and another worker may have finished it meanwhile. The
+      // message and the gate's facts (which depend only on the delivery's fixed fields: organisation, patient,
+      // category, topic, channel) go out in the same network write, in that order, so the facts are still read after
+      // the row lock and the consent lock are granted; if the delivery is no longer ours they are simply not used.
+      // (A drizzle query starts when `then` is called: these lines issue them in this order.)
+      const reread = tx.select().from(deliveries).where(eq(deliveries.id, claimed.id)).for('update').then((rows) => rows[0]);
+      const content = tx.select().from(messages).where(and(eq(messages.orgId, claimed.orgId), eq(messages.id, claimed.messageId))).then((rows) => rows[0]);
+      const loaded = loadFacts(tx, claimed, now);
+      const [d, message, { facts, contactValue }] = await Promise.all([reread, content, loaded]);
       if (!d || d.status !== 'sending' || d.leasedBy !== claimed.leasedBy) return 'deferred' as const;
-      const [message] = await tx.select().from(messages).where(and(eq(messages.orgId, d.orgId), eq(messages.id, d.messageId)));
-      const { facts, contactValue } = await loadFacts(tx, d, now);
       const decision = decide(
         { category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message!.sendBy, retracted: message!.retractedAt !== null, expiresAt: message!.expiresAt },
         facts,
@@ -117,36 +122,40 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
       if (decision.kind !== 'allow') return record(tx, d, decision, now);
 
       const handoff = await handOff(deps, tx, d, message!.content, contactValue, tls, now);
-      await tx
-        .update(deliveries)
-        .set({
-          status: 'sent',
-          decision: 'allow',
-          reason: decision.reason,
-          basisEventId: decision.basis?.grantEventId ?? null,
-          basisTextHash: decision.basis?.textHash ?? null,
-          route: handoff.route,
-          messageIdHeader: handoff.messageIdHeader,
-          attempts: d.attempts + 1,
-          leasedBy: null,
-          leaseUntil: null,
-          lastError: null,
-          sentAt: now,
-          updatedAt: now,
-        })
-        .where(eq(deliveries.id, d.id));
+      // The ledger row and the outbound event in one network write; the audit append last, because its
+      // per-organisation lock is held until commit and serialises every delivery of the organisation.
+      await Promise.all([
+        tx
+          .update(deliveries)
+          .set({
+            status: 'sent',
+            decision: 'allow',
+            reason: decision.reason,
+            basisEventId: decision.basis?.grantEventId ?? null,
+            basisTextHash: decision.basis?.textHash ?? null,
+            route: handoff.route,
+            messageIdHeader: handoff.messageIdHeader,
+            attempts: d.attempts + 1,
+            leasedBy: null,
+            leaseUntil: null,
+            lastError: null,
+            sentAt: now,
+            updatedAt: now,
+          })
+          .where(eq(deliveries.id, d.id)),
+        recordOutboundEvent(tx, d.orgId, {
+          type: 'delivery.sent',
+          patientId: d.patientId,
+          payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, route: handoff.route, reason: decision.reason },
+          occurredAt: now,
+        }),
+      ]);
       await appendAudit(tx, d.orgId, {
         actorType: 'system',
         action: 'delivery.sent',
         subjectType: 'delivery',
         subjectId: d.id,
         details: { reason: decision.reason, route: handoff.route, basisEventId: decision.basis?.grantEventId ?? null, channel: d.channel },
-      });
-      await recordOutboundEvent(tx, d.orgId, {
-        type: 'delivery.sent',
-        patientId: d.patientId,
-        payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, route: handoff.route, reason: decision.reason },
-        occurredAt: now,
       });
       return 'sent' as const;
     });
@@ -170,13 +179,6 @@ async function record(tx: Tx, d: Delivery, decision: Exclude<Decision, { kind: '
       updatedAt: now,
     })
     .where(eq(deliveries.id, d.id));
-  await appendAudit(tx, d.orgId, {
-    actorType: 'system',
-    action: blocked ? 'delivery.blocked' : 'delivery.deferred',
-    subjectType: 'delivery',
-    subjectId: d.id,
-    details: { reason: decision.reason, channel: d.channel, ...(blocked ? {} : { until: decision.until.toISOString() }) },
-  });
   // A deferral is announced once per reason, not on every wake-up that finds it still deferred.
   if (blocked || d.reason !== decision.reason) {
     await recordOutboundEvent(tx, d.orgId, {
@@ -186,6 +188,14 @@ async function record(tx: Tx, d: Delivery, decision: Exclude<Decision, { kind: '
       occurredAt: now,
     });
   }
+  // Last: the organisation's audit lock is held from here to commit (see processDelivery).
+  await appendAudit(tx, d.orgId, {
+    actorType: 'system',
+    action: blocked ? 'delivery.blocked' : 'delivery.deferred',
+    subjectType: 'delivery',
+    subjectId: d.id,
+    details: { reason: decision.reason, channel: d.channel, ...(blocked ? {} : { until: decision.until.toISOString() }) },
+  });
   return blocked ? 'blocked' : 'deferred';
 }
 
