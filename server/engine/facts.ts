@@ -15,6 +15,7 @@ import {
   type Delivery,
 } from '../../db/schema/index';
 import { patientPreferencesOf, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
+import { hasActivePushSubscription } from '../delivery/push-subscriptions';
 import { consentLockKey } from '../consent/ledger';
 import { checkAuthorizationText } from '../consent/texts';
 import type { GateFacts } from './gate';
@@ -46,7 +47,7 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
   const mine = (t: typeof deliveries) => and(eq(t.orgId, d.orgId), eq(t.patientId, d.patientId), eq(t.category, 'marketing'), eq(t.status, 'sent'));
   // Every query is issued at once: postgres.js pipelines them on the transaction's connection, and Postgres runs them
   // in order, so the facts read after the lock is granted, at the cost of one network write instead of eight.
-  const [, stateRows, topicRows, prefRows, lastRows, windowRows, contactRows, prefs] = await Promise.all([
+  const [, stateRows, topicRows, prefRows, lastRows, windowRows, contactRows, prefs, subscribed] = await Promise.all([
     // The shared locks (RV1): held until this transaction, and so the hand-off, ends. The advisory one queues fairly
     // behind a waiting revocation (see lockState in server/consent/ledger.ts); the row lock backs it up.
     marketing && lock ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
@@ -82,6 +83,8 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
           .limit(1)
       : [],
     patientPreferencesOf(tx, d.orgId, d.patientId),
+    // Push: the patient opted in on at least one device that the push service has not since disowned.
+    d.channel === 'push' ? hasActivePushSubscription(tx, d.orgId, d.patientId) : false,
   ]);
 
   let authorization: GateFacts['authorization'];
@@ -113,7 +116,7 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
   } else if (d.channel === 'portal') {
     contact = { kind: 'portal' };
   } else {
-    contact = { kind: 'push', subscribed: false }; // web push arrives with issue 9
+    contact = { kind: 'push', subscribed };
   }
 
   const window = windowRows[0];
