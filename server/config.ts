@@ -1,5 +1,5 @@
 // The one place where the environment is read and validated (ARCHITECTURE.md, "Defaults that make it run anywhere").
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createECDH, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -69,6 +69,18 @@ const envSchema = z.object({
     .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
     .pipe(z.array(secretSchema)),
   CODE_HMAC_SECRET: secretSchema.optional(),
+  /** Web push (RFC 8292 VAPID): all three or none. Production without them runs with push off (ADR 015). */
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{87}$/, 'must be an uncompressed P-256 public key, base64url (87 characters)')
+    .optional(),
+  VAPID_PRIVATE_KEY: z.string().trim().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a P-256 private key, base64url (43 characters)').optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .trim()
+    .regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/, 'must be a mailto: address or an https: URL where the push services can reach you')
+    .optional(),
 });
 
 export type Config = {
@@ -101,7 +113,11 @@ export type Config = {
   previousLinkSecrets: Buffer[];
   /** Earlier vault keys that still open what they sealed (TR1 key rotation). */
   previousVaultKeys: Buffer[];
+  /** Web push: the VAPID key pair (base64url, as browsers and RFC 8292 use them) and contact; undefined: push is off. */
+  push: PushConfig | undefined;
 };
+
+export type PushConfig = { publicKey: string; privateKey: string; subject: string };
 
 export class ConfigError extends Error {
   constructor(
@@ -162,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dkim = dkimConfig(e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY);
 
   const dataDir = path.resolve(e.CAREPOST_DATA_DIR);
+  const push = pushConfig(e, isProduction, dataDir);
   const provided = Object.fromEntries(SECRET_NAMES.map((name) => [name, e[name]])) as Record<SecretName, string | undefined>;
   const secrets = isProduction ? decodeSecrets(provided as Record<SecretName, string>) : devSecrets(dataDir, provided);
 
@@ -184,7 +201,62 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     directTlsDelivery: e.DIRECT_TLS_DELIVERY,
     previousLinkSecrets: e.LINK_SIGNING_SECRET_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
     previousVaultKeys: e.VAULT_KEY_PREVIOUS.map((v) => Buffer.from(v, 'base64')),
+    push,
   };
+}
+
+/**
+ * Web push (ADR 015). All three VAPID variables or none. In production none means push is off (the web and worker
+ * processes say so in one log line); outside production a key pair is generated once into `<dataDir>/vapid.json`.
+ * The pair is checked to belong together, since a mismatch would only show as every push service refusing us.
+ */
+function pushConfig(e: z.infer<typeof envSchema>, isProduction: boolean, dataDir: string): PushConfig | undefined {
+  const set = [e.VAPID_PUBLIC_KEY, e.VAPID_PRIVATE_KEY, e.VAPID_SUBJECT].filter((v) => v !== undefined && v !== '').length;
+  if (set > 0 && set < 3) {
+    throw new ConfigError('Web push: set VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT together, or none of them (push is then off).', ['VAPID_*: incomplete']);
+  }
+  let pair: { publicKey: string; privateKey: string };
+  if (set === 3) pair = { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY! };
+  else if (isProduction) return undefined;
+  else pair = devVapidKeys(dataDir);
+  let derived: string;
+  try {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(pair.privateKey, 'base64url'));
+    derived = ecdh.getPublicKey('base64url', 'uncompressed');
+  } catch {
+    throw new ConfigError('VAPID_PRIVATE_KEY: not a valid P-256 private key.', ['VAPID_PRIVATE_KEY: invalid']);
+  }
+  if (derived !== pair.publicKey) {
+    throw new ConfigError('VAPID_PUBLIC_KEY does not belong to VAPID_PRIVATE_KEY.', ['VAPID_PUBLIC_KEY: does not match the private key']);
+  }
+  return { ...pair, subject: e.VAPID_SUBJECT ?? `mailto:${mailAddressOf(e.MAIL_FROM)}` };
+}
+
+function mailAddressOf(from: string): string {
+  return /<([^>]+)>/.exec(from)?.[1] ?? from.trim();
+}
+
+/** A P-256 key pair for VAPID, made once per data folder (like secrets.json; first writer wins). */
+function devVapidKeys(dataDir: string): { publicKey: string; privateKey: string } {
+  const file = path.join(dataDir, 'vapid.json');
+  const read = () => JSON.parse(fs.readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
+  if (fs.existsSync(file)) return read();
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  const publicKey = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]).toString('base64url');
+  const keys = { publicKey, privateKey: jwk.d! };
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+  try {
+    fs.linkSync(tmp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return read();
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  return keys;
 }
 
 /** All three or none; the key must be an RSA private key of at least 1024 bits (RFC 8301). Never echoes the key. */

@@ -43,6 +43,7 @@ const lines = [
   `  Demo portal:    ${base}/o/${demo.slug}   (${demo.name})`,
   `  Dev mailbox:    ${base}/dev/mail${catcher ? `   (SMTP catcher on ${catcher.url})` : ''}`,
   `  Dev texts:      ${config.sms.provider === 'dev-sink' ? `${base}/dev/sms` : `SMS through ${config.sms.provider}`}`,
+  `  Web push:       ${config.push ? `on; VAPID keys in ${process.env.VAPID_PUBLIC_KEY ? 'the environment' : `${config.dataDir}/vapid.json`} (opt in on the preferences page)` : 'off'}`,
   `  Health:         ${base}/healthz   ${base}/readyz`,
   `  Database:       ${database.embedded ? `embedded Postgres, data in ${config.dataDir}/pg` : 'DATABASE_URL'}`,
   '',

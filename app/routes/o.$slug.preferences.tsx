@@ -2,8 +2,10 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
+import { PushOptIn } from '../components/push-opt-in';
 import { choicesOf, patientPreferencesOf, savePreferences } from '../services/consent.server';
 import { redirectTo, requirePatient } from '../services/identity.server';
+import { pushOptInData } from '../services/push.server';
 import { CHANNEL_LABELS, CHANNELS, FREQUENCY_CHOICES, FREQUENCY_LABELS, statusWords, type StatusView } from '../utils/consent-words';
 
 // How and how often the organisation may contact the patient. Care messages cannot be switched off, only routed.
@@ -21,11 +23,16 @@ function dateIn(date: Date | null, timeZone: string): string {
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
-  const [prefs, choices] = await Promise.all([patientPreferencesOf(context.db, org.id, patient.id), choicesOf(context.db, org.id, patient.id, now)]);
+  const [prefs, choices, push] = await Promise.all([
+    patientPreferencesOf(context.db, org.id, patient.id),
+    choicesOf(context.db, org.id, patient.id, now),
+    pushOptInData(context, org, patient.id),
+  ]);
   const tz = prefs.timeZone;
   return {
     slug: org.slug,
     orgName: org.name,
+    push,
     timeZones: [...new Set(['UTC', tz, ...Intl.supportedValuesOf('timeZone')])],
     prefs: {
       careChannels: prefs.careChannels,
@@ -114,7 +121,7 @@ function ChannelBoxes({ name, legend, chosen, error, hint }: { name: string; leg
 }
 
 export default function Preferences() {
-  const { slug, orgName, prefs, topics, timeZones } = useLoaderData<typeof loader>();
+  const { slug, orgName, prefs, topics, timeZones, push } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const errors: Record<string, string> = result?.fieldErrors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -210,6 +217,7 @@ export default function Preferences() {
           Save my choices
         </button>
       </Form>
+      <PushOptIn data={push} />
     </main>
   );
 }

@@ -9,10 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { contactPoints, deliveries, messages, orgDkimKeys, organisations, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
+import { contactPoints, deliveries, messages, orgDkimKeys, organisations, patients, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
+import { PushError, pushNoticeText, type PushTransport } from '../delivery/push';
+import { activePushTargets, disablePushSubscription, markPushSuccess } from '../delivery/push-subscriptions';
 import { composeMail } from '../delivery/compose';
 import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
 import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
@@ -34,6 +36,8 @@ export const LEASE_MS = 60_000;
 export const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 60 * 60 * 1000;
+/** How long a push service may hold a notice for a device that is off (RFC 8030 TTL): as long as we retry (ADR 015). */
+export const PUSH_TTL_SECONDS = MAX_AGE_MS / 1000;
 
 export type EngineDeps = {
   db: Database;
@@ -46,6 +50,8 @@ export type EngineDeps = {
   /** The relay for notices (and everything, until direct TLS delivery is configured). */
   mail: MailTransport;
   sms: SmsTransport | undefined;
+  /** Web push (issue 9); undefined when no VAPID keys are configured: push deliveries then fail (`push_not_configured`). */
+  push?: PushTransport;
   logger: Logger;
   workerId?: string;
   /** PGP/MIME for patients with a valid key (on unless false). */
@@ -205,6 +211,8 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
   const tooOld = now.getTime() - claimed.createdAt.getTime() >= MAX_AGE_MS;
   const failed = error.permanent || tooOld;
   const errorCode = error.responseCode ? `smtp_${error.responseCode}` : error.code;
+  // A push service's Retry-After (429) is honoured when it asks for longer than our backoff.
+  const retryAfterMs = error instanceof PushError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
   await deps.db.transaction(async (tx) => {
     await tx
       .update(deliveries)
@@ -212,8 +220,8 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
         status: failed ? 'failed' : 'queued',
         attempts,
         lastError: errorCode,
-        reason: failed ? (tooOld && !error.permanent ? 'max_age' : 'permanent_failure') : 'transient_failure',
-        dueAt: failed ? claimed.dueAt : new Date(now.getTime() + backoff(attempts, deps.retryBaseMs)),
+        reason: failed ? (tooOld && !error.permanent ? 'max_age' : error instanceof PushError && error.gone ? 'push_subscription_gone' : 'permanent_failure') : 'transient_failure',
+        dueAt: failed ? claimed.dueAt : new Date(now.getTime() + Math.max(retryAfterMs, backoff(attempts, deps.retryBaseMs))),
         leasedBy: null,
         leaseUntil: null,
         updatedAt: now,
@@ -296,6 +304,8 @@ async function handOff(
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
   const org = await orgOf(deps, tx, d.orgId);
+  // Push carries only the PHI-free notice (EM4). Campaigns do not offer push (db/schema/campaigns.ts).
+  if (d.channel === 'push') return pushHandOff(deps, tx, d, org, now);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
   const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, d) : undefined;
   if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now);
@@ -363,6 +373,44 @@ async function sendSms(deps: EngineDeps, d: Delivery, to: string, body: string):
   await deps.sms.send({ to, body, reference: d.id }).catch((error: { code?: string }) => {
     throw new TransportError('sms hand-off failed', error.code ?? 'sms_failed', error.code === 'invalid_number' || error.code === 'rejected' ? 550 : undefined);
   });
+}
+
+/**
+ * Web push (issue 9): the notice, encrypted to each of the patient's active subscriptions (RFC 8291), in the patient's
+ * language. Sent when at least one device accepted it. A subscription the push service disowns (404/410) is disabled
+ * at once, on its own connection, so that sticks whatever becomes of this delivery. With no device reached: a
+ * 429/5xx/network failure retries with backoff; otherwise the delivery fails (`push_subscription_gone` when every
+ * subscription was gone).
+ */
+async function pushHandOff(deps: EngineDeps, tx: Tx, d: Delivery, org: { slug: string; name: string; pickupLinkDays: number }, now: Date): Promise<Handoff> {
+  if (!deps.push) throw new PushError('web push is not configured (no VAPID keys)', 'push_not_configured');
+  const targets = await activePushTargets(tx, deps.vault, d.orgId, d.patientId);
+  if (targets.length === 0) throw new PushError('no active push subscription', 'push_gone');
+  const [patient] = await tx.select({ locale: patients.locale }).from(patients).where(and(eq(patients.orgId, d.orgId), eq(patients.id, d.patientId)));
+  const url = await pickupUrl(deps, d, org, now);
+  const payload = JSON.stringify({ ...pushNoticeText(org.name, patient?.locale), url, tag: `carepost-${org.slug}` });
+  // Topic from the delivery id (32 hex digits): a repeated hand-off replaces a copy the device has not fetched yet (DL2).
+  const options = { ttlSeconds: PUSH_TTL_SECONDS, urgency: 'normal' as const, topic: d.id.replace(/-/g, '') };
+  const push = deps.push;
+  const results = await Promise.allSettled(targets.map((target) => push.send(target, payload, options)));
+  const delivered: string[] = [];
+  const errors: PushError[] = [];
+  for (const [i, result] of results.entries()) {
+    const target = targets[i]!;
+    if (result.status === 'fulfilled') {
+      delivered.push(target.id);
+      continue;
+    }
+    const error = result.reason instanceof PushError ? result.reason : new PushError('push hand-off failed', 'push_network');
+    errors.push(error);
+    if (error.gone) await disablePushSubscription(deps.db, { orgId: d.orgId, subscriptionId: target.id, reason: error.status === 404 ? 'not_found' : 'gone', deliveryId: d.id, now });
+  }
+  if (delivered.length > 0) {
+    await markPushSuccess(tx, d.orgId, delivered, now);
+    if (errors.length > 0) deps.logger.info({ deliveryId: d.id, devices: targets.length, failed: errors.map((e) => e.pushCode) }, 'push reached some devices');
+    return { route: 'push_notice', messageIdHeader: null };
+  }
+  throw errors.find((e) => !e.permanent) ?? errors.find((e) => !e.gone) ?? errors[0]!;
 }
 
 /**

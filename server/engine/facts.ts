@@ -34,6 +34,7 @@ type FactsRow = {
   last_topic_sent_at: string | null;
   window: { n: number; oldest: string | null };
   contact: { value: string; verified_at: string | null; suppressed: string | null } | null;
+  push_subscribed: boolean;
   prefs: { prefs: Record<string, unknown> | null; patient_zone: string | null; org_zone: string; quiet_start: number | null; quiet_end: number | null; weekly_cap: number | null } | null;
 };
 
@@ -85,7 +86,10 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
         from patients p
         join organisations o on o.id = p.org_id
         left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
-        where p.org_id = ${d.orgId} and p.id = ${d.patientId}) as prefs`;
+        where p.org_id = ${d.orgId} and p.id = ${d.patientId}) as prefs,
+      -- Push: the patient opted in on at least one device that the push service has not since disowned.
+      exists (select 1 from push_subscriptions ps
+        where ${d.channel === 'push'} and ps.org_id = ${d.orgId} and ps.patient_id = ${d.patientId} and ps.disabled_at is null) as push_subscribed`;
   // The shared advisory lock (RV1) queues fairly behind a waiting revocation (see lockState in server/consent/ledger.ts).
   // Both statements go out in one network write on the transaction's connection (postgres.js pipelines them, in the
   // order they are listed here) and Postgres runs them in order, so the facts are read after the lock is granted.
@@ -126,7 +130,7 @@ function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>): Loa
   } else if (d.channel === 'portal') {
     contact = { kind: 'portal' };
   } else {
-    contact = { kind: 'push', subscribed: false }; // web push arrives with issue 9
+    contact = { kind: 'push', subscribed: row.push_subscribed === true };
   }
 
   return {

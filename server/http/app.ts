@@ -91,6 +91,7 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     transports: { mail, sms, mailFrom: config.mailFrom, publicHost: config.publicUrl.host, logger },
     links,
     vault,
+    push: config.push ? { vapidPublicKey: config.push.publicKey } : undefined,
   };
   app.all(
     '*',

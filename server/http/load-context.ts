@@ -20,6 +20,8 @@ export type CarepostLoadContext = {
   links: { keyring: LinkKeyring };
   /** The vault's key ring: opens sealed messages, attachments and replies (TR1). */
   vault: KekRing;
+  /** Web push: the VAPID public key browsers subscribe with (public by design); undefined when push is off (ADR 015). */
+  push: { vapidPublicKey: string } | undefined;
   /**
    * Resolves once the response's buffered output has drained (or the client has gone). Remix's adapter writes a
    * streamed body without waiting for the socket, so a streaming resource route (the audit CSV export) awaits this

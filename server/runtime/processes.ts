@@ -3,6 +3,7 @@ import { connect } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
 import type { Config } from '../config';
 import { createDevSmsSink, createTwilioSmsTransport, type SmsTransport } from '../delivery/sms';
+import { createWebPushTransport, type PushTransport } from '../delivery/push';
 import { startFeedbackServer } from '../delivery/bounces';
 import { createMxTransport, createProbe, dnsMxResolver } from '../delivery/tls';
 import { createSmtpTransport } from '../delivery/transport';
@@ -33,6 +34,15 @@ export function createSms(config: Config): SmsTransport | undefined {
   }
 }
 
+/** Web push when VAPID keys are configured (always outside production); else undefined, said once in the log (ADR 015). */
+export function createPush(config: Config, logger: Logger): PushTransport | undefined {
+  if (!config.push) {
+    logger.info('web push is off: set VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT to turn it on');
+    return undefined;
+  }
+  return createWebPushTransport({ vapid: config.push, allowPrivateNetworks: !config.isProduction });
+}
+
 export async function startWeb(config: Config, databaseUrl: string, logger: Logger) {
   if (!config.smtpUrl) throw new Error('SMTP_URL is not set: the web process sends sign-in codes by email');
   await runMigrations(databaseUrl);
@@ -59,6 +69,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   const database = connect(databaseUrl, { max: concurrency + 4, applicationName: 'carepost-worker' });
   const mail = createSmtpTransport(config.smtpUrl, { maxConnections: Math.max(2, concurrency), dkim: config.dkim });
   const sms = createSms(config);
+  const push = createPush(config, logger);
   const deps: EngineDeps = {
     db: database.db,
     vault: vaultRing(config),
@@ -68,6 +79,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
     messageIdDomain: config.publicUrl.hostname,
     mail,
     sms,
+    push,
     logger,
     workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     // TR1: the content over required TLS to the recipient's own server, when it takes TLS (ADR 007).

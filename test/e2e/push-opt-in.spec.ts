@@ -1,0 +1,80 @@
+// The web push opt-in on the preferences page (issue 9). Headless Chromium reaches no real push service and this
+// branch has no service worker of its own, so the browser's push API is stood in for by an init script (the
+// Notification permission, a registration and its pushManager, whose subscription carries a real P-256 key and auth
+// secret); everything else is real: the component, the POST to /o/<slug>/push, and the row it stores.
+import { createECDH, randomBytes } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { pushSubscriptions } from '../../db/schema/index';
+import { expect, expectAxeClean, test } from './fixtures';
+import { createE2ePatient, signInThroughUi } from './patients';
+
+test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifications on and off', async ({ page }) => {
+  const patient = await createE2ePatient();
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const subscription = {
+    endpoint: `http://127.0.0.1:9/push/${randomBytes(8).toString('hex')}`,
+    expirationTime: null,
+    keys: { p256dh: ecdh.getPublicKey('base64url', 'uncompressed'), auth: randomBytes(16).toString('base64url') },
+  };
+  await page.addInitScript((sub) => {
+    // The browser keeps its subscription across page loads; so does this stand-in (in sessionStorage).
+    const made = () => ({ endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => (sessionStorage.removeItem('fake-push'), true) });
+    const pushManager = {
+      getSubscription: async () => (sessionStorage.getItem('fake-push') ? made() : null),
+      subscribe: async (options: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }) => {
+        if (!options.userVisibleOnly || options.applicationServerKey.length !== 65) throw new Error('bad options');
+        sessionStorage.setItem('fake-push', '1');
+        return made();
+      },
+    };
+    const registration = { pushManager };
+    Object.defineProperty(Navigator.prototype, 'serviceWorker', {
+      configurable: true,
+      get: () => ({ getRegistration: async () => registration, ready: Promise.resolve(registration) }),
+    });
+    Notification.requestPermission = async () => 'granted';
+  }, subscription);
+  const rows = () => patient.db.select().from(pushSubscriptions).where(and(eq(pushSubscriptions.orgId, patient.orgId), eq(pushSubscriptions.patientId, patient.id)));
+  try {
+    await signInThroughUi(page, patient.email);
+    await page.goto('/o/riverside/preferences');
+    const region = page.getByRole('region', { name: 'Notifications on this device' });
+    await expect(region.getByRole('status')).toHaveText('Notifications are off on this device.');
+    await expectAxeClean(page);
+
+    // Keyboard: the opt-in follows the preferences form's button in the tab order.
+    await page.getByRole('button', { name: 'Save my choices' }).focus();
+    await page.keyboard.press('Tab');
+    const turnOn = region.getByRole('button', { name: 'Turn on notifications on this device' });
+    await expect(turnOn).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(region.getByRole('status')).toHaveText('Notifications are on for this device.');
+    await expect(region.getByRole('button', { name: 'Turn off' })).toBeFocused();
+    await expect.poll(async () => (await rows()).map((r) => r.endpoint)).toEqual([subscription.endpoint]);
+
+    await page.reload();
+    await expect(region.getByRole('status')).toHaveText('Notifications are on for this device.');
+    await region.getByRole('button', { name: 'Turn off' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(region.getByRole('status')).toHaveText('Notifications are off on this device.');
+    await expect(turnOn).toBeFocused();
+    await expect.poll(async () => (await rows()).length).toBe(0);
+  } finally {
+    await patient.remove();
+  }
+});
+
+test('push opt-in: without a service worker the section says notifications are unavailable, and offers no button', async ({ page }) => {
+  const patient = await createE2ePatient();
+  try {
+    await signInThroughUi(page, patient.email);
+    await page.goto('/o/riverside/preferences');
+    const region = page.getByRole('region', { name: 'Notifications on this device' });
+    await expect(region.getByRole('status')).toHaveText(/not available on this page yet|cannot show notifications/);
+    await expect(region.getByRole('button')).toHaveCount(0);
+    await expectAxeClean(page);
+  } finally {
+    await patient.remove();
+  }
+});
