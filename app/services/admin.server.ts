@@ -9,6 +9,7 @@ export { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWeb
 export { API_SCOPES } from '../../db/schema/index';
 export { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey } from '../../server/delivery/dkim-keys';
 export { findPatientsForSupport, patientForSupport, unlockContactForSupport } from '../../server/admin/support';
+export { noticesForSupport, resendNotice, RESENDS_PER_MESSAGE_PER_DAY, type SupportNotice } from '../../server/admin/resend';
 export { adminAttemptCookieName, adminEnrolCookieName, adminResetCookieName, adminWebauthnCookieName } from '../../server/admin/cookies';
 export { hashPassword, normaliseAdminEmail, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../server/admin/passwords';
 export { groupedSecret, otpauthUri } from '../../server/admin/totp';
