@@ -26,3 +26,4 @@ export { acceptInvitation, choosePassword, deliverInvitation, ENROL_COOKIE_SECON
 export { deliverResetCode, requestPasswordReset, resetPassword } from '../../server/admin/password-reset';
 export { changePassword, changeRole, disableAdmin, enableAdmin, listTeam } from '../../server/admin/team';
 export { ADMIN_REAUTH_MS, signedInRecently } from '../../server/admin/account';
+export { deliverFactorResetNotice, resetAdminFactors } from '../../server/admin/factor-reset';
