@@ -27,3 +27,4 @@ export { deliverResetCode, requestPasswordReset, resetPassword } from '../../ser
 export { changePassword, changeRole, disableAdmin, enableAdmin, listTeam } from '../../server/admin/team';
 export { ADMIN_REAUTH_MS, signedInRecently } from '../../server/admin/account';
 export { deliverFactorResetNotice, resetAdminFactors } from '../../server/admin/factor-reset';
+export { currentLogoVersion, MAX_LOGO_BYTES, sanitiseLogoSvg, saveOrganisationLogo } from '../../server/orgs/logo';
