@@ -82,6 +82,8 @@ await withBenchDatabase('gate', 4, async (handle) => {
         createdAt: now,
         updatedAt: now,
         sentAt: null,
+        resendOf: null,
+        resendNo: 0,
       };
       await db.transaction(async (tx) => {
         const { facts } = await loadFacts(tx, d, new Date());

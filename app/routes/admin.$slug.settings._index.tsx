@@ -1,8 +1,24 @@
-import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
+import {
+  data,
+  MaxPartSizeExceededError,
+  unstable_createMemoryUploadHandler,
+  unstable_parseMultipartFormData,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from '@remix-run/node';
 import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
-import { getOrganisationSettings, requireAdmin, saveOrganisationSettings } from '../services/admin.server';
+import {
+  currentLogoVersion,
+  getOrganisationSettings,
+  MAX_LOGO_BYTES,
+  requireAdmin,
+  sanitiseLogoSvg,
+  saveOrganisationLogo,
+  saveOrganisationSettings,
+} from '../services/admin.server';
 import { redirectTo } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Settings · Admin · Carepost' }];
@@ -13,7 +29,11 @@ const minuteToTime = (m: number | null) => (m === null ? '' : `${pad(Math.floor(
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org } = await requireAdmin({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, capability: 'settings', now: new Date() });
   const s = await getOrganisationSettings(context.db, org.id);
+  const logo = await currentLogoVersion(context.db, org.id);
   return {
+    // The version in the URL shows a new logo at once here, past the logo route's short public cache.
+    logoUrl: logo ? `/o/${org.slug}/logo.svg?v=${logo}` : null,
+    maxLogoKb: MAX_LOGO_BYTES / 1024,
     timeZones: [...new Set(['UTC', s.timeZone, ...Intl.supportedValuesOf('timeZone')])],
     settings: {
       name: s.name,
@@ -33,7 +53,27 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const { org, admin } = await requireAdmin({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, capability: 'settings', now });
+  if ((request.headers.get('content-type') ?? '').startsWith('multipart/form-data')) {
+    // The logo upload (ADR 016): every part is held in memory up to the logo limit, and a bigger one stops the parse.
+    let upload: FormData;
+    try {
+      upload = await unstable_parseMultipartFormData(request, unstable_createMemoryUploadHandler({ maxPartSize: MAX_LOGO_BYTES }));
+    } catch (error) {
+      const tooBig = error instanceof MaxPartSizeExceededError;
+      return data({ logoError: tooBig ? 'The logo must be 100 KB or smaller.' : 'The upload could not be read. Please try again.' }, { status: tooBig ? 413 : 400 });
+    }
+    const file = upload.get('logo');
+    if (!(file instanceof File) || file.size === 0) return data({ logoError: 'Choose an SVG file.' }, { status: 400 });
+    const checked = sanitiseLogoSvg(new Uint8Array(await file.arrayBuffer()));
+    if (!checked.ok) return data({ logoError: checked.error }, { status: 400 });
+    await saveOrganisationLogo(context.db, { orgId: org.id, svg: checked.svg, actor: { type: 'admin', id: admin.id } });
+    throw redirectTo(`/admin/${org.slug}/settings?logo=saved`);
+  }
   const form = await request.formData();
+  if (form.get('intent') === 'remove_logo') {
+    await saveOrganisationLogo(context.db, { orgId: org.id, svg: null, actor: { type: 'admin', id: admin.id } });
+    throw redirectTo(`/admin/${org.slug}/settings?logo=removed`);
+  }
   const text = (name: string) => String(form.get(name) ?? '');
   const result = await saveOrganisationSettings(context.db, {
     orgId: org.id,
@@ -63,9 +103,10 @@ const POLICIES = [
 ] as const;
 
 export default function GeneralSettings() {
-  const { settings, timeZones } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const { settings, timeZones, logoUrl, maxLogoKb } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>() as { fieldErrors?: Record<string, string>; form?: string; logoError?: string } | undefined;
   const errors: Record<string, string> = result?.fieldErrors ?? {};
+  const logoError = result?.logoError;
   const busy = useNavigation().state === 'submitting';
   const [search] = useSearchParams();
   const summary = useRef<HTMLDivElement>(null);
@@ -80,8 +121,13 @@ export default function GeneralSettings() {
           Settings saved.
         </p>
       ) : null}
+      {search.get('logo') && !result ? (
+        <p className="notice" role="status">
+          {search.get('logo') === 'removed' ? 'Logo removed.' : 'Logo saved. Patients see it on your pages within a few minutes.'}
+        </p>
+      ) : null}
       <div ref={summary} tabIndex={-1}>
-        <FormError message={result?.form} />
+        <FormError message={result?.form ?? (logoError ? 'The logo was not changed. Please fix the problem below.' : undefined)} />
       </div>
       <Form method="post" noValidate>
         <section className="card" aria-labelledby="branding-heading">
@@ -148,6 +194,50 @@ export default function GeneralSettings() {
           Save settings
         </button>
       </Form>
+
+      <section className="card" aria-labelledby="logo-heading">
+        <h2 id="logo-heading">Logo</h2>
+        {logoUrl ? (
+          <p>
+            <img src={logoUrl} alt="Your current logo" width={96} height={96} />
+          </p>
+        ) : (
+          <p>No logo yet: patients see your name only.</p>
+        )}
+        <Form method="post" encType="multipart/form-data" noValidate>
+          <div className={`field${logoError ? ' field--error' : ''}`}>
+            <label htmlFor="logo">Logo file (SVG)</label>
+            <p id="logo-hint" className="field__hint">
+              {`An SVG image up to ${maxLogoKb} KB, square works best. Scripts, links to other files and embedded images are removed.`}
+            </p>
+            {logoError ? (
+              <p id="logo-error" className="field__error">
+                <span className="visually-hidden">Error: </span>
+                {logoError}
+              </p>
+            ) : null}
+            <input
+              id="logo"
+              name="logo"
+              type="file"
+              accept=".svg,image/svg+xml"
+              aria-describedby={logoError ? 'logo-hint logo-error' : 'logo-hint'}
+              aria-invalid={logoError ? true : undefined}
+            />
+          </div>
+          <button className="button" type="submit" disabled={busy}>
+            Upload logo
+          </button>
+        </Form>
+        {logoUrl ? (
+          <Form method="post">
+            <input type="hidden" name="intent" value="remove_logo" />
+            <button className="button button--secondary" type="submit" disabled={busy}>
+              Remove logo
+            </button>
+          </Form>
+        ) : null}
+      </section>
     </main>
   );
 }

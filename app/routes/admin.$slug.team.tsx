@@ -4,6 +4,7 @@ import { Field, FormError } from '../components/field';
 import {
   ADMIN_ROLES,
   changeRole,
+  deliverFactorResetNotice,
   deliverInvitation,
   disableAdmin,
   enableAdmin,
@@ -12,14 +13,16 @@ import {
   normaliseAdminEmail,
   reinviteAdmin,
   requireAdmin,
+  resetAdminFactors,
   type AdminRole,
 } from '../services/admin.server';
 import { redirectTo } from '../services/identity.server';
 
 export const meta: MetaFunction = () => [{ title: 'Team · Admin · Carepost' }];
 
-// Owners only (capability 'team'): who has access, invitations, roles, disabling. The organisation always keeps an
-// active owner; nobody disables themselves.
+// Owners only (capability 'team'): who has access, invitations, roles, disabling, and resetting a colleague's lost
+// sign-in factors after the owner proves themselves again (ADR 016). The organisation always keeps an active owner;
+// nobody disables themselves or resets their own factors.
 const ROLE_NAMES: Record<AdminRole, string> = { owner: 'Owner', compliance: 'Compliance', marketer: 'Marketer', support: 'Support' };
 const ROLE_HINTS: Record<AdminRole, string> = {
   owner: 'everything, including the team and settings',
@@ -40,7 +43,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 }
 
 type InviteErrors = { name?: string; email?: string; role?: string };
-type Answer = { errors?: InviteErrors; form?: string; notice?: string; values?: { name: string; email: string; role: string } };
+type Answer = { errors?: InviteErrors; form?: string; notice?: string; values?: { name: string; email: string; role: string }; reset?: { adminId: string; stepUp: string } };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
@@ -91,6 +94,31 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     return data<Answer>({ notice: 'Access disabled. Their sessions have ended.' });
   }
 
+  if (intent === 'reset_factors') {
+    const stepUp = String(form.get('stepUp') ?? '');
+    if (stepUp.trim().length === 0) return data<Answer>({ reset: { adminId, stepUp: 'Enter your own password or a code from your authenticator app.' } }, { status: 400 });
+    const result = await resetAdminFactors(context.db, context.vault, { orgId: org.id, actorId: admin.id, adminId, stepUp, now });
+    switch (result.status) {
+      case 'reset':
+        setImmediate(() => void deliverFactorResetNotice(context.transports, { orgName: org.name, to: result.email, url: inviteUrl(result.token), adminId }));
+        return data<Answer>({ notice: `Sign-in factors of ${result.name} were reset and their sessions ended. They were emailed a link to choose a password and add an authenticator app; it works once, for 24 hours.` });
+      case 'wrong_step_up':
+        return data<Answer>({ reset: { adminId, stepUp: 'That is not your password or a current code. Nothing changed.' } }, { status: 400 });
+      case 'locked':
+        return data<Answer>({ reset: { adminId, stepUp: 'Too many wrong passwords or codes: your sign-in is locked for a while. Nothing changed.' } }, { status: 400 });
+      case 'self':
+        return data<Answer>({ form: 'You cannot reset your own sign-in factors here. Add a passkey or a new app on your account page, or ask another owner.' }, { status: 400 });
+      case 'not_found':
+        return data<Answer>({ form: 'That person is not in the team.' }, { status: 404 });
+      case 'not_active':
+        return data<Answer>({ form: 'That person has not accepted their invitation yet: send a new invitation instead.' }, { status: 400 });
+      case 'disabled':
+        return data<Answer>({ form: 'That person’s access is disabled. Enable it first.' }, { status: 400 });
+      case 'last_owner':
+        return data<Answer>({ form: 'The organisation needs at least one active owner. Make someone else an owner first.' }, { status: 400 });
+    }
+  }
+
   if (intent === 'enable') {
     const result = await enableAdmin(context.db, { orgId: org.id, actorId: admin.id, adminId });
     return data<Answer>({ notice: result === 'changed' ? 'Access enabled again.' : 'Nothing changed.' });
@@ -111,7 +139,7 @@ export default function Team() {
           {answer.notice}
         </p>
       ) : null}
-      <FormError message={answer?.form} />
+      <FormError message={answer?.form ?? (answer?.reset ? 'Nothing changed. Please fix the problem below.' : undefined)} />
       <ul className="session-list" aria-label="Team members">
         {team.map((m) => (
           <li key={m.id}>
@@ -154,6 +182,37 @@ export default function Team() {
                     Disable
                   </button>
                 </Form>
+              ) : null}
+              {m.id !== selfId && m.status === 'active' ? (
+                <details className="inline-form" open={answer?.reset?.adminId === m.id}>
+                  <summary>{`Reset sign-in factors of ${m.name}`}</summary>
+                  <p>For someone who lost their authenticator app and passkeys. Their app, passkeys and password stop working, they are signed out, and they get an email with a link to set up again.</p>
+                  <Form method="post" noValidate>
+                    <input type="hidden" name="intent" value="reset_factors" />
+                    <input type="hidden" name="adminId" value={m.id} />
+                    <div className={`field${answer?.reset?.adminId === m.id ? ' field--error' : ''}`}>
+                      <label htmlFor={`stepUp-${m.id}`}>Your own password or authenticator code</label>
+                      {answer?.reset?.adminId === m.id ? (
+                        <p id={`stepUp-${m.id}-error`} className="field__error">
+                          <span className="visually-hidden">Error: </span>
+                          {answer.reset.stepUp}
+                        </p>
+                      ) : null}
+                      <input
+                        id={`stepUp-${m.id}`}
+                        name="stepUp"
+                        type="password"
+                        autoComplete="current-password"
+                        aria-invalid={answer?.reset?.adminId === m.id ? true : undefined}
+                        aria-describedby={answer?.reset?.adminId === m.id ? `stepUp-${m.id}-error` : undefined}
+                        maxLength={128}
+                      />
+                    </div>
+                    <button className="button button--secondary" type="submit" disabled={busy}>
+                      {`Reset factors of ${m.name}`}
+                    </button>
+                  </Form>
+                </details>
               ) : null}
               {m.status === 'disabled' ? (
                 <Form method="post" className="inline-form">

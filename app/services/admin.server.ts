@@ -9,6 +9,7 @@ export { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWeb
 export { API_SCOPES } from '../../db/schema/index';
 export { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey } from '../../server/delivery/dkim-keys';
 export { findPatientsForSupport, patientForSupport, unlockContactForSupport } from '../../server/admin/support';
+export { noticesForSupport, resendNotice, RESENDS_PER_MESSAGE_PER_DAY, type SupportNotice } from '../../server/admin/resend';
 export { adminAttemptCookieName, adminEnrolCookieName, adminResetCookieName, adminWebauthnCookieName } from '../../server/admin/cookies';
 export { hashPassword, normaliseAdminEmail, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../server/admin/passwords';
 export { groupedSecret, otpauthUri } from '../../server/admin/totp';
@@ -25,3 +26,5 @@ export { acceptInvitation, choosePassword, deliverInvitation, ENROL_COOKIE_SECON
 export { deliverResetCode, requestPasswordReset, resetPassword } from '../../server/admin/password-reset';
 export { changePassword, changeRole, disableAdmin, enableAdmin, listTeam } from '../../server/admin/team';
 export { ADMIN_REAUTH_MS, signedInRecently } from '../../server/admin/account';
+export { deliverFactorResetNotice, resetAdminFactors } from '../../server/admin/factor-reset';
+export { currentLogoVersion, MAX_LOGO_BYTES, sanitiseLogoSvg, saveOrganisationLogo } from '../../server/orgs/logo';

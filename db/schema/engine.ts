@@ -73,9 +73,19 @@ export const deliveries = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
     sentAt: timestamp('sent_at', { withTimezone: true }),
+    /**
+     * A resend of the PHI-free notice, asked for by support (ADR 016): the delivery it repeats, and its number (1, 2,
+     * ...). The original has 0 and no resend_of. A resend is a delivery of its own, gated again like any other.
+     */
+    resendOf: uuid('resend_of'),
+    resendNo: integer('resend_no').notNull().default(0),
   },
   (t) => [
-    uniqueIndex('deliveries_one_per_channel').on(t.orgId, t.messageId, t.patientId, t.channel),
+    // DL2: one row per (message, patient, channel) and resend number; the form names the number it expects to create,
+    // so a double-click that races here makes one row, not two.
+    uniqueIndex('deliveries_one_per_channel').on(t.orgId, t.messageId, t.patientId, t.channel, t.resendNo),
+    foreignKey({ name: 'deliveries_resend_of_fk', columns: [t.resendOf], foreignColumns: [t.id] }),
+    check('deliveries_resend', sql`(${t.resendNo} = 0) = (${t.resendOf} is null) and ${t.resendNo} >= 0`),
     foreignKey({ name: 'deliveries_message_fk', columns: [t.orgId, t.messageId], foreignColumns: [messages.orgId, messages.id] }),
     foreignKey({ name: 'deliveries_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
     // The claim query: due rows, oldest first. Partial, so finished rows cost nothing.

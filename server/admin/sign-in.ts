@@ -42,7 +42,7 @@ export type PasswordStepResult =
 /** Counts a failed password or code against the admin (the lock), and audits it. */
 export async function recordFailure(
   tx: Tx,
-  options: { orgId: string; adminId: string; failuresBefore: number; stage: 'password' | 'totp' | 'password_change'; reason: string; now: Date },
+  options: { orgId: string; adminId: string; failuresBefore: number; stage: 'password' | 'totp' | 'password_change' | 'step_up'; reason: string; now: Date },
 ): Promise<{ locked: boolean }> {
   const { orgId, adminId, now } = options;
   const failures = options.failuresBefore + 1;

@@ -46,7 +46,7 @@ export async function listTeam(db: Database, orgId: string): Promise<TeamMember[
 }
 
 /** Locks the organisation's active owners (the ones who can sign in) and counts them. */
-async function lockActiveOwners(tx: Tx, orgId: string): Promise<string[]> {
+export async function lockActiveOwners(tx: Tx, orgId: string): Promise<string[]> {
   const rows = await tx
     .select({ id: admins.id })
     .from(admins)

@@ -307,7 +307,8 @@ async function handOff(
   // Push carries only the PHI-free notice (EM4). Campaigns do not offer push (db/schema/campaigns.ts).
   if (d.channel === 'push') return pushHandOff(deps, tx, d, org, now);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
-  const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, d) : undefined;
+  // A support resend repeats the request of the delivery it resends (ADR 016).
+  const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, { orgId: d.orgId, id: d.resendOf ?? d.id }) : undefined;
   if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now);
   if (d.channel === 'sms') {
     const pickup = await pickupUrl(deps, d, org, now);
@@ -322,6 +323,10 @@ async function handOff(
     const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
     return { ...mail, dkim: org.dkim };
   };
+
+  // A support resend (ADR 016) is the PHI-free pickup notice again, whatever route the first delivery took: support
+  // asks for "the notice", and only a notice may go out on a request that no sender made.
+  if (d.resendOf) return portalNotice(deps, d, org, to!, unsubscribe, now);
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
   const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);
@@ -361,9 +366,21 @@ async function handOff(
   }
 
   // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
+  return portalNotice(deps, d, org, to!, unsubscribe, now);
+}
+
+/** EM4: the PHI-free notice with a signed pickup link for this delivery; its Message-ID comes from the delivery id (DL2). */
+async function portalNotice(
+  deps: EngineDeps,
+  d: Delivery,
+  org: { slug: string; name: string; pickupLinkDays: number; dkim?: DkimOptions },
+  to: string,
+  unsubscribe: { https: string; mailto: string } | undefined,
+  now: Date,
+): Promise<Handoff> {
   const pickup = await pickupUrl(deps, d, org, now);
   const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
-  const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  const mail = composeMail({ from: deps.mailFrom, to, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
@@ -451,7 +468,7 @@ async function signingKeyOf(deps: EngineDeps, orgId: string, orgName: string, no
 
 /** For email with a TLS route configured: the decision for the patient's verified address's domain, probed if needed. */
 async function tlsRouteFor(deps: EngineDeps, d: Delivery, now: Date): Promise<TlsDecision | undefined> {
-  if (d.channel !== 'email' || !deps.tls) return undefined;
+  if (d.channel !== 'email' || !deps.tls || d.resendOf) return undefined; // a resend is a notice: no TLS route to probe
   const [point] = await deps.db
     .select({ value: contactPoints.value })
     .from(contactPoints)

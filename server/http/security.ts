@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
+/**
+ * The organisation's logo (app/routes/o.$slug.logo[.svg].tsx, ADR 016): an SVG that must run and load nothing, even
+ * opened on its own. Its headers are set here, not by the route: Remix appends a route's headers to these, and two
+ * policies would both apply (the page policy's nonce would also block the SVG's inline styles).
+ */
+const LOGO_PATH = /^\/o\/[^/]+\/logo\.svg$/;
+export const LOGO_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
 /** CX2: a fresh nonce per request, handed to Remix through the load context and used by <Scripts nonce>. */
 export function securityHeaders(options: { isProduction: boolean }) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -21,7 +29,8 @@ export function securityHeaders(options: { isProduction: boolean }) {
       "base-uri 'none'",
       ...(options.isProduction ? ['upgrade-insecure-requests'] : []),
     ].join('; ');
-    res.setHeader('Content-Security-Policy', csp);
+    const logo = LOGO_PATH.test(req.path);
+    res.setHeader('Content-Security-Policy', logo ? LOGO_CSP : csp);
     if (options.isProduction) res.setHeader('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     // Links carry signed tokens: never leak a URL to another site. same-origin, not no-referrer: under no-referrer a
@@ -36,7 +45,8 @@ export function securityHeaders(options: { isProduction: boolean }) {
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     // PW1: nothing is cached unless a static handler below says otherwise for fingerprinted files.
-    res.setHeader('Cache-Control', 'no-store');
+    // The logo is public and changes rarely; the settings page adds a version to its URL after an upload.
+    res.setHeader('Cache-Control', logo ? 'public, max-age=300' : 'no-store');
     next();
   };
 }
