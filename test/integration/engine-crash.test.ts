@@ -90,11 +90,17 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 60
   }
 }
 
-/** Holds every DATA, waits until no hand-off is between "accepted" and "recorded", then runs `step`. */
+/**
+ * Holds every DATA, waits until no hand-off is between "accepted" and "recorded" (every accepted Message-ID is a sent
+ * row: on a loaded machine a commit can take far longer than any fixed pause), then runs `step`.
+ */
 async function whileHolding(step: () => Promise<void>) {
   holding = true;
   await until(() => held.length >= 1, 60_000, 'a held DATA');
-  await new Promise((r) => setTimeout(r, 500)); // lanes either wait at DATA or have committed
+  await until(async () => {
+    const [row] = await handle.db.select({ sent: dsql<number>`count(*) filter (where ${deliveries.status} = 'sent')::int` }).from(deliveries);
+    return row!.sent === accepted.length;
+  }, 60_000, 'every accepted hand-off to be recorded');
   await step();
 }
 

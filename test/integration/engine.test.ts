@@ -280,5 +280,5 @@ describe('revocation racing deliveries in flight', () => {
     const seen = sink.received.filter((m) => m.raw.includes(`/o/${org.slug}/`)).map((m) => m.messageId);
     expect(new Set(seen).size).toBe(seen.length);
     expect(ours.size).toBe(5_000);
-  }, 120_000);
+  }, 240_000);
 });
