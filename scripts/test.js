@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 
 const steps = [
-  ['type check', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  // The app, and the service worker with the WebWorker lib (app/sw/tsconfig.json): `npm run typecheck`.
+  ['type check', 'npm', ['run', '-s', 'typecheck']],
   ['build', 'npx', ['remix', 'build']],
   ['vitest', 'npx', ['vitest', 'run']],
   ['playwright', 'npx', ['playwright', 'test']],
