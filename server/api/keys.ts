@@ -3,6 +3,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../../db/client';
+import { executePrepared } from '../../db/prepared';
 import { API_SCOPES, apiKeys, type ApiScope } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { keyedHash } from '../identity/codes';
@@ -69,7 +70,7 @@ export async function authenticateApiKey(
   const actual = hashSecret(hmacSecret, match[2]!);
   const window = rateWindow(meter ?? { windowSeconds: 60 }, now);
   const nowIso = now.toISOString();
-  const [row] = await db.execute<{ id: string; org_id: string; scopes: ApiScope[]; secret_hash: string; revoked_at: string | null; expires_at: string | null; count: number | null }>(sql`
+  const [row] = await executePrepared<{ id: string; org_id: string; scopes: ApiScope[]; secret_hash: string; revoked_at: string | null; expires_at: string | null; count: number | null }>(db, sql`
     with k as (select id, org_id, scopes, secret_hash, revoked_at, expires_at, last_used_at from api_keys where prefix = ${match[1]!}),
     ok as (
       select id, last_used_at from k

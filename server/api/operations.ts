@@ -3,6 +3,7 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
+import { executePrepared } from '../../db/prepared';
 import { contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
@@ -79,7 +80,7 @@ const preflight = operation({
     const orgId = principal.orgId;
     // Patient and topic in one round trip (the preflight is the API's hot path: issue 7).
     const match = body.patient.id !== undefined ? sql`p.id = ${body.patient.id}` : sql`p.external_ref = ${body.patient.externalRef!}`;
-    const [ids] = await db.execute<{ patient_id: string | null; topic_id: string | null }>(sql`
+    const [ids] = await executePrepared<{ patient_id: string | null; topic_id: string | null }>(db, sql`
       select (select p.id from patients p where p.org_id = ${orgId} and ${match}) as patient_id,
              (select t.id from consent_topics t where t.org_id = ${orgId} and t.key = ${body.topic ?? null}) as topic_id`);
     const patientId = ids?.patient_id;

@@ -4,6 +4,7 @@
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client';
+import { executePrepared } from '../../db/prepared';
 import { consentTopics, patientPreferences, topicPreferences, type AuthorizationText, type ConsentChannel, type Delivery } from '../../db/schema/index';
 import { defaultPatientPreferences, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
 import { consentLockKey } from '../consent/ledger';
@@ -95,7 +96,7 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
   // order they are listed here) and Postgres runs them in order, so the facts are read after the lock is granted.
   const [, rows] = await Promise.all([
     marketing && lock ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
-    tx.execute<FactsRow>(statement),
+    executePrepared<FactsRow>(tx, statement),
   ]);
   return factsFrom(rows[0], d);
 }
