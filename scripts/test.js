@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 
 const steps = [
   ['type check', 'npx', ['tsc', '--noEmit', '-p', '.']],
-  ['build', 'npx', ['remix', 'build']],
+  // remix build, then the service worker and precompressed files (the package's build script).
+  ['build', 'npm', ['run', 'build']],
   ['vitest', 'npx', ['vitest', 'run']],
   ['playwright', 'npx', ['playwright', 'test']],
 ];
