@@ -3,6 +3,8 @@ import { useEffect, useRef, useState } from 'react';
 import { clearDeviceStorage, clearPageStorage, isSignedOutPage, isSignOutAction } from '../pwa/device-storage';
 import { SW_MESSAGES } from '../sw/messages';
 
+const REGISTER_DELAY_MS = 3_000;
+
 const WORDS = {
   en: { ready: 'A new version of Carepost is ready.', reload: 'Reload' },
   es: { ready: 'Hay una nueva versión de Carepost.', reload: 'Recargar' },
@@ -55,10 +57,17 @@ export function ServiceWorker() {
     container.addEventListener('controllerchange', onControllerChange);
     container.addEventListener('message', onMessage);
     document.addEventListener('visibilitychange', onVisible);
-    // After the load event, so installing (and precaching) never competes with the page itself.
-    if (document.readyState === 'complete') void register();
-    else window.addEventListener('load', () => void register(), { once: true });
+    // Well after the load event, when the browser is idle: installing downloads every build file once (about 150 kB),
+    // which on a weak connection must not compete with the page the patient is opening or their first taps.
+    let timer: number | undefined;
+    const later = () => {
+      timer = window.setTimeout(() => ('requestIdleCallback' in window ? window.requestIdleCallback(() => void register(), { timeout: 5_000 }) : void register()), REGISTER_DELAY_MS);
+    };
+    if (document.readyState === 'complete') later();
+    else window.addEventListener('load', later, { once: true });
     return () => {
+      window.clearTimeout(timer);
+      window.removeEventListener('load', later);
       container.removeEventListener('controllerchange', onControllerChange);
       container.removeEventListener('message', onMessage);
       document.removeEventListener('visibilitychange', onVisible);
