@@ -86,11 +86,12 @@ export function ServiceWorker() {
   }, [signedOutPage]);
 
   const words = typeof document !== 'undefined' && document.documentElement.lang.startsWith('es') ? WORDS.es : WORDS.en;
-  // The live region is always in the page, so a screen reader hears it when the text appears (polite: role=status).
+  // The live region (polite) is always in the page, so a screen reader hears the notice when it appears; the role
+  // is on the notice itself, so an empty region is not a second "status" beside a page's own.
   return (
-    <div className="update-notice" role="status">
+    <div className="update-notice" aria-live="polite">
       {waiting ? (
-        <>
+        <div className="update-notice__box" role="status">
           <span>{words.ready}</span>
           <button
             className="button"
@@ -102,7 +103,7 @@ export function ServiceWorker() {
           >
             {words.reload}
           </button>
-        </>
+        </div>
       ) : null}
     </div>
   );
