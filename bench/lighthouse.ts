@@ -229,7 +229,7 @@ function meetsTargets(row: Row): boolean {
 
 function renderTable(rows: Row[]): string {
   const lines = [
-    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS (sent, brotli) | LCP | TBT | CPU index / slowdown |',
+    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS sent (brotli, with headers) | LCP | TBT | CPU index / slowdown |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
