@@ -13,6 +13,17 @@ if (!fs.existsSync(chromium)) {
 const port = Number(process.env.E2E_PORT ?? 3947);
 const mailPort = Number(process.env.E2E_MAIL_PORT ?? 2947);
 const dataDir = path.join(os.tmpdir(), `carepost-e2e-${port}`);
+/** Debian's Chromium and its flags, shared with bench/lighthouse.ts. */
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+export const chromiumPath = chromium;
 export const e2e = { baseURL: `http://localhost:${port}`, mailUrl: `smtp://127.0.0.1:${mailPort}`, dataDir };
 
 export default defineConfig({
@@ -28,15 +39,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: chromium,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: chromiumArgs,
     },
   },
   projects: [

@@ -1,10 +1,17 @@
 import type { LinksFunction, MetaFunction } from '@remix-run/node';
 import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from '@remix-run/react';
 import { useEffect, type ReactNode } from 'react';
+import { ServiceWorker } from './components/pwa';
 import { useNonce } from './nonce';
 import appStyles from './styles/app.css';
 
-export const links: LinksFunction = () => [{ rel: 'stylesheet', href: appStyles }];
+// The PWA's manifest and icons (issue 9): stable URLs under public/, linked from every page.
+export const links: LinksFunction = () => [
+  { rel: 'stylesheet', href: appStyles },
+  { rel: 'manifest', href: '/manifest.webmanifest' },
+  { rel: 'icon', href: '/icons/icon.svg', type: 'image/svg+xml' },
+  { rel: 'apple-touch-icon', href: '/icons/apple-touch-icon.png' },
+];
 
 export const meta: MetaFunction = () => [{ title: 'Carepost' }];
 
@@ -20,6 +27,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light" />
+        <meta name="theme-color" content="#1f5f8b" />
         <Meta />
         <Links />
       </head>
@@ -28,6 +36,7 @@ export function Layout({ children }: { children: ReactNode }) {
           Skip to main content
         </a>
         {children}
+        <ServiceWorker />
         <ScrollRestoration nonce={nonce} />
         <Scripts nonce={nonce} />
       </body>

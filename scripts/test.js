@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 const steps = [
   // The app, and the service worker with the WebWorker lib (app/sw/tsconfig.json): `npm run typecheck`.
   ['type check', 'npm', ['run', '-s', 'typecheck']],
-  ['build', 'npx', ['remix', 'build']],
+  // remix build, then the service worker and precompressed files (the package's build script).
+  ['build', 'npm', ['run', 'build']],
   ['vitest', 'npx', ['vitest', 'run']],
   ['playwright', 'npx', ['playwright', 'test']],
 ];

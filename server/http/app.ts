@@ -18,6 +18,7 @@ import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
 import { refuseCrossSite, securityHeaders } from './security';
 import { smsWebhook } from './sms-webhook';
+import { staticFiles } from './static-files';
 import { oneClickUnsubscribe } from './unsubscribe';
 
 export type HttpAppOptions = {
@@ -38,16 +39,8 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
   app.use(requestLog(logger));
   app.use(securityHeaders({ isProduction: config.isProduction }));
 
-  // Fingerprinted build output never changes under a name: cache it for a year.
-  // (serve-static never replaces a Cache-Control header already set, so these set it themselves.)
-  app.use(
-    '/build',
-    express.static(path.join(publicDir, 'build'), {
-      index: false,
-      setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=31536000, immutable'),
-    }),
-  );
-  app.use(express.static(publicDir, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=3600') }));
+  // Fingerprinted build output for a year, the service worker and manifest revalidated, compressed at build time.
+  app.use(staticFiles(publicDir));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
