@@ -23,6 +23,8 @@ import { TransportError, type DkimOptions, type MailTransport } from '../deliver
 import { LINK_PATHS } from '../links/links';
 import { DEFAULT_TTL_SECONDS, mintLink, type LinkKeyring } from '../links/tokens';
 import { campaignNotice, campaignOfDelivery } from '../campaigns/notice';
+import { noticeTexts } from '../i18n/notices';
+import { patientLocale } from '../i18n/request';
 import type { Logger } from '../logger';
 import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
@@ -288,10 +290,13 @@ async function handOff(
   const org = await orgOf(deps, tx, d.orgId);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
   const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, d) : undefined;
-  if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now);
+  // Notices are written in the patient's stored language (issue 9, item 3).
+  const locale = await patientLocale(tx, d.orgId, d.patientId);
+  const words = noticeTexts(locale);
+  if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now, locale);
   if (d.channel === 'sms') {
     const pickup = await pickupUrl(deps, d, org, now);
-    await sendSms(deps, d, to!, `${org.name}: you have a new message. Read it securely: ${pickup}`);
+    await sendSms(deps, d, to!, words.smsNotice({ org: org.name, url: pickup }));
     return { route: 'sms_notice', messageIdHeader: null };
   }
   const unsubscribe = d.category === 'marketing' ? await unsubscribeLinks(deps, d, org.slug, now) : undefined;
@@ -299,7 +304,7 @@ async function handOff(
   // that protects it.
   const contentMail = () => {
     const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
-    const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+    const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
     return { ...mail, dkim: org.dkim };
   };
 
@@ -310,7 +315,7 @@ async function handOff(
     const raw = await buildPgpMime({
       from: mail.from,
       to: mail.to,
-      subject: `Secure message from ${org.name}`,
+      subject: words.pgpSubject({ org: org.name }),
       innerSubject: mail.subject,
       text: mail.text,
       html: mail.html,
@@ -342,8 +347,8 @@ async function handOff(
 
   // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
   const pickup = await pickupUrl(deps, d, org, now);
-  const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
-  const mail = composeMail({ from: deps.mailFrom, to: to!, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  const notice = words.portalNotice({ org: org.name, url: pickup, days: org.pickupLinkDays });
+  const mail = composeMail({ from: deps.mailFrom, to: to!, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
@@ -366,16 +371,17 @@ async function campaignHandOff(
   campaign: { kind: CampaignKind; topicId: string },
   to: string,
   now: Date,
+  locale: string,
 ): Promise<Handoff> {
   const token = await mintLink(deps.links, { purpose: 'renewal', orgId: d.orgId, patientId: d.patientId, context: { topicId: campaign.topicId }, now, linkId: randomUUID() });
   const renewalUrl = new URL(`/o/${org.slug}/${LINK_PATHS.renewal}/${token}`, deps.publicUrl).toString();
-  const notice = campaignNotice(campaign.kind, org, renewalUrl, DEFAULT_TTL_SECONDS.renewal / 86_400);
+  const notice = campaignNotice(campaign.kind, org, renewalUrl, DEFAULT_TTL_SECONDS.renewal / 86_400, locale);
   if (d.channel === 'sms') {
     await sendSms(deps, d, to, notice.sms);
     return { route: 'sms_notice', messageIdHeader: null };
   }
   const unsubscribe = await unsubscribeLinks(deps, d, org.slug, now);
-  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
