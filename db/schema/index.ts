@@ -10,3 +10,4 @@ export * from './pickup';
 export * from './api';
 export * from './campaigns';
 export * from './admin-identity';
+export * from './i18n';
