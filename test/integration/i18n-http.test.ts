@@ -256,7 +256,7 @@ describe('organisation texts in Spanish (164.508: the patient signs what they re
     expect((await addTextTranslation(db, { orgId: org.id, textId: text.id, locale: 'es', topicName: 'N', elements: spanishElements, actor: { type: 'system' }, now: new Date() })).status).toBe('exists');
     // A missing element is refused (AV3), and English is not a translation.
     const { redisclosure: _dropped, ...incomplete } = spanishElements;
-    expect((await addTextTranslation(db, { orgId: org.id, textId: text.id, locale: 'es', topicName: 'N', elements: incomplete, actor: { type: 'system' }, now: new Date() })).status).toBe('invalid');
+    expect((await addTextTranslation(db, { orgId: org.id, textId: text.id, locale: 'es', topicName: 'N', elements: incomplete as typeof spanishElements, actor: { type: 'system' }, now: new Date() })).status).toBe('invalid');
     expect((await addTextTranslation(db, { orgId: org.id, textId: text.id, locale: 'en', topicName: 'N', elements: validElements, actor: { type: 'system' }, now: new Date() })).status).toBe('invalid');
     const draftId = (await db.execute<{ id: string }>(sql`
       insert into authorization_texts (org_id, topic_id, version, language, elements, valid_for_months)
