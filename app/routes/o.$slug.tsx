@@ -38,6 +38,7 @@ export default function OrganisationLayout() {
         <div className="org-header__inner">
           {org.hasLogo ? <img className="org-header__logo" src={`/o/${org.slug}/logo.svg`} alt="" width={48} height={48} /> : null}
           <p className="org-header__name">{org.name}</p>
+          <LanguageSwitcher />
           {signedIn ? (
             <Form method="post" action={`/o/${org.slug}/sign-out`}>
               <button className="header-button" type="submit">
@@ -49,7 +50,6 @@ export default function OrganisationLayout() {
               {t('common.signIn')}
             </Link>
           )}
-          <LanguageSwitcher />
         </div>
       </header>
       {signedIn ? <SignedInNav slug={org.slug} /> : null}
