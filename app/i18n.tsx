@@ -24,16 +24,20 @@ export function useT(): Translate {
   return useMemo(() => translator(locale), [locale]);
 }
 
+// A page opened from a signed link has the token in its path: that path is never copied into the page (CX4: every
+// refused link shows the same page), and the switcher goes back to it through the Referer instead.
+const LINK_PAGE = /^(\/o\/[a-z0-9-]+)\/(?:p|u|r|m)\//;
+
 /**
  * "Language / Idioma": one button per language, in a plain POST form, so it works without JavaScript and by keyboard.
- * The page's path goes in the form body and comes back as the redirect; nothing is added to any URL.
+ * The switcher goes back to the page it was on (Referer, else the path in the form body); nothing is added to any URL.
  */
 export function LanguageSwitcher() {
   const locale = useLocale();
   const location = useLocation();
   return (
     <Form method="post" action="/language" reloadDocument className="language-switcher no-print" aria-label="Language / Idioma">
-      <input type="hidden" name="returnTo" value={`${location.pathname}${location.search}`} />
+      <input type="hidden" name="returnTo" value={LINK_PAGE.exec(location.pathname)?.[1] ?? `${location.pathname}${location.search}`} />
       <span className="language-switcher__label" aria-hidden="true">
         Language / Idioma:
       </span>

@@ -7,9 +7,9 @@
 // - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
 //   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { contactPoints, deliveries, messages, orgDkimKeys, organisations, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
+import { contactPoints, deliveries, messages, orgDkimKeys, organisations, patients, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { recordOutboundEvent } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
@@ -24,7 +24,6 @@ import { LINK_PATHS } from '../links/links';
 import { DEFAULT_TTL_SECONDS, mintLink, type LinkKeyring } from '../links/tokens';
 import { campaignNotice, campaignOfDelivery } from '../campaigns/notice';
 import { noticeTexts } from '../i18n/notices';
-import { patientLocale } from '../i18n/request';
 import type { Logger } from '../logger';
 import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
@@ -231,9 +230,16 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
   return failed ? 'failed' : 'retry';
 }
 
-async function orgOf(deps: EngineDeps, tx: Tx, orgId: string) {
+async function orgOf(deps: EngineDeps, tx: Tx, orgId: string, patientId: string) {
   const [org] = await tx
-    .select({ slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays, dkim: orgDkimKeys })
+    .select({
+      slug: organisations.slug,
+      name: organisations.name,
+      pickupLinkDays: organisations.pickupLinkDays,
+      dkim: orgDkimKeys,
+      // Issue 9: the patient's language for the notice, in the same round trip.
+      locale: sql<string | null>`(select ${patients.locale} from ${patients} where ${patients.orgId} = ${orgId} and ${patients.id} = ${patientId})`,
+    })
     .from(organisations)
     .leftJoin(orgDkimKeys, eq(orgDkimKeys.orgId, organisations.id))
     .where(eq(organisations.id, orgId));
@@ -287,11 +293,11 @@ async function handOff(
   now: Date,
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
-  const org = await orgOf(deps, tx, d.orgId);
+  const org = await orgOf(deps, tx, d.orgId, d.patientId);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
   const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, d) : undefined;
   // Notices are written in the patient's stored language (issue 9, item 3).
-  const locale = await patientLocale(tx, d.orgId, d.patientId);
+  const locale = org.locale ?? 'en';
   const words = noticeTexts(locale);
   if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now, locale);
   if (d.channel === 'sms') {

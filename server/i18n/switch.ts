@@ -16,7 +16,7 @@ export function safeLocalPath(value: string): string {
  * was, the stored language too (notices and code emails follow it). Answers with a redirect back to the page.
  */
 export async function changeLanguage(options: { request: Request; db: DbOrTx; cookies: CookieSettings; locale: string; returnTo: string; now: Date }): Promise<Response> {
-  const back = safeLocalPath(options.returnTo);
+  const back = withoutLangParameter(safeLocalPath(options.returnTo));
   const locale = toLocale(options.locale);
   const headers = new Headers({ Location: back });
   if (!locale) return new Response(null, { status: 303, headers });
@@ -28,4 +28,11 @@ export async function changeLanguage(options: { request: Request; db: DbOrTx; co
     if (signedIn) await setPatientLocale(options.db, signedIn.org.id, signedIn.patient.id, locale);
   }
   return new Response(null, { status: 303, headers });
+}
+
+/** `?lang=` outranks the cookie (pageLocale), so it must not survive a switch to the other language. */
+function withoutLangParameter(path: string): string {
+  const url = new URL(path, 'http://localhost');
+  url.searchParams.delete('lang');
+  return `${url.pathname}${url.search}`;
 }
