@@ -87,7 +87,7 @@ export default function MessagesWeSentYou() {
           ))}
         </ol>
       )}
-      <Pager base={base} page={page} hasNext={hasNext} label="Pages of messages" noun="messages" />
+      <Pager base={base} page={page} hasNext={hasNext} label="Pages of messages" newer="Newer messages" older="Older messages" />
     </main>
   );
 }
