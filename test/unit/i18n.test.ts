@@ -57,6 +57,19 @@ describe('catalogues', () => {
     expect(translateServerText('en', 'Type your full name to sign.')).toBe('Type your full name to sign.');
   });
 
+  it('every engine reason code, route, channel and frequency has words in the catalogues', async () => {
+    const { BLOCK_REASONS, DEFER_REASONS, ROUTE_WORDS } = await import('../../app/utils/delivery-words');
+    const { CHANNELS, FREQUENCY_CHOICES } = await import('../../app/utils/consent-words');
+    const keys = [
+      ...BLOCK_REASONS.map((r) => `delivery.block.${r}`),
+      ...DEFER_REASONS.map((r) => `delivery.defer.${r}`),
+      ...Object.keys(ROUTE_WORDS).map((r) => `delivery.route.${r}`),
+      ...CHANNELS.map((c) => `channel.${c}`),
+      ...FREQUENCY_CHOICES.map((f) => `frequency.${f}`),
+    ];
+    for (const key of keys) expect(Object.hasOwn(en, key), key).toBe(true);
+  });
+
   it('the catalogue table has exactly the two languages we speak', () => {
     expect(Object.keys(UI_CATALOGUES).sort()).toEqual(['en', 'es']);
   });
