@@ -306,6 +306,19 @@ export const en = {
   'deliveries.none': 'We have not sent you any messages yet.',
   'deliveries.channel': 'Way of contact',
   'deliveries.outcome': 'What happened',
+  'contacts.metaTitle': 'Your contact details · Carepost',
+  'contacts.title': 'Your contact details',
+  'contacts.kind.email': 'Email address',
+  'contacts.kind.sms': 'Mobile number',
+  'contacts.done.added': 'Added. We have let your other email addresses and mobile numbers know, in case it was not you.',
+  'contacts.done.removed': 'Removed. We have let your other email addresses and mobile numbers know, in case it was not you.',
+  'contacts.intro': '{org} uses these to reach you, and we send your sign-in codes to the verified ones. Adding or removing one needs a fresh check that it is you.',
+  'contacts.verified': 'Verified',
+  'contacts.unverified': 'Not verified: add it again to verify it',
+  'contacts.remove': 'Remove',
+  'contacts.removeLabel': 'Remove {value}',
+  'contacts.add': 'Add an email address or mobile number',
+  'contacts.back': 'Back to your account',
 };
 
 export type UiKey = keyof typeof en;
