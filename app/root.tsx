@@ -1,8 +1,10 @@
-import type { LinksFunction, MetaFunction } from '@remix-run/node';
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from '@remix-run/react';
 import { useEffect, type ReactNode } from 'react';
 import { ServiceWorker } from './components/pwa';
+import { LanguageSwitcher, useLocale, useT } from './i18n';
 import { useNonce } from './nonce';
+import { pageLocale } from './services/i18n.server';
 import appStyles from './styles/app.css';
 
 // The PWA's manifest and icons (issue 9): stable URLs under public/, linked from every page.
@@ -15,14 +17,25 @@ export const links: LinksFunction = () => [
 
 export const meta: MetaFunction = () => [{ title: 'Carepost' }];
 
+// The page language (issue 9, item 3): `?lang=` (the signed-out page, after Clear-Site-Data dropped the cookie), the
+// switcher's cookie, then Accept-Language.
+export function loader({ request, context }: LoaderFunctionArgs) {
+  const url = new URL(request.url);
+  // The admin console and the developer pages stay in English (ADR 014), so their <html lang> says so.
+  if (/^\/(admin|dev)(\/|$)/.test(url.pathname)) return { locale: 'en' as const };
+  return { locale: pageLocale(request, context.identity.cookies) };
+}
+
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();
+  const locale = useLocale();
+  const t = useT();
   useEffect(() => {
     // Lets tests and people see that the scripts ran under the enforced CSP.
     document.documentElement.dataset.hydrated = 'true';
   }, []);
   return (
-    <html lang="en">
+    <html lang={locale}>
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -33,7 +46,7 @@ export function Layout({ children }: { children: ReactNode }) {
       </head>
       <body>
         <a className="skip-link" href="#main">
-          Skip to main content
+          {t('common.skipLink')}
         </a>
         {children}
         <ServiceWorker />
@@ -50,17 +63,15 @@ export default function App() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
+  const t = useT();
   const notFound = isRouteErrorResponse(error) && error.status === 404;
   return (
     <main id="main" className="page page--plain" tabIndex={-1}>
-      <h1>{notFound ? 'Page not found' : 'Something went wrong'}</h1>
+      <LanguageSwitcher />
+      <h1>{notFound ? t('error.notFound.title') : t('error.generic.title')}</h1>
+      <p>{notFound ? t('error.notFound.body') : t('error.generic.body')}</p>
       <p>
-        {notFound
-          ? 'We could not find that page. Check the link you were sent, or ask your provider for a new one.'
-          : 'Something went wrong on our side. Please try again in a moment.'}
-      </p>
-      <p>
-        <a href="/">Go to the Carepost home page</a>
+        <a href="/">{t('error.home')}</a>
       </p>
     </main>
   );

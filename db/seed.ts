@@ -1,9 +1,10 @@
 // The demo tenant for `npm start`. Idempotent: every row is upserted on its natural key, so running it on
 // every start changes nothing after the first time.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { appendAudit } from '../server/audit/chain';
 import type { Database } from './client';
 import { createTextDraft, publishText } from '../server/consent/texts';
+import { addTextTranslation, setTopicTranslation } from '../server/consent/translations';
 import { enqueueMessage } from '../server/engine/enqueue';
 import type { KekRing } from '../server/messages/vault';
 import { hashPassword } from '../server/admin/passwords';
@@ -62,6 +63,37 @@ export const DEMO_TOPICS = [
     remuneration: 'Northside Pharmacy Group pays Riverside Family Clinic to send these offers.',
   },
 ];
+
+// Spanish for the demo topics and their texts (issue 9): what a clinic would add for its Spanish-speaking patients.
+const RIVERSIDE_ELEMENTS_ES = {
+  information: 'Su nombre, su correo electrónico, su número de celular y qué servicios nuestros usó en los últimos dos años.',
+  disclosedBy: 'Riverside Family Clinic usa esta información.',
+  recipients: 'La reciben Riverside Family Clinic y Carepost, que envía nuestros mensajes.',
+  expiry: 'Esta autorización termina 24 meses después de que la firme, a menos que la retire antes.',
+  revocation:
+    'Puede retirar esta autorización en cualquier momento, con efecto inmediato. Use el enlace de cualquier mensaje que le enviemos o su página de autorizaciones. Esto no anula lo que ya enviamos.',
+  noConditioning: 'Su tratamiento, sus pagos, su inscripción y su derecho a beneficios no dependen de que firme.',
+  redisclosure: 'Una vez compartida, quienes reciben la información pueden volver a compartirla. Es posible que entonces ya no esté protegida por la ley federal de privacidad.',
+};
+
+export const DEMO_TOPICS_ES: Record<string, { name: string; description: string; purpose: string; remuneration?: string }> = {
+  'wellness-newsletter': {
+    name: 'Boletín de bienestar',
+    description: 'Un boletín mensual con consejos de salud, clases y eventos en la clínica.',
+    purpose: 'Para enviarle nuestro boletín de bienestar e invitaciones a eventos de la clínica. Esto es mercadeo.',
+  },
+  'elective-procedures': {
+    name: 'Ofertas de procedimientos opcionales',
+    description: 'Ofertas de servicios opcionales, como cuidado de la piel, corrección de la vista y audífonos.',
+    purpose: 'Para informarle sobre servicios opcionales y sus precios. Esto es mercadeo.',
+  },
+  'partner-pharmacy': {
+    name: 'Ofertas de la farmacia asociada',
+    description: 'Ofertas de Northside Pharmacy Group en vitaminas y productos de venta libre.',
+    purpose: 'Para enviarle ofertas de nuestra farmacia asociada. Esto es mercadeo.',
+    remuneration: 'Northside Pharmacy Group le paga a Riverside Family Clinic por enviar estas ofertas.',
+  },
+};
 
 export type SeedSummary = { orgId: string; slug: string; name: string; patients: { name: string; email: string; phone: string | null }[]; admins: { email: string; role: string }[] };
 
@@ -122,6 +154,27 @@ async function seedDemoMessages(db: Database, ring: KekRing, orgId: string) {
     });
     if (!results.ok || !reminder.ok) throw new Error(`seed: demo messages refused: ${JSON.stringify([results, reminder])}`);
   });
+}
+
+/** Each demo topic's Spanish name, and a Spanish translation of its newest published text (kept if already there). */
+async function seedSpanishTexts(db: Database, orgId: string): Promise<void> {
+  const now = new Date();
+  for (const t of DEMO_TOPICS) {
+    const es = DEMO_TOPICS_ES[t.key]!;
+    const [topic] = await db.select({ id: consentTopics.id }).from(consentTopics).where(and(eq(consentTopics.orgId, orgId), eq(consentTopics.key, t.key)));
+    if (!topic) continue;
+    await setTopicTranslation(db, { orgId, topicId: topic.id, locale: 'es', name: es.name, description: es.description, now });
+    const [text] = await db
+      .select({ id: authorizationTexts.id })
+      .from(authorizationTexts)
+      .where(and(eq(authorizationTexts.orgId, orgId), eq(authorizationTexts.topicId, topic.id), eq(authorizationTexts.status, 'published'), eq(authorizationTexts.language, 'en')))
+      .orderBy(desc(authorizationTexts.version))
+      .limit(1);
+    if (!text) continue;
+    const elements = { ...RIVERSIDE_ELEMENTS_ES, purpose: es.purpose, ...(es.remuneration ? { remuneration: es.remuneration } : {}) };
+    const added = await addTextTranslation(db, { orgId, textId: text.id, locale: 'es', topicName: es.name, elements, actor: { type: 'system' }, now });
+    if (added.status !== 'added' && added.status !== 'exists') throw new Error(`seed: Spanish text for ${t.key} refused: ${JSON.stringify(added)}`);
+  }
 }
 
 export async function seedDemo(db: Database, ring?: KekRing): Promise<SeedSummary> {
@@ -207,6 +260,7 @@ export async function seedDemo(db: Database, ring?: KekRing): Promise<SeedSummar
     const published = await publishText(db, { orgId: summary.orgId, textId: draft.id, actor: { type: 'system' }, now: new Date() });
     if (published.status !== 'published') throw new Error(`seed: demo text for ${topicId} did not publish: ${JSON.stringify(published)}`);
   }
+  await seedSpanishTexts(db, summary.orgId);
   if (ring) await seedDemoMessages(db, ring, summary.orgId);
   return summary;
 }

@@ -1,5 +1,6 @@
 import { Form } from '@remix-run/react';
 import { Field } from './field';
+import { useT } from '../i18n';
 
 // The two steps of "confirm it is you with a code", shared by the step-up page and the pickup link: choose where the
 // code goes, then type it (and, where the organisation's pickup policy asks, the date of birth, OT5).
@@ -7,6 +8,7 @@ import { Field } from './field';
 export type CodeErrors = { code?: string; contactId?: string; dateOfBirth?: string };
 
 export function ChooseContactForm({ contacts, errors, hidden }: { contacts: { id: string; label: string }[]; errors: CodeErrors; hidden: Record<string, string> }) {
+  const t = useT();
   return (
     <Form method="post" noValidate>
       {Object.entries(hidden).map(([name, value]) => (
@@ -14,7 +16,7 @@ export function ChooseContactForm({ contacts, errors, hidden }: { contacts: { id
       ))}
       <input type="hidden" name="intent" value="send" />
       <fieldset className="choices" aria-describedby={errors.contactId ? 'contactId-error' : undefined}>
-        <legend>Where should we send the code?</legend>
+        <legend>{t('codeForm.where')}</legend>
         {errors.contactId ? (
           <p id="contactId-error" className="field__error">
             {errors.contactId}
@@ -27,7 +29,7 @@ export function ChooseContactForm({ contacts, errors, hidden }: { contacts: { id
         ))}
       </fieldset>
       <button className="button" type="submit">
-        Send me a code
+        {t('signIn.send')}
       </button>
     </Form>
   );
@@ -46,6 +48,7 @@ export function EnterCodeForm({
   busy: boolean;
   submitLabel: string;
 }) {
+  const t = useT();
   return (
     <Form method="post" noValidate>
       {Object.entries(hidden).map(([name, value]) => (
@@ -53,13 +56,25 @@ export function EnterCodeForm({
       ))}
       <input type="hidden" name="intent" value="verify" />
       {withDateOfBirth ? <input type="hidden" name="level" value="code_dob" /> : null}
-      <p className="notice">We sent you a code. It works for 10 minutes, in this browser only.</p>
-      <Field id="code" label="6-digit code" error={errors.code} className="code-input" type="text" inputMode="numeric" autoComplete="one-time-code" maxLength={12} required />
+      <p className="notice">{t('codeForm.sentNotice')}</p>
+      <Field
+        id="code"
+        label={t('code.label')}
+        hint={t('code.hint')}
+        error={errors.code}
+        className="code-input"
+        type="text"
+        inputMode="numeric"
+        autoComplete="one-time-code"
+        pattern="[0-9]*"
+        maxLength={12}
+        required
+      />
       {withDateOfBirth ? (
         <fieldset className="choices date-fields" aria-describedby={`dob-hint${errors.dateOfBirth ? ' dob-error' : ''}`}>
-          <legend>Your date of birth</legend>
+          <legend>{t('codeForm.dob')}</legend>
           <p id="dob-hint" className="field__hint">
-            For example 27 3 1984
+            {t('codeForm.dobHint')}
           </p>
           {errors.dateOfBirth ? (
             <p id="dob-error" className="field__error">
@@ -67,9 +82,9 @@ export function EnterCodeForm({
             </p>
           ) : null}
           <div className="date-fields__row">
-            <Field id="dobDay" label="Day" type="text" inputMode="numeric" autoComplete="bday-day" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
-            <Field id="dobMonth" label="Month" type="text" inputMode="numeric" autoComplete="bday-month" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
-            <Field id="dobYear" label="Year" type="text" inputMode="numeric" autoComplete="bday-year" maxLength={4} aria-invalid={errors.dateOfBirth ? true : undefined} />
+            <Field id="dobDay" label={t('codeForm.day')} type="text" inputMode="numeric" autoComplete="bday-day" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+            <Field id="dobMonth" label={t('codeForm.month')} type="text" inputMode="numeric" autoComplete="bday-month" maxLength={2} aria-invalid={errors.dateOfBirth ? true : undefined} />
+            <Field id="dobYear" label={t('codeForm.year')} type="text" inputMode="numeric" autoComplete="bday-year" maxLength={4} aria-invalid={errors.dateOfBirth ? true : undefined} />
           </div>
         </fieldset>
       ) : null}

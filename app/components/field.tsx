@@ -1,7 +1,9 @@
 import type { InputHTMLAttributes } from 'react';
+import { useT } from '../i18n';
 
 /** A labelled input whose error is tied to it with aria-describedby and announced (STYLE.md, forms). */
 export function Field({ id, label, hint, error, ...input }: { id: string; label: string; hint?: string; error?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const t = useT();
   const described = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(' ') || undefined;
   return (
     <div className={`field${error ? ' field--error' : ''}`}>
@@ -13,7 +15,7 @@ export function Field({ id, label, hint, error, ...input }: { id: string; label:
       ) : null}
       {error ? (
         <p id={`${id}-error`} className="field__error">
-          <span className="visually-hidden">Error: </span>
+          <span className="visually-hidden">{`${t('common.error')} `}</span>
           {error}
         </p>
       ) : null}

@@ -1,7 +1,8 @@
 import { Link } from '@remix-run/react';
 
 /** Newer / older links under a newest-first list; `?page=N` from 2 on. */
-export function Pager({ base, page, hasNext, label, noun }: { base: string; page: number; hasNext: boolean; label: string; noun: string }) {
+// `newer` and `older` are the link texts, in the page's language ("Newer messages").
+export function Pager({ base, page, hasNext, label, newer, older, pageWord = (n) => `Page ${n}` }: { base: string; page: number; hasNext: boolean; label: string; newer: string; older: string; pageWord?: (n: number) => string }) {
   if (page <= 1 && !hasNext) return null;
   return (
     <nav className="pager" aria-label={label}>
@@ -9,15 +10,15 @@ export function Pager({ base, page, hasNext, label, noun }: { base: string; page
         {page > 1 ? (
           <li>
             <Link to={page === 2 ? base : `${base}?page=${page - 1}`} rel="prev">
-              {`Newer ${noun}`}
+              {newer}
             </Link>
           </li>
         ) : null}
-        <li>{`Page ${page}`}</li>
+        <li>{pageWord(page)}</li>
         {hasNext ? (
           <li>
             <Link to={`${base}?page=${page + 1}`} rel="next">
-              {`Older ${noun}`}
+              {older}
             </Link>
           </li>
         ) : null}

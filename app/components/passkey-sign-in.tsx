@@ -1,6 +1,7 @@
 import { useNavigate } from '@remix-run/react';
 import { useEffect, useState } from 'react';
 import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, signInWithPasskey, WebAuthnAbortService } from './passkey-client';
+import { useT } from '../i18n';
 
 /**
  * "Sign in with a passkey": with the address typed above, that patient's passkeys; with nothing typed, any passkey
@@ -11,6 +12,7 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
   const [supported, setSupported] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  const t = useT();
   useEffect(() => setSupported(browserSupportsWebAuthn()), []);
 
   // Conditional UI: where the browser offers passkeys in the address field's autofill, one is picked there.
@@ -44,13 +46,13 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
   return (
     <section aria-labelledby="passkey-heading">
       <p className="divider" id="passkey-heading">
-        Or, if you have added a passkey:
+        {t('passkey.or')}
       </p>
       <div role="alert" className={error ? 'form-error' : undefined}>
         {error ?? null}
       </div>
       <button className="button button--secondary" type="button" onClick={onClick} disabled={busy}>
-        Sign in with a passkey
+        {t('passkey.signIn')}
       </button>
     </section>
   );

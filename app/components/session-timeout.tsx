@@ -1,5 +1,6 @@
 import { useFetcher, useSubmit } from '@remix-run/react';
 import { useEffect, useRef, useState } from 'react';
+import { useT } from '../i18n';
 
 const WARN_BEFORE_MS = 2 * 60 * 1000;
 
@@ -23,6 +24,7 @@ export function SessionTimeoutWarning({
   const keepAlive = useFetcher();
   const submit = useSubmit();
   const stayButton = useRef<HTMLButtonElement>(null);
+  const t = useT();
 
   useEffect(() => {
     setWarning(false);
@@ -45,16 +47,16 @@ export function SessionTimeoutWarning({
   if (!warning) return null;
   return (
     <div className="timeout-warning" role="alertdialog" aria-labelledby="timeout-title" aria-describedby="timeout-text">
-      <h2 id="timeout-title">Are you still there?</h2>
-      <p id="timeout-text">For your security, you will be signed out in 2 minutes because nothing has happened for a while.</p>
+      <h2 id="timeout-title">{t('timeout.title')}</h2>
+      <p id="timeout-text">{t('timeout.text')}</p>
       <div className="button-row">
         <keepAlive.Form method="post" action={`${basePath}/session`}>
           <button ref={stayButton} className="button" type="submit">
-            Stay signed in
+            {t('timeout.stay')}
           </button>
         </keepAlive.Form>
         <button className="button button--secondary" type="button" onClick={() => submit({}, { method: 'post', action: `${basePath}/sign-out` })}>
-          Sign out now
+          {t('timeout.signOut')}
         </button>
       </div>
     </div>

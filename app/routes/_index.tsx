@@ -1,24 +1,29 @@
-import type { MetaFunction } from '@remix-run/node';
+import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
+import { useLoaderData } from '@remix-run/react';
+import { LanguageSwitcher, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
-export const meta: MetaFunction = () => [
-  { title: 'Carepost: secure messages and your communication choices' },
-  { name: 'description', content: 'Read secure messages from your care provider and choose how they contact you.' },
+export function loader({ request, context }: LoaderFunctionArgs) {
+  const { t } = pageT(request, context);
+  return { title: t('home.metaTitle'), description: t('home.metaDescription') };
+}
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? 'Carepost' },
+  { name: 'description', content: data?.description ?? '' },
 ];
 
 export default function Index() {
+  useLoaderData<typeof loader>();
+  const t = useT();
   return (
     <main id="main" className="page page--plain" tabIndex={-1}>
+      <LanguageSwitcher />
       <h1>Carepost</h1>
-      <p>
-        Carepost is where your care provider keeps secure messages for you, and where you choose how, when and about
-        what they contact you.
-      </p>
+      <p>{t('home.intro')}</p>
       <div className="card">
-        <h2>Looking for a message?</h2>
-        <p>
-          Open the link in the notice your provider sent you. It takes you to your provider&apos;s own Carepost page,
-          where you prove who you are before anything private is shown.
-        </p>
+        <h2>{t('home.lookingTitle')}</h2>
+        <p>{t('home.lookingBody')}</p>
       </div>
     </main>
   );

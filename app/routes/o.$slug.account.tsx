@@ -1,14 +1,17 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useLoaderData } from '@remix-run/react';
 import { clearCookie, endAllPatientSessions, listPasskeys, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/identity.server';
+import { formatShortDateTime, metaT, useT, type UiKey } from '../i18n';
+import { pageT } from '../services/i18n.server';
+import { patientPreferencesOf } from '../services/consent.server';
 
-export const meta: MetaFunction = () => [{ title: 'Your account · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('account.metaTitle') }];
 
-const METHOD_LABELS: Record<string, string> = {
-  code_email: 'a code sent by email',
-  code_sms: 'a code sent by text message',
-  code_dob: 'a code and your date of birth',
-  passkey: 'a passkey',
+const METHOD_LABELS: Record<string, UiKey> = {
+  code_email: 'account.method.code_email',
+  code_sms: 'account.method.code_sms',
+  code_dob: 'account.method.code_dob',
+  passkey: 'account.method.passkey',
 };
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
@@ -16,13 +19,21 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, session, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   const sessions = await listPatientSessions(context.db, org.id, patient.id, session.idHash, now);
   const passkeyCount = (await listPasskeys({ db: context.db, orgId: org.id, patientId: patient.id })).length;
+  const { locale, t } = pageT(request, context);
+  const prefs = await patientPreferencesOf(context.db, org.id, patient.id);
+  const method = METHOD_LABELS[session.verificationMethod];
   return {
     displayName: patient.displayName,
     slug: org.slug,
     passkeyCount,
     orgName: org.name,
-    verifiedWith: METHOD_LABELS[session.verificationMethod] ?? session.verificationMethod,
-    sessions: sessions.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString() })),
+    verifiedWith: method ? t(method) : session.verificationMethod,
+    // In the patient's time zone and language (issue 9), formatted here so the page and hydration agree.
+    sessions: sessions.map((s) => ({
+      ...s,
+      createdAt: formatShortDateTime(s.createdAt, locale, prefs.timeZone),
+      lastSeenAt: formatShortDateTime(s.lastSeenAt, locale, prefs.timeZone),
+    })),
   };
 }
 
@@ -30,7 +41,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   const form = await request.formData();
-  if (form.get('intent') !== 'sign_out_everywhere') return data({ error: 'Unknown action.' }, { status: 400 });
+  if (form.get('intent') !== 'sign_out_everywhere') return data({ error: pageT(request, context).t('common.unknownAction') }, { status: 400 });
   await context.db.transaction((tx) => endAllPatientSessions(tx, org.id, patient.id, now));
   throw redirectTo(`/o/${org.slug}/signed-out`, {
     'Set-Cookie': clearCookie(sessionCookieName(context.identity.cookies), context.identity.cookies),
@@ -38,61 +49,59 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   });
 }
 
-function formatTime(iso: string) {
-  return new Date(iso).toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
-}
-
 export default function Account() {
   const { displayName, verifiedWith, sessions, slug, passkeyCount } = useLoaderData<typeof loader>();
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Signed in as {displayName}</h1>
-      <p>You proved who you are with {verifiedWith}.</p>
+      <h1>{t('account.title', { name: displayName })}</h1>
+      <p>{t('account.verified', { method: verifiedWith })}</p>
       <section className="card" aria-labelledby="passkeys-heading">
-        <h2 id="passkeys-heading">Passkeys</h2>
+        <h2 id="passkeys-heading">{t('account.passkeys')}</h2>
         {passkeyCount === 0 ? (
           <>
-            <p>Sign in faster and more safely next time: add a passkey, and use your device&apos;s screen lock instead of a code.</p>
+            <p>{t('account.passkeyPitch')}</p>
             <Link className="button" to={`/o/${slug}/passkeys/new`}>
-              Add a passkey
+              {t('account.addPasskey')}
             </Link>
           </>
         ) : (
           <p>
-            You have {passkeyCount} passkey{passkeyCount === 1 ? '' : 's'}. <Link to={`/o/${slug}/passkeys`}>Manage your passkeys</Link>
+            {`${t('account.passkeyCount', { count: passkeyCount })} `}
+            <Link to={`/o/${slug}/passkeys`}>{t('account.managePasskeys')}</Link>
           </p>
         )}
       </section>
       <section className="card" aria-labelledby="contacts-heading">
-        <h2 id="contacts-heading">Contact details</h2>
+        <h2 id="contacts-heading">{t('account.contacts')}</h2>
         <p>
-          The email addresses and mobile numbers we use to reach you. <Link to={`/o/${slug}/contacts`}>Manage your contact details</Link>
+          {`${t('account.contactsBody')} `}
+          <Link to={`/o/${slug}/contacts`}>{t('account.manageContacts')}</Link>
         </p>
       </section>
       <section className="card" aria-labelledby="encryption-heading">
-        <h2 id="encryption-heading">Encrypted email</h2>
+        <h2 id="encryption-heading">{t('account.encryption')}</h2>
         <p>
-          If you use OpenPGP, add your public key and we will send your messages encrypted to it. <Link to={`/o/${slug}/encryption`}>Set up encrypted email</Link>
+          {`${t('account.encryptionBody')} `}
+          <Link to={`/o/${slug}/encryption`}>{t('account.setUpEncryption')}</Link>
         </p>
       </section>
       <section className="card" aria-labelledby="sessions-heading">
-        <h2 id="sessions-heading">Where you are signed in</h2>
+        <h2 id="sessions-heading">{t('account.sessions')}</h2>
         <ul className="session-list">
           {sessions.map((s, i) => (
             <li key={i}>
               <strong>{s.device}</strong>
-              {s.current ? ' (this browser)' : ''}
+              {s.current ? ` ${t('account.thisBrowser')}` : ''}
               <br />
-              <span className="muted">
-                Signed in {formatTime(s.createdAt)}, last active {formatTime(s.lastSeenAt)}
-              </span>
+              <span className="muted">{t('account.sessionTimes', { signedIn: s.createdAt, lastActive: s.lastSeenAt })}</span>
             </li>
           ))}
         </ul>
         <Form method="post">
           <input type="hidden" name="intent" value="sign_out_everywhere" />
           <button className="button button--secondary" type="submit">
-            Sign out everywhere
+            {t('account.signOutEverywhere')}
           </button>
         </Form>
       </section>

@@ -2,9 +2,12 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
 import { choicesOf, revokeAuthorization } from '../services/consent.server';
 import { redirectTo, requirePatient } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
+import { topicTranslationsOf } from '../services/i18n-consent.server';
 
 // RV1: one action plus a confirmation, effective when it commits. Taking permission back never needs a step-up.
-export const meta: MetaFunction = () => [{ title: 'Revoke permission · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('revoke.metaTitle') }];
 
 async function activeChoice(args: LoaderFunctionArgs) {
   const { request, params, context } = args;
@@ -18,7 +21,9 @@ async function activeChoice(args: LoaderFunctionArgs) {
 
 export async function loader(args: LoaderFunctionArgs) {
   const { signedIn, choice } = await activeChoice(args);
-  return { slug: signedIn.org.slug, topicName: choice.topic.name, orgName: signedIn.org.name };
+  const { locale } = pageT(args.request, args.context);
+  const words = await topicTranslationsOf(args.context.db, signedIn.org.id, locale, [choice.topic.id]);
+  return { slug: signedIn.org.slug, topicName: words.get(choice.topic.id)?.name ?? choice.topic.name, orgName: signedIn.org.name };
 }
 
 export async function action(args: ActionFunctionArgs) {
@@ -45,20 +50,18 @@ export async function action(args: ActionFunctionArgs) {
 export default function RevokeAuthorization() {
   const { slug, topicName, orgName } = useLoaderData<typeof loader>();
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Revoke permission: {topicName}</h1>
-      <p>
-        If you revoke it, {orgName} stops using your information for this straight away. Anything already sent cannot be called back. You can give
-        permission again later if you change your mind.
-      </p>
+      <h1>{t('revoke.title', { topic: topicName })}</h1>
+      <p>{t('revoke.body', { org: orgName })}</p>
       <Form method="post">
         <input type="hidden" name="intent" value="revoke" />
         <div className="button-row">
           <button className="button" type="submit" disabled={busy}>
-            Yes, revoke my permission
+            {t('revoke.yes')}
           </button>
-          <Link to={`/o/${slug}/choices`}>No, keep it</Link>
+          <Link to={`/o/${slug}/choices`}>{t('revoke.no')}</Link>
         </div>
       </Form>
     </main>

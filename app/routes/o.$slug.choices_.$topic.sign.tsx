@@ -5,11 +5,14 @@ import { AuthorizationTextView } from '../components/consent';
 import { Field, FormError } from '../components/field';
 import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/consent.server';
 import { redirectTo, requireRecentVerification } from '../services/identity.server';
-import { CHANNEL_LABELS, CHANNELS } from '../utils/consent-words';
+import { CHANNELS, channelWord } from '../utils/consent-words';
+import { metaT, useT } from '../i18n';
+import { pageT, translateServerErrors, translateServerText } from '../services/i18n.server';
+import { textTranslationFor, topicTranslationsOf } from '../services/i18n-consent.server';
 
 // Grant or renew one authorisation (AV5: one topic per signature; AV7: a renewal is a new signed record).
 // SE5: signing needs a verification from the last few minutes; otherwise the patient is sent to confirm it is them.
-export const meta: MetaFunction<typeof loader> = ({ data: d }) => [{ title: `${d?.mode === 'renew' ? 'Renew' : 'Give'} permission · Carepost` }];
+export const meta: MetaFunction<typeof loader> = ({ data: d, matches }) => [{ title: metaT(matches)(d?.mode === 'renew' ? 'sign.metaTitle.renew' : 'sign.metaTitle.give') }];
 
 async function load(args: LoaderFunctionArgs) {
   const { request, params, context } = args;
@@ -29,18 +32,28 @@ async function load(args: LoaderFunctionArgs) {
   const choice = (await choicesOf(context.db, org.id, patient.id, now)).find((c) => c.topic.id === signable.topic.id)!;
   // An active or lapsed authorisation is renewed (the new record names the old one); a revoked or absent one is granted anew.
   const mode = choice.status.kind === 'active' || choice.status.kind === 'expired' ? ('renew' as const) : ('grant' as const);
-  return { signedIn, signable, choice, mode, now };
+  // Issue 9: the version in the patient's language when the organisation translated it; the record names it.
+  const { locale, t } = pageT(request, context);
+  const [translation, topicWords] = await Promise.all([
+    textTranslationFor(context.db, signedIn.org.id, signable.text.id, locale),
+    topicTranslationsOf(context.db, signedIn.org.id, locale, [signable.topic.id]),
+  ]);
+  return { signedIn, signable, choice, mode, now, locale, t, translation, topicName: topicWords.get(signable.topic.id)?.name ?? signable.topic.name };
 }
 
 export async function loader(args: LoaderFunctionArgs) {
-  const { signedIn, signable, choice, mode } = await load(args);
+  const { signedIn, signable, choice, mode, locale, translation, topicName } = await load(args);
   return {
     slug: signedIn.org.slug,
     mode,
-    topicName: signable.topic.name,
+    topicName,
     textId: signable.text.id,
+    translationId: translation?.id ?? '',
+    /** The text is shown in the original language: no translation for the patient's. */
+    untranslated: locale !== 'en' && !translation,
+    textLanguage: translation?.locale ?? signable.text.language,
     version: signable.text.version,
-    text: textSections(signable.text.body!),
+    text: textSections(translation?.body ?? signable.text.body!),
     channels: choice.status.kind === 'active' ? choice.status.channels : ['email'],
     displayName: signedIn.patient.displayName,
   };
@@ -50,15 +63,16 @@ type Errors = { form?: string; signatureName?: string; channels?: string; confir
 
 export async function action(args: ActionFunctionArgs) {
   const { request, context } = args;
-  const { signedIn, signable, mode, now } = await load(args);
+  const { signedIn, signable, mode, now, locale, t, translation } = await load(args);
   const { org, patient, session } = signedIn;
   const form = await request.formData();
   const channels = form.getAll('channels').map(String);
   const signatureName = String(form.get('signatureName') ?? '');
   const errors: Errors = {};
-  if (form.get('confirm') !== 'yes') errors.confirm = 'Tick the box to confirm you have read this and want to sign it.';
-  if (String(form.get('textId') ?? '') !== signable.text.id) {
-    return data({ errors: { form: 'This permission text was updated while you were reading it. Read the new version below, then sign again.' } as Errors }, { status: 409 });
+  if (form.get('confirm') !== 'yes') errors.confirm = t('sign.confirmError');
+  // The version and the translation signed must be the ones read (164.508): a change in between means reading again.
+  if (String(form.get('textId') ?? '') !== signable.text.id || String(form.get('translationId') ?? '') !== (translation?.id ?? '')) {
+    return data({ errors: { form: t('sign.outdated') } as Errors }, { status: 409 });
   }
   const input = {
     orgId: org.id,
@@ -73,13 +87,15 @@ export async function action(args: ActionFunctionArgs) {
       ipAddress: context.clientIp,
       userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
       via: 'portal' as const,
+      language: translation?.locale ?? signable.text.language,
+      ...(translation ? { translationId: translation.id, translationHash: translation.contentHash } : {}),
     },
     now,
   };
-  Object.assign(errors, checkSignatureAndChannels(input));
-  if (channels.length !== input.channels.length) errors.channels = 'Choose from the ways listed.';
+  Object.assign(errors, translateServerErrors(locale, checkSignatureAndChannels(input)));
+  if (channels.length !== input.channels.length) errors.channels = translateServerText(locale, 'Choose from the ways listed.');
   if (errors.confirm || errors.channels || errors.signatureName) {
-    return data({ errors: { ...errors, form: 'Please fix the problems below.' } as Errors }, { status: 400 });
+    return data({ errors: { ...errors, form: t('common.fixBelow') } as Errors }, { status: 400 });
   }
   const result = await (mode === 'renew' ? renewAuthorization : grantAuthorization)(context.db, input);
   switch (result.status) {
@@ -87,18 +103,19 @@ export async function action(args: ActionFunctionArgs) {
     case 'renewed':
       throw redirectTo(`/o/${org.slug}/choices/record/${result.event.id}?done=${result.status}`);
     case 'invalid':
-      return data({ errors: { ...result.fieldErrors, form: 'Please fix the problems below.' } as Errors }, { status: 400 });
+      return data({ errors: { ...translateServerErrors(locale, result.fieldErrors), form: t('common.fixBelow') } as Errors }, { status: 400 });
     case 'already_active':
       throw redirectTo(`/o/${org.slug}/choices`);
     case 'text_outdated':
-      return data({ errors: { form: 'This permission text was updated while you were reading it. Read the new version below, then sign again.' } as Errors }, { status: 409 });
+      return data({ errors: { form: t('sign.outdated') } as Errors }, { status: 409 });
     default:
-      return data({ errors: { form: 'This permission cannot be signed at the moment. Please contact your provider.' } as Errors }, { status: 409 });
+      return data({ errors: { form: t('sign.unavailable') } as Errors }, { status: 409 });
   }
 }
 
 export default function SignAuthorization() {
-  const { slug, mode, topicName, textId, version, text, channels, displayName } = useLoaderData<typeof loader>();
+  const { slug, mode, topicName, textId, translationId, untranslated, textLanguage, version, text, channels, displayName } = useLoaderData<typeof loader>();
+  const t = useT();
   const result = useActionData<typeof action>();
   const errors: Errors = result?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
@@ -108,38 +125,42 @@ export default function SignAuthorization() {
   }, [result]);
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>
-        {mode === 'renew' ? 'Renew' : 'Give'} permission: {topicName}
-      </h1>
+      <h1>{t(mode === 'renew' ? 'sign.title.renew' : 'sign.title.give', { topic: topicName })}</h1>
       <p>
-        Read the whole text. It is version {version}. If you sign, we keep it with a record of when and how you signed, and you can download a copy.
-        {mode === 'renew' ? ' Renewing makes a new record that starts today; your earlier record is kept.' : ''}
+        {t('sign.intro', { version })}
+        {mode === 'renew' ? ` ${t('sign.renewNote')}` : ''}
       </p>
+      {untranslated ? (
+        <p className="notice" role="note">
+          {t('sign.untranslated')}
+        </p>
+      ) : null}
       <div ref={summary} tabIndex={-1}>
         <FormError message={errors.form} />
       </div>
-      <AuthorizationTextView text={text} />
+      <AuthorizationTextView text={text} lang={textLanguage} />
       <Form method="post" noValidate>
         <input type="hidden" name="textId" value={textId} />
+        <input type="hidden" name="translationId" value={translationId} />
         <fieldset className="choices" aria-describedby={errors.channels ? 'channels-error' : undefined}>
-          <legend>How may we contact you about this?</legend>
+          <legend>{t('sign.channelsLegend')}</legend>
           {errors.channels ? (
             <p id="channels-error" className="field__error">
-              <span className="visually-hidden">Error: </span>
+              <span className="visually-hidden">{`${t('common.error')} `}</span>
               {errors.channels}
             </p>
           ) : null}
           {CHANNELS.map((c) => (
             <label key={c} className="choice">
               <input type="checkbox" name="channels" value={c} defaultChecked={channels.includes(c)} aria-invalid={errors.channels ? true : undefined} />
-              {CHANNEL_LABELS[c]}
+              {channelWord(c, t)}
             </label>
           ))}
         </fieldset>
         <Field
           id="signatureName"
-          label="Type your full name to sign"
-          hint={`For example: ${displayName}`}
+          label={t('sign.nameLabel')}
+          hint={t('sign.nameHint', { name: displayName })}
           error={errors.signatureName}
           type="text"
           autoComplete="name"
@@ -149,20 +170,20 @@ export default function SignAuthorization() {
         <div className={`field${errors.confirm ? ' field--error' : ''}`}>
           {errors.confirm ? (
             <p id="confirm-error" className="field__error">
-              <span className="visually-hidden">Error: </span>
+              <span className="visually-hidden">{`${t('common.error')} `}</span>
               {errors.confirm}
             </p>
           ) : null}
           <label className="choice">
             <input type="checkbox" name="confirm" value="yes" aria-describedby={errors.confirm ? 'confirm-error' : undefined} aria-invalid={errors.confirm ? true : undefined} />
-            I have read this permission, and I sign it with the name I typed.
+            {t('sign.confirm')}
           </label>
         </div>
         <div className="button-row">
           <button className="button" type="submit" disabled={busy}>
-            {mode === 'renew' ? 'Sign and renew' : 'Sign and give permission'}
+            {t(mode === 'renew' ? 'sign.submit.renew' : 'sign.submit.give')}
           </button>
-          <Link to={`/o/${slug}/choices`}>Cancel</Link>
+          <Link to={`/o/${slug}/choices`}>{t('common.cancel')}</Link>
         </div>
       </Form>
     </main>

@@ -2,10 +2,11 @@ import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { consentHistory, patientPreferencesOf } from '../services/consent.server';
 import { requirePatient } from '../services/identity.server';
-import { formatDate, formatDateTime, listChannels } from '../utils/consent-words';
+import { channelList } from '../utils/consent-words';
+import { formatDate, formatDateTime, metaT, useLocale, useT, type UiKey } from '../i18n';
 
 // AU3: every consent event of the signed-in patient, newest first.
-export const meta: MetaFunction = () => [{ title: 'History of your choices · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('history.metaTitle') }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
@@ -24,32 +25,33 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   };
 }
 
-const KIND_WORDS: Record<string, string> = { granted: 'You gave permission', renewed: 'You renewed permission', revoked: 'You revoked permission', expired: 'Permission expired' };
+const KIND_WORDS: Record<string, UiKey> = { granted: 'history.granted', renewed: 'history.renewed', revoked: 'history.revoked', expired: 'history.expired' };
 
 export default function ConsentHistory() {
   const { slug, events, timeZone } = useLoaderData<typeof loader>();
+  const t = useT();
+  const locale = useLocale();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>History of your choices</h1>
+      <h1>{t('choices.historyLink')}</h1>
       <p>
-        Every time you gave, renewed or took back a permission, and every time one ran out. <Link to={`/o/${slug}/choices`}>Back to my choices</Link>
+        {`${t('history.intro')} `}
+        <Link to={`/o/${slug}/choices`}>{t('record.back')}</Link>
       </p>
       {events.length === 0 ? (
-        <p>You have not given any permission yet.</p>
+        <p>{t('history.none')}</p>
       ) : (
-        <ol className="timeline" aria-label="Consent events, newest first">
+        <ol className="timeline" aria-label={t('history.listLabel')}>
           {events.map((e) => (
             <li key={e.id}>
-              <strong>
-                {KIND_WORDS[e.kind]}: {e.topicName}
-              </strong>
+              <strong>{`${KIND_WORDS[e.kind] ? t(KIND_WORDS[e.kind]!) : e.kind}: ${e.topicName}`}</strong>
               <br />
-              <span className="muted">{formatDateTime(e.occurredAt, timeZone)}</span>
+              <span className="muted">{formatDateTime(e.occurredAt, locale, timeZone)}</span>
               {e.kind === 'granted' || e.kind === 'renewed' ? (
                 <>
                   <br />
-                  By {listChannels(e.channels)}, until {e.expiresAt ? formatDate(e.expiresAt, timeZone) : ''}.{' '}
-                  <Link to={`/o/${slug}/choices/record/${e.id}`}>Copy of what you signed</Link>
+                  {`${t('history.byUntil', { channels: channelList(e.channels, t, locale), date: e.expiresAt ? formatDate(e.expiresAt, locale, timeZone) : '' })} `}
+                  <Link to={`/o/${slug}/choices/record/${e.id}`}>{t('choices.copy')}</Link>
                 </>
               ) : null}
             </li>

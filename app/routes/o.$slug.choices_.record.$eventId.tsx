@@ -1,34 +1,40 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData, useSearchParams } from '@remix-run/react';
-import { evidenceRows, signedRecord, textSections } from '../services/consent.server';
+import { evidenceRows, patientPreferencesOf, signedBody, signedRecord, textSections } from '../services/consent.server';
 import { AuthorizationTextView } from '../components/consent';
 import { requirePatient } from '../services/identity.server';
+import { metaT, useT, type UiKey } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
 // AV5: the text the patient signed and the evidence, printable; the download is the same record as one HTML file.
-export const meta: MetaFunction = () => [{ title: 'Your signed permission · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('record.metaTitle') }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
   const record = await signedRecord(context.db, org.id, patient.id, params.eventId ?? '');
   if (!record) throw data({ reason: 'not_found' }, { status: 404 });
+  const { locale } = pageT(request, context);
+  const prefs = await patientPreferencesOf(context.db, org.id, patient.id);
+  // AV5 and issue 9: exactly the words signed, in the language they were read in.
+  const signed = signedBody(record);
   return {
     slug: org.slug,
     eventId: record.event.id,
     topicName: record.topic.name,
-    text: textSections(record.text.body!),
-    evidence: evidenceRows(record, org.name),
+    text: textSections(signed.body),
+    textLanguage: signed.language,
+    evidence: evidenceRows(record, org.name, locale, prefs.timeZone),
   };
 }
 
-const DONE: Record<string, string> = {
-  granted: 'Thank you. Your permission is recorded.',
-  renewed: 'Your permission is renewed. This is the new record; the earlier one is kept.',
-};
+const DONE: Record<string, UiKey> = { granted: 'record.done.granted', renewed: 'record.done.renewed' };
 
 export default function SignedRecordPage() {
-  const { slug, eventId, topicName, text, evidence } = useLoaderData<typeof loader>();
+  const { slug, eventId, topicName, text, textLanguage, evidence } = useLoaderData<typeof loader>();
   const [search] = useSearchParams();
-  const done = DONE[search.get('done') ?? ''];
+  const t = useT();
+  const doneKey = DONE[search.get('done') ?? ''];
+  const done = doneKey ? t(doneKey) : undefined;
   return (
     <main id="main" className="page" tabIndex={-1}>
       {done ? (
@@ -36,16 +42,16 @@ export default function SignedRecordPage() {
           {done}
         </p>
       ) : null}
-      <h1>Your signed permission: {topicName}</h1>
+      <h1>{t('record.title', { topic: topicName })}</h1>
       <p className="button-row no-print">
         <a className="button" href={`/o/${slug}/choices/record/${eventId}/download`} download>
-          Download a copy (HTML)
+          {t('record.download')}
         </a>
-        <Link to={`/o/${slug}/choices`}>Back to my choices</Link>
+        <Link to={`/o/${slug}/choices`}>{t('record.back')}</Link>
       </p>
-      <p className="muted no-print">To keep it as a PDF, open the downloaded copy or this page and choose Print, then Save as PDF.</p>
-      <AuthorizationTextView text={text} />
-      <h2>How it was signed</h2>
+      <p className="muted no-print">{t('record.pdfHint')}</p>
+      <AuthorizationTextView text={text} lang={textLanguage} />
+      <h2>{t('record.how')}</h2>
       <dl className="evidence">
         {evidence.map(([k, v]) => (
           <div key={k} className="evidence__row">

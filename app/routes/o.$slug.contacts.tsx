@@ -1,15 +1,13 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { listContactPoints, requirePatient } from '../services/identity.server';
+import { metaT, useT, type UiKey } from '../i18n';
 
-export const meta: MetaFunction = () => [{ title: 'Your contact details · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contacts.metaTitle') }];
 
-const KIND_LABELS = { email: 'Email address', sms: 'Mobile number' } as const;
+const KIND_LABELS = { email: 'contacts.kind.email', sms: 'contacts.kind.sms' } as const;
 
-const DONE_MESSAGES: Record<string, string> = {
-  added: 'Added. We have let your other email addresses and mobile numbers know, in case it was not you.',
-  removed: 'Removed. We have let your other email addresses and mobile numbers know, in case it was not you.',
-};
+const DONE_MESSAGES: Record<string, UiKey> = { added: 'contacts.done.added', removed: 'contacts.done.removed' };
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
@@ -25,29 +23,31 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export default function Contacts() {
   const { slug, orgName, done, points } = useLoaderData<typeof loader>();
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Your contact details</h1>
-      <p>
-        {orgName} uses these to reach you, and we send your sign-in codes to the verified ones. Adding or removing one needs a fresh
-        check that it is you.
-      </p>
+      <h1>{t('contacts.title')}</h1>
+      <p>{t('contacts.intro', { org: orgName })}</p>
       {done ? (
         <p className="notice" role="status">
-          {done}
+          {t(done)}
         </p>
       ) : null}
-      <ul className="session-list contact-list" aria-label="Contact details">
+      <ul className="session-list contact-list" aria-label={t('account.contacts')}>
         {points.map((p) => (
           <li key={p.id}>
-            <span className="muted">{KIND_LABELS[p.kind]}</span>
+            <span className="muted">{t(KIND_LABELS[p.kind])}</span>
             <br />
             <strong className="contact-list__value">{p.value}</strong>
             <br />
-            {p.verified ? <span className="contact-list__status">Verified</span> : <span className="contact-list__status contact-list__status--unverified">Not verified: add it again to verify it</span>}
+            {p.verified ? (
+              <span className="contact-list__status">{t('contacts.verified')}</span>
+            ) : (
+              <span className="contact-list__status contact-list__status--unverified">{t('contacts.unverified')}</span>
+            )}
             <div className="button-row contact-list__actions">
-              <Link className="button button--secondary" to={`/o/${slug}/contacts/${p.id}/remove`} aria-label={`Remove ${p.value}`}>
-                Remove
+              <Link className="button button--secondary" to={`/o/${slug}/contacts/${p.id}/remove`} aria-label={t('contacts.removeLabel', { value: p.value })}>
+                {t('contacts.remove')}
               </Link>
             </div>
           </li>
@@ -55,9 +55,9 @@ export default function Contacts() {
       </ul>
       <div className="button-row">
         <Link className="button" to={`/o/${slug}/contacts/new`}>
-          Add an email address or mobile number
+          {t('contacts.add')}
         </Link>
-        <Link to={`/o/${slug}/account`}>Back to your account</Link>
+        <Link to={`/o/${slug}/account`}>{t('contacts.back')}</Link>
       </div>
     </main>
   );

@@ -10,6 +10,7 @@ import {
   removeContactPoint,
   requireRecentVerification,
 } from '../services/identity.server';
+import { pageT } from '../services/i18n.server';
 
 export const meta: MetaFunction = () => [{ title: 'Remove contact details · Carepost' }];
 
@@ -51,7 +52,8 @@ export async function action(args: ActionFunctionArgs) {
     case 'removed': {
       const notices = result.notices;
       // After the commit and after answering; a failure is logged, never shown.
-      setImmediate(() => void deliverContactChangeNotices(args.context.transports, org.name, notices));
+      const locale = pageT(args.request, args.context).locale;
+      setImmediate(() => void deliverContactChangeNotices(args.context.transports, org.name, notices, locale));
       throw redirectTo(`/o/${org.slug}/contacts?done=removed`);
     }
   }

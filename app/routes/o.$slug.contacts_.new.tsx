@@ -19,6 +19,7 @@ import {
   STEP_UP_MAX_AGE_MS,
 } from '../services/identity.server';
 import { codeFailure } from '../utils/code-errors';
+import { pageT } from '../services/i18n.server';
 
 export const meta: MetaFunction = () => [{ title: 'Add an email address or mobile number · Carepost' }];
 
@@ -86,7 +87,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       );
     }
     const delivery = result.delivery;
-    setImmediate(() => void deliverContactVerificationCode(context.transports, org.name, delivery));
+    const locale = pageT(request, context).locale;
+    setImmediate(() => void deliverContactVerificationCode(context.transports, org.name, delivery, locale));
     return data<ActionResult>(
       { stage: 'sent', kind: parsed.contact.kind, value: parsed.contact.value, errors: {} },
       { headers: { 'Set-Cookie': serializeCookie(attemptCookieName(cookies), result.attemptToken, cookies, CODE_TTL_MS / 1000) } },
@@ -117,7 +119,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     case 'added': {
       const notices = result.notices;
       // After the commit and after answering; a failure is logged, never shown (nor the address logged).
-      setImmediate(() => void deliverContactChangeNotices(context.transports, org.name, notices));
+      const locale = pageT(request, context).locale;
+      setImmediate(() => void deliverContactChangeNotices(context.transports, org.name, notices, locale));
       throw redirectTo(`/o/${org.slug}/contacts?done=added`, clearAttempt);
     }
     case 'already_yours':
@@ -140,7 +143,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         { status: 429 },
       );
     default: {
-      const failure = codeFailure(result, org.name);
+      const failure = codeFailure(result, org.name, pageT(request, context).t);
       return data<ActionResult>(
         { stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: failure.field, form: failure.form } },
         { status: failure.status, headers: failure.retryAfter ? { 'Retry-After': String(failure.retryAfter) } : undefined },

@@ -4,12 +4,14 @@ import { Pager, pageOf } from '../components/pager';
 import { patientPreferencesOf } from '../services/consent.server';
 import { deliveriesForPatient } from '../services/deliveries.server';
 import { requirePatient } from '../services/identity.server';
-import { formatDateTime } from '../utils/consent-words';
-import { deliveryChannelWords, deliveryKindWords, deliveryOutcome } from '../utils/delivery-words';
+import { channelWord } from '../utils/consent-words';
+import { deliveryKindText, deliveryOutcomeText } from '../utils/delivery-words';
+import { formatDateTime, metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
 // "How we reached you" (issue 5, item 9): the signed-in patient's deliveries in this organisation (EN3), newest
 // first, in words. Never the content of a message: only its kind, the channel and what became of it.
-export const meta: MetaFunction = () => [{ title: 'Messages we sent you · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('deliveries.metaTitle') }];
 
 const PAGE_SIZE = 50;
 
@@ -17,6 +19,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   const page = pageOf(new URL(request.url));
+  const { locale, t } = pageT(request, context);
   const [{ rows, hasNext }, prefs] = await Promise.all([
     deliveriesForPatient(context.db, org.id, patient.id, { page, pageSize: PAGE_SIZE }),
     patientPreferencesOf(context.db, org.id, patient.id),
@@ -28,16 +31,16 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     hasNext,
     rows: rows.map((d) => {
       const at = d.sentAt ?? d.createdAt;
-      const outcome = deliveryOutcome(d);
+      const outcome = deliveryOutcomeText(d, t);
       const retryLater = outcome.kind === 'waiting' && d.dueAt.getTime() > now.getTime();
       return {
         id: d.id,
         at: at.toISOString(),
-        atText: formatDateTime(at.toISOString(), prefs.timeZone),
-        kind: deliveryKindWords(d.category, d.topicName),
-        channel: deliveryChannelWords(d.channel),
+        atText: formatDateTime(at, locale, prefs.timeZone),
+        kind: deliveryKindText(d.category, d.topicName, t),
+        channel: channelWord(d.channel, t),
         outcome,
-        retryText: retryLater ? `We will try again after ${formatDateTime(d.dueAt.toISOString(), prefs.timeZone)}.` : null,
+        retryText: retryLater ? t('deliveries.retry', { date: formatDateTime(d.dueAt, locale, prefs.timeZone) }) : null,
       };
     }),
   };
@@ -46,23 +49,27 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export default function MessagesWeSentYou() {
   const { slug, page, hasNext, rows } = useLoaderData<typeof loader>();
   const base = `/o/${slug}/deliveries`;
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Messages we sent you</h1>
+      <h1>{t('layout.nav.deliveries')}</h1>
       <p>
-        Each message we sent you or tried to send you: when, which way, and what happened. What a message said is not shown here. Your choices decide what
-        we send: <Link to={`/o/${slug}/preferences`}>how we contact you</Link> and <Link to={`/o/${slug}/choices`}>my choices</Link>.
+        {`${t('deliveries.intro')} `}
+        <Link to={`/o/${slug}/preferences`}>{t('layout.nav.preferences').toLowerCase()}</Link>
+        {` ${t('deliveries.and')} `}
+        <Link to={`/o/${slug}/choices`}>{t('deliveries.myChoices')}</Link>.
       </p>
       {rows.length === 0 ? (
         page === 1 ? (
-          <p>We have not sent you any messages yet.</p>
+          <p>{t('deliveries.none')}</p>
         ) : (
           <p>
-            There are no messages on this page. <Link to={base}>Go to the newest messages</Link>
+            {`${t('inbox.emptyPage')} `}
+            <Link to={base}>{t('inbox.newest')}</Link>
           </p>
         )
       ) : (
-        <ol className="delivery-list" aria-label={page === 1 ? 'Messages, newest first' : `Messages, newest first, page ${page}`}>
+        <ol className="delivery-list" aria-label={page === 1 ? t('inbox.listLabel') : t('inbox.listLabelPage', { page })}>
           {rows.map((d) => (
             <li key={d.id} className="delivery">
               <p className="delivery__kind">
@@ -73,11 +80,11 @@ export default function MessagesWeSentYou() {
               </p>
               <dl className="delivery__facts">
                 <div>
-                  <dt>Way of contact</dt>
+                  <dt>{t('deliveries.channel')}</dt>
                   <dd>{d.channel}</dd>
                 </div>
                 <div>
-                  <dt>What happened</dt>
+                  <dt>{t('deliveries.outcome')}</dt>
                   <dd className={`delivery__outcome delivery__outcome--${d.outcome.kind}`}>
                     {d.retryText ? `${d.outcome.words}. ${d.retryText}` : `${d.outcome.words}.`}
                   </dd>
@@ -87,7 +94,7 @@ export default function MessagesWeSentYou() {
           ))}
         </ol>
       )}
-      <Pager base={base} page={page} hasNext={hasNext} label="Pages of messages" noun="messages" />
+      <Pager base={base} page={page} hasNext={hasNext} label={t('inbox.pages')} newer={t('inbox.newer')} older={t('inbox.older')} pageWord={(n) => t('inbox.page', { page: n })} />
     </main>
   );
 }

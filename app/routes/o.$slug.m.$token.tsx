@@ -15,6 +15,7 @@ import {
   signedInRedirect,
 } from '../services/identity.server';
 import { messageIdForDelivery } from '../services/messages.server';
+import { pageT } from '../services/i18n.server';
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
 // login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then
@@ -53,7 +54,7 @@ export async function loader(args: LoaderFunctionArgs) {
   if (signedIn) return data({ ...base, state: 'someone_else' } as const, { status: 403 });
 
   const policy = org.pickupPolicy;
-  const contacts = await contactChoices(context, org.id, opened.patientId);
+  const contacts = await contactChoices(context, org.id, opened.patientId, pageT(request, context).t);
   const payload = {
     ...base,
     state: 'confirm' as const,
@@ -76,7 +77,7 @@ export async function action(args: ActionFunctionArgs) {
     return data<CodeStep>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
   }
   const form = await request.formData();
-  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: opened.patientId, contactId: form.get('contactId'), purpose: 'sign_in', now });
+  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: opened.patientId, contactId: form.get('contactId'), purpose: 'sign_in', now, request });
   const checked = await confirmCode(context, request, form, {
     org,
     patientId: opened.patientId,

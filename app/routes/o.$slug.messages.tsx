@@ -3,12 +3,12 @@ import { Link, useLoaderData } from '@remix-run/react';
 import { Pager, pageOf } from '../components/pager';
 import { patientPreferencesOf } from '../services/consent.server';
 import { listInbox, requireReader } from '../services/messages.server';
-import { formatDateTime } from '../utils/consent-words';
-import { STATE_WORDS } from '../utils/message-words';
+import { formatDateTime, metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
 // The secure inbox (issue 6, item 3): messages handed off to the signed-in patient in this organisation (EN3), newest
 // first. Subjects are health information, so the page needs the organisation's pickup level (OT5) and is never cached (PW1).
-export const meta: MetaFunction = () => [{ title: 'Secure messages · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('inbox.metaTitle') }];
 
 const PAGE_SIZE = 25;
 
@@ -17,6 +17,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const { org, reader } = await requireReader({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now, returnTo: url.pathname });
   const page = pageOf(url);
+  const { locale } = pageT(request, context);
   const [inbox, prefs] = await Promise.all([
     listInbox(context.db, context.vault, { orgId: org.id, patientId: reader.patientId, page, pageSize: PAGE_SIZE, now }),
     patientPreferencesOf(context.db, org.id, reader.patientId),
@@ -34,7 +35,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       read: m.read,
       attachments: m.attachments,
       at: m.createdAt.toISOString(),
-      atText: formatDateTime(m.createdAt.toISOString(), prefs.timeZone),
+      atText: formatDateTime(m.createdAt, locale, prefs.timeZone),
     })),
   };
 }
@@ -42,40 +43,42 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export default function Inbox() {
   const { slug, orgName, page, hasNext, unread, items } = useLoaderData<typeof loader>();
   const base = `/o/${slug}/messages`;
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Secure messages</h1>
+      <h1>{t('layout.nav.messages')}</h1>
       <p>
-        Secure messages from {orgName}. {unread === 0 ? 'You have read them all.' : `${unread} unread.`} You can see{' '}
-        <Link to={`${base}/access`}>who opened your messages and when</Link>.
+        {`${t('inbox.intro', { org: orgName })} ${unread === 0 ? t('inbox.allRead') : t('inbox.unread', { count: unread })} ${t('inbox.seeWho')} `}
+        <Link to={`${base}/access`}>{t('inbox.accessLink')}</Link>.
       </p>
       {items.length === 0 ? (
         page === 1 ? (
-          <p>You have no secure messages yet.</p>
+          <p>{t('inbox.none')}</p>
         ) : (
           <p>
-            There are no messages on this page. <Link to={base}>Go to the newest messages</Link>
+            {`${t('inbox.emptyPage')} `}
+            <Link to={base}>{t('inbox.newest')}</Link>
           </p>
         )
       ) : (
-        <ol className="inbox" aria-label={page === 1 ? 'Messages, newest first' : `Messages, newest first, page ${page}`}>
+        <ol className="inbox" aria-label={page === 1 ? t('inbox.listLabel') : t('inbox.listLabelPage', { page })}>
           {items.map((m) => (
             <li key={m.id} className={`inbox__item${m.read || m.state !== 'available' ? '' : ' inbox__item--unread'}`}>
               <Link to={`${base}/${m.id}`} className="inbox__link">
                 <span className="inbox__subject">
-                  {m.state === 'available' ? m.subject : STATE_WORDS[m.state]}
-                  {m.state === 'available' && !m.read ? <span className="inbox__badge">Unread</span> : null}
+                  {m.state === 'available' ? m.subject : t(m.state === 'expired' ? 'inbox.expired' : 'inbox.withdrawn')}
+                  {m.state === 'available' && !m.read ? <span className="inbox__badge">{t('inbox.unreadBadge')}</span> : null}
                 </span>
                 <span className="inbox__meta muted">
                   <time dateTime={m.at}>{m.atText}</time>
-                  {m.attachments > 0 ? ` · ${m.attachments} attachment${m.attachments === 1 ? '' : 's'}` : ''}
+                  {m.attachments > 0 ? ` · ${t('inbox.attachments', { count: m.attachments })}` : ''}
                 </span>
               </Link>
             </li>
           ))}
         </ol>
       )}
-      <Pager base={base} page={page} hasNext={hasNext} label="Pages of messages" noun="messages" />
+      <Pager base={base} page={page} hasNext={hasNext} label={t('inbox.pages')} newer={t('inbox.newer')} older={t('inbox.older')} pageWord={(n) => t('inbox.page', { page: n })} />
     </main>
   );
 }

@@ -6,10 +6,13 @@ import { PushOptIn } from '../components/push-opt-in';
 import { choicesOf, patientPreferencesOf, savePreferences } from '../services/consent.server';
 import { redirectTo, requirePatient } from '../services/identity.server';
 import { pushOptInData } from '../services/push.server';
-import { CHANNEL_LABELS, CHANNELS, FREQUENCY_CHOICES, FREQUENCY_LABELS, statusWords, type StatusView } from '../utils/consent-words';
+import { CHANNELS, channelWord, FREQUENCY_CHOICES, frequencyWord, statusText, type StatusView } from '../utils/consent-words';
+import { metaT, useLocale, useT } from '../i18n';
+import { pageT, translateServerErrors } from '../services/i18n.server';
+import { topicTranslationsOf } from '../services/i18n-consent.server';
 
 // How and how often the organisation may contact the patient. Care messages cannot be switched off, only routed.
-export const meta: MetaFunction = () => [{ title: 'How we contact you · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('prefs.metaTitle') }];
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const minuteToTime = (m: number | null) => (m === null ? '' : `${pad(Math.floor(m / 60))}:${pad(m % 60)}`);
@@ -23,9 +26,11 @@ function dateIn(date: Date | null, timeZone: string): string {
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
-  const [prefs, choices, push] = await Promise.all([
+  const { locale, t } = pageT(request, context);
+  const [prefs, choices, translations, push] = await Promise.all([
     patientPreferencesOf(context.db, org.id, patient.id),
     choicesOf(context.db, org.id, patient.id, now),
+    topicTranslationsOf(context.db, org.id, locale),
     pushOptInData(context, org, patient.id),
   ]);
   const tz = prefs.timeZone;
@@ -48,8 +53,8 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
       .filter((c) => c.signable || c.status.kind === 'active')
       .map((c) => ({
         id: c.topic.id,
-        name: c.topic.name,
-        status: statusWords(JSON.parse(JSON.stringify(c.status)) as StatusView, tz),
+        name: translations.get(c.topic.id)?.name ?? c.topic.name,
+        status: statusText(JSON.parse(JSON.stringify(c.status)) as StatusView, tz, t, locale),
         channels: c.preference.channels,
         frequency: c.preference.frequency,
         pausedUntil: dateIn(c.preference.pausedUntil, tz),
@@ -84,15 +89,17 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     },
   });
   if (result.status === 'invalid') {
-    return data({ fieldErrors: result.fieldErrors, form: 'Nothing was saved. Please fix the problems below.' }, { status: 400 });
+    const { locale, t } = pageT(request, context);
+    return data({ fieldErrors: translateServerErrors(locale, result.fieldErrors), form: t('prefs.notSaved') }, { status: 400 });
   }
   throw redirectTo(`/o/${org.slug}/preferences?saved=1`);
 }
 
 function ErrorText({ id, message }: { id: string; message?: string }) {
+  const t = useT();
   return message ? (
     <p id={id} className="field__error">
-      <span className="visually-hidden">Error: </span>
+      <span className="visually-hidden">{`${t('common.error')} `}</span>
       {message}
     </p>
   ) : null;
@@ -101,6 +108,7 @@ function ErrorText({ id, message }: { id: string; message?: string }) {
 function ChannelBoxes({ name, legend, chosen, error, hint }: { name: string; legend: string; chosen: string[]; error?: string; hint?: string }) {
   const errorId = `${name}-error`;
   const hintId = `${name}-hint`;
+  const t = useT();
   return (
     <fieldset className="choices" aria-describedby={[hint ? hintId : '', error ? errorId : ''].filter(Boolean).join(' ') || undefined}>
       <legend>{legend}</legend>
@@ -113,7 +121,7 @@ function ChannelBoxes({ name, legend, chosen, error, hint }: { name: string; leg
       {CHANNELS.map((c) => (
         <label key={c} className="choice">
           <input type="checkbox" name={name} value={c} defaultChecked={chosen.includes(c)} aria-invalid={error ? true : undefined} />
-          {CHANNEL_LABELS[c]}
+          {channelWord(c, t)}
         </label>
       ))}
     </fieldset>
@@ -127,15 +135,17 @@ export default function Preferences() {
   const busy = useNavigation().state === 'submitting';
   const [search] = useSearchParams();
   const summary = useRef<HTMLDivElement>(null);
+  const t = useT();
+  const locale = useLocale();
   useEffect(() => {
     if (result) summary.current?.focus();
   }, [result]);
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>How we contact you</h1>
+      <h1>{t('layout.nav.preferences')}</h1>
       {search.get('saved') && !result ? (
         <p className="notice" role="status">
-          Your choices are saved. They apply to the next message.
+          {t('prefs.saved')}
         </p>
       ) : null}
       <div ref={summary} tabIndex={-1}>
@@ -143,66 +153,64 @@ export default function Preferences() {
       </div>
       <Form method="post" noValidate>
         <section className="card" aria-labelledby="care-heading">
-          <h2 id="care-heading">About your care</h2>
-          <p>
-            Appointment reminders, notices of new secure messages and other messages about your care and your account cannot be switched off: {orgName}{' '}
-            may need to reach you. You can choose how they reach you.
-          </p>
-          <ChannelBoxes name="careChannels" legend="Send care messages by" chosen={prefs.careChannels} error={errors.careChannels} />
+          <h2 id="care-heading">{t('prefs.care')}</h2>
+          <p>{t('prefs.careBody', { org: orgName })}</p>
+          <ChannelBoxes name="careChannels" legend={t('prefs.careBy')} chosen={prefs.careChannels} error={errors.careChannels} />
         </section>
 
         <section className="card" aria-labelledby="marketing-heading">
-          <h2 id="marketing-heading">Marketing</h2>
+          <h2 id="marketing-heading">{t('prefs.marketing')}</h2>
           <p>
-            We only send marketing for a topic while you have given permission for it. <Link to={`/o/${slug}/choices`}>Give or take back permission</Link>.
-            These settings can only make us send you less.
+            {`${t('prefs.marketingBody')} `}
+            <Link to={`/o/${slug}/choices`}>{t('prefs.giveOrTake')}</Link>
+            {`. ${t('prefs.onlyLess')}`}
           </p>
-          {topics.map((t, i) => (
-            <fieldset key={t.id} className="topic-prefs">
+          {topics.map((topic, i) => (
+            <fieldset key={topic.id} className="topic-prefs">
               <legend>
-                <strong>{t.name}</strong> <span className="muted">({t.status})</span>
+                <strong>{topic.name}</strong> <span className="muted">({topic.status})</span>
               </legend>
-              <input type="hidden" name="topicId" value={t.id} />
-              <ChannelBoxes name={`topics.${i}.channels`} legend="By" chosen={t.channels} error={errors[`topics.${i}.channels`]} />
+              <input type="hidden" name="topicId" value={topic.id} />
+              <ChannelBoxes name={`topics.${i}.channels`} legend={t('prefs.by')} chosen={topic.channels} error={errors[`topics.${i}.channels`]} />
               <div className="field">
-                <label htmlFor={`topics.${i}.frequency`}>How often</label>
+                <label htmlFor={`topics.${i}.frequency`}>{t('prefs.howOften')}</label>
                 <ErrorText id={`topics.${i}.frequency-error`} message={errors[`topics.${i}.frequency`]} />
-                <select id={`topics.${i}.frequency`} name={`topics.${i}.frequency`} defaultValue={t.frequency} aria-describedby={errors[`topics.${i}.frequency`] ? `topics.${i}.frequency-error` : undefined}>
+                <select id={`topics.${i}.frequency`} name={`topics.${i}.frequency`} defaultValue={topic.frequency} aria-describedby={errors[`topics.${i}.frequency`] ? `topics.${i}.frequency-error` : undefined}>
                   {FREQUENCY_CHOICES.map((f) => (
                     <option key={f} value={f}>
-                      {FREQUENCY_LABELS[f]}
+                      {frequencyWord(f, t)}
                     </option>
                   ))}
                 </select>
               </div>
               <Field
                 id={`topics.${i}.pausedUntil`}
-                label="If paused, start again on"
+                label={t('prefs.pausedUntil')}
                 type="date"
-                defaultValue={t.pausedUntil}
+                defaultValue={topic.pausedUntil}
                 error={errors[`topics.${i}.pausedUntil`]}
               />
             </fieldset>
           ))}
-          <Field id="weeklyCap" label="At most this many marketing messages a week (leave empty for no limit)" type="text" inputMode="numeric" defaultValue={prefs.weeklyCap} error={errors.weeklyCap} maxLength={3} />
-          <Field id="pauseAllUntil" label="Pause all marketing until (optional)" type="date" defaultValue={prefs.pauseAllUntil} error={errors.pauseAllUntil} />
+          <Field id="weeklyCap" label={t('prefs.weeklyCap')} type="text" inputMode="numeric" defaultValue={prefs.weeklyCap} error={errors.weeklyCap} maxLength={3} />
+          <Field id="pauseAllUntil" label={t('prefs.pauseAll')} type="date" defaultValue={prefs.pauseAllUntil} error={errors.pauseAllUntil} />
           <label className="choice">
             <input type="checkbox" name="stopAll" defaultChecked={prefs.stopAll} />
-            Stop all marketing, whatever my permissions say
+            {t('prefs.stopAll')}
           </label>
         </section>
 
         <section className="card" aria-labelledby="quiet-heading">
-          <h2 id="quiet-heading">Quiet hours</h2>
-          <p>We hold text messages and phone notifications that would arrive between these times, and send them when quiet hours end.</p>
+          <h2 id="quiet-heading">{t('prefs.quiet')}</h2>
+          <p>{t('prefs.quietBody')}</p>
           <label className="choice">
             <input type="checkbox" name="quietHours" defaultChecked={prefs.quietHours} />
-            Use quiet hours
+            {t('prefs.useQuiet')}
           </label>
-          <Field id="quietStart" label="From" type="time" defaultValue={prefs.quietStart || '21:00'} error={errors.quietStart} />
-          <Field id="quietEnd" label="Until" type="time" defaultValue={prefs.quietEnd || '08:00'} error={errors.quietEnd} />
+          <Field id="quietStart" label={t('prefs.from')} type="time" defaultValue={prefs.quietStart || '21:00'} error={errors.quietStart} />
+          <Field id="quietEnd" label={t('prefs.until')} type="time" defaultValue={prefs.quietEnd || '08:00'} error={errors.quietEnd} />
           <div className="field">
-            <label htmlFor="timeZone">Your time zone</label>
+            <label htmlFor="timeZone">{t('prefs.timeZone')}</label>
             <ErrorText id="timeZone-error" message={errors.timeZone} />
             <select id="timeZone" name="timeZone" defaultValue={prefs.timeZone} aria-describedby={errors.timeZone ? 'timeZone-error' : undefined}>
               {timeZones.map((z) => (
@@ -214,10 +222,10 @@ export default function Preferences() {
           </div>
         </section>
         <button className="button" type="submit" disabled={busy}>
-          Save my choices
+          {t('prefs.save')}
         </button>
       </Form>
-      <PushOptIn data={push} />
+      <PushOptIn data={push} locale={locale} />
     </main>
   );
 }

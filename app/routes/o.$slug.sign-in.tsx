@@ -16,8 +16,10 @@ import {
   safeReturnTo,
   serializeCookie,
 } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
+import { chosenLocale, pageT } from '../services/i18n.server';
 
-export const meta: MetaFunction = () => [{ title: 'Sign in · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('signIn.metaTitle') }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
@@ -37,13 +39,11 @@ type ActionErrors = { contact?: string; form?: string };
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const form = await request.formData();
+  const { t } = pageT(request, context);
   const raw = String(form.get('contact') ?? '');
   const contact = normaliseContact(raw);
   if (!contact) {
-    return data<{ errors: ActionErrors }>(
-      { errors: { contact: 'Enter an email address, or a mobile number with its country code, for example +1 555 555 0101.' } },
-      { status: 400 },
-    );
+    return data<{ errors: ActionErrors }>({ errors: { contact: t('signIn.contactError') } }, { status: 400 });
   }
   const result = await requestCode({
     db: context.db,
@@ -56,13 +56,15 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (result.status === 'rate_limited') {
     const minutes = Math.ceil(result.retryAfterSeconds / 60);
     return data<{ errors: ActionErrors }>(
-      { errors: { form: `Too many codes have been asked for. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` } },
+      { errors: { form: t('signIn.rateLimited', { minutes }) } },
       { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
     );
   }
   // EN1: the same answer whether or not the contact point is on record; the code is sent after answering.
   const delivery = result.delivery;
-  if (delivery) setImmediate(() => void deliverCode(context.transports, org.name, delivery));
+  // The code is written in the language chosen on this browser, else the patient's stored one (issue 9).
+  const chosen = chosenLocale(request, context.identity.cookies);
+  if (delivery) setImmediate(() => void deliverCode(context.transports, org.name, delivery, chosen));
   throw redirectTo(`/o/${org.slug}/sign-in/code`, {
     'Set-Cookie': serializeCookie(attemptCookieName(context.identity.cookies), result.attemptToken, context.identity.cookies, CODE_TTL_MS / 1000),
   });
@@ -73,16 +75,17 @@ export default function SignIn() {
   const actionData = useActionData<typeof action>();
   const errors: ActionErrors = actionData?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Sign in</h1>
-      <p>We will send you a one-time code. Use the email address or mobile number your provider has on record for you.</p>
+      <h1>{t('common.signIn')}</h1>
+      <p>{t('signIn.intro')}</p>
       <FormError message={errors.form} />
       <Form method="post" noValidate>
         <Field
           id="contact"
-          label="Email address or mobile number"
-          hint="For a mobile number, include the country code, for example +1 555 555 0101."
+          label={t('signIn.contactLabel')}
+          hint={t('signIn.contactHint')}
           error={errors.contact}
           type="text"
           inputMode="email"
@@ -92,7 +95,7 @@ export default function SignIn() {
           required
         />
         <button className="button" type="submit" disabled={busy}>
-          Send me a code
+          {t('signIn.send')}
         </button>
       </Form>
       <PasskeySignIn slug={slug} contactInputId="contact" />

@@ -3,8 +3,10 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { Field, FormError } from '../components/field';
 import { codeFailure } from '../utils/code-errors';
 import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
-export const meta: MetaFunction = () => [{ title: 'Enter your code · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('code.metaTitle') }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
@@ -17,9 +19,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const cookies = context.identity.cookies;
   const form = await request.formData();
+  const { t } = pageT(request, context);
   const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
   if (!/^\d{6}$/.test(code)) {
-    return data<{ errors: ActionErrors }>({ errors: { code: 'Enter the 6-digit code from your email or text message.' } }, { status: 400 });
+    return data<{ errors: ActionErrors }>({ errors: { code: t('code.formatError') } }, { status: 400 });
   }
   const now = new Date();
   const result = await verifyCode({
@@ -44,7 +47,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         now,
       });
     default: {
-      const failure = codeFailure(result, org.name);
+      const failure = codeFailure(result, org.name, t);
       return data<{ errors: ActionErrors }>(
         { errors: { code: failure.field, form: failure.form } },
         { status: failure.status, headers: failure.retryAfter ? { 'Retry-After': String(failure.retryAfter) } : undefined },
@@ -58,24 +61,24 @@ export default function EnterCode() {
   const actionData = useActionData<typeof action>();
   const errors: ActionErrors = actionData?.errors ?? {};
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Enter your code</h1>
+      <h1>{t('code.title')}</h1>
       {hasAttempt ? (
-        <p className="notice">
-          If the email address or mobile number you entered is on record, we have sent a 6-digit code to it. It works for 10
-          minutes, in this browser only.
-        </p>
+        <p className="notice">{t('code.sent')}</p>
       ) : (
         <p className="notice">
-          This browser has not asked for a code yet. <Link to={`/o/${slug}/sign-in`}>Ask for a code</Link>.
+          {`${t('code.noAttempt')} `}
+          <Link to={`/o/${slug}/sign-in`}>{t('code.ask')}</Link>.
         </p>
       )}
       <FormError message={errors.form} />
       <Form method="post" noValidate>
         <Field
           id="code"
-          label="6-digit code"
+          label={t('code.label')}
+          hint={t('code.hint')}
           error={errors.code}
           className="code-input"
           type="text"
@@ -87,9 +90,9 @@ export default function EnterCode() {
         />
         <div className="button-row">
           <button className="button" type="submit" disabled={busy}>
-            Sign in
+            {t('common.signIn')}
           </button>
-          <Link to={`/o/${slug}/sign-in`}>Ask for a new code</Link>
+          <Link to={`/o/${slug}/sign-in`}>{t('code.askNew')}</Link>
         </div>
       </Form>
     </main>

@@ -1,19 +1,28 @@
-import type { MetaFunction } from '@remix-run/node';
+import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useParams, useSearchParams } from '@remix-run/react';
+import { metaT, useT } from '../i18n';
+import { localeCookie, toLocale } from '../services/i18n.server';
 
-export const meta: MetaFunction = () => [{ title: 'Signed out · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('signedOut.metaTitle') }];
+
+// Sign-out's Clear-Site-Data dropped the language cookie; `?lang=` puts the patient's language back for this browser.
+export function loader({ request, context }: LoaderFunctionArgs) {
+  const lang = toLocale(new URL(request.url).searchParams.get('lang'));
+  return lang ? data(null, { headers: { 'Set-Cookie': localeCookie(lang, context.identity.cookies) } }) : null;
+}
 
 export default function SignedOut() {
   const { slug } = useParams();
   const [search] = useSearchParams();
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>You are signed out</h1>
-      {search.get('reason') === 'timeout' ? <p className="notice">We signed you out because nothing happened for 15 minutes.</p> : null}
-      <p>Nothing private is left in this browser. If this is a shared device, you can close the window.</p>
+      <h1>{t('signedOut.title')}</h1>
+      {search.get('reason') === 'timeout' ? <p className="notice">{t('signedOut.timeout')}</p> : null}
+      <p>{t('signedOut.body')}</p>
       <p>
         <Link className="button" to={`/o/${slug}/sign-in`}>
-          Sign in again
+          {t('signedOut.again')}
         </Link>
       </p>
     </main>

@@ -4,6 +4,7 @@ import { SessionTimeoutWarning } from '../components/session-timeout';
 import { optionalPatient } from '../services/identity.server';
 import { getOrganisationBranding } from '../services/organisations.server';
 import { useNonce } from '../nonce';
+import { LanguageSwitcher, useT } from '../i18n';
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');
@@ -23,6 +24,7 @@ export const meta: MetaFunction<typeof loader> = ({ data: loaderData }) => [
 
 export default function OrganisationLayout() {
   const { org, signedIn, idle } = useLoaderData<typeof loader>();
+  const t = useT();
   const nonce = useNonce();
   // Colours come from the database as #rrggbb (a CHECK constraint) and from our own contrast choice, so they are
   // safe to place in a nonce'd style element; inline style attributes would break the CSP.
@@ -36,15 +38,16 @@ export default function OrganisationLayout() {
         <div className="org-header__inner">
           {org.hasLogo ? <img className="org-header__logo" src={`/o/${org.slug}/logo.svg`} alt="" width={48} height={48} /> : null}
           <p className="org-header__name">{org.name}</p>
+          <LanguageSwitcher />
           {signedIn ? (
             <Form method="post" action={`/o/${org.slug}/sign-out`}>
               <button className="header-button" type="submit">
-                Sign out
+                {t('layout.signOut')}
               </button>
             </Form>
           ) : (
             <Link className="org-header__link" to={`/o/${org.slug}/sign-in`}>
-              Sign in
+              {t('common.signIn')}
             </Link>
           )}
         </div>
@@ -53,22 +56,23 @@ export default function OrganisationLayout() {
       {idle ? <SessionTimeoutWarning slug={org.slug} idleRemainingMs={idle.remainingMs} renderedAt={idle.renderedAt} /> : null}
       <Outlet />
       <footer className="site-footer">
-        <p>Secure messages and communication choices for {org.name}, provided by Carepost.</p>
+        <p>{t('layout.footer', { org: org.name })}</p>
       </footer>
     </>
   );
 }
 
 function SignedInNav({ slug }: { slug: string }) {
+  const t = useT();
   const items = [
-    { to: `/o/${slug}/messages`, label: 'Secure messages' },
-    { to: `/o/${slug}/choices`, label: 'My choices' },
-    { to: `/o/${slug}/preferences`, label: 'How we contact you' },
-    { to: `/o/${slug}/deliveries`, label: 'Messages we sent you' },
-    { to: `/o/${slug}/account`, label: 'Account' },
+    { to: `/o/${slug}/messages`, label: t('layout.nav.messages') },
+    { to: `/o/${slug}/choices`, label: t('layout.nav.choices') },
+    { to: `/o/${slug}/preferences`, label: t('layout.nav.preferences') },
+    { to: `/o/${slug}/deliveries`, label: t('layout.nav.deliveries') },
+    { to: `/o/${slug}/account`, label: t('layout.nav.account') },
   ];
   return (
-    <nav className="site-nav no-print" aria-label="Your pages">
+    <nav className="site-nav no-print" aria-label={t('layout.nav')}>
       <ul>
         {items.map((item) => (
           <li key={item.to}>
@@ -83,16 +87,14 @@ function SignedInNav({ slug }: { slug: string }) {
 export function ErrorBoundary() {
   const error = useRouteError();
   const unknownOrg = isRouteErrorResponse(error) && error.status === 404;
+  const t = useT();
   return (
     <main id="main" className="page page--plain" tabIndex={-1}>
-      <h1>{unknownOrg ? 'Provider not found' : 'Something went wrong'}</h1>
+      <LanguageSwitcher />
+      <h1>{unknownOrg ? t('error.noProvider.title') : t('error.generic.title')}</h1>
+      <p>{unknownOrg ? t('error.noProvider.body') : t('error.generic.body')}</p>
       <p>
-        {unknownOrg
-          ? 'We could not find a care provider at this address. Check the link in the message you were sent, or contact your provider.'
-          : 'Something went wrong on our side. Please try again in a moment.'}
-      </p>
-      <p>
-        <a href="/">Go to the Carepost home page</a>
+        <a href="/">{t('error.home')}</a>
       </p>
     </main>
   );

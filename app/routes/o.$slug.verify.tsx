@@ -12,15 +12,17 @@ import {
   serializeCookie,
   signedInRedirect,
 } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
 
 // SE5 step-up: prove it is still you before a sensitive change. A new session id comes out of it (SE1).
-export const meta: MetaFunction = () => [{ title: 'Confirm it is you · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('verify.metaTitle') }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
   const search = new URL(request.url).searchParams;
   const returnTo = safeReturnTo(org.slug, search.get('returnTo'));
-  const contacts = await contactChoices(context, org.id, patient.id);
+  const contacts = await contactChoices(context, org.id, patient.id, pageT(request, context).t);
   const payload = {
     slug: org.slug,
     orgName: org.name,
@@ -40,13 +42,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies, slug: params.slug, now });
   const form = await request.formData();
   const returnTo = safeReturnTo(org.slug, String(form.get('returnTo') ?? ''));
-  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: patient.id, contactId: form.get('contactId'), purpose: 'step_up', now });
+  if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: patient.id, contactId: form.get('contactId'), purpose: 'step_up', now, request });
   const checked = await confirmCode(context, request, form, {
     org,
     patientId: patient.id,
     withDateOfBirth: form.get('level') === 'code_dob',
     purpose: 'step_up',
-    otherPatient: 'That code belongs to someone else.',
+    otherPatient: pageT(request, context).t('verify.otherPatient'),
     now,
   });
   if (!checked.verified) return checked.answer;
@@ -58,26 +60,23 @@ export default function Verify() {
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
   const errors = result?.errors ?? {};
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Confirm it is you</h1>
-      <p>
-        {usePasskey
-          ? `For your security, ${orgName} asks for a passkey before you read your messages. Use a passkey you added on this or another device.`
-          : withDateOfBirth
-            ? `For your security, ${orgName} asks for a one-time code and your date of birth before you read your messages.`
-            : 'For your security, we need to check it is still you before this change. We will send you a one-time code.'}
-      </p>
+      <h1>{t('verify.title')}</h1>
+      <p>{usePasskey ? t('verify.passkey', { org: orgName }) : withDateOfBirth ? t('verify.dob', { org: orgName }) : t('verify.code')}</p>
       <FormError message={errors.form} />
       {usePasskey ? (
         <>
           <PasskeySignIn slug={slug} contactInputId="none" />
           <p>
-            No passkey yet? Add one on <Link to={`/o/${slug}/passkeys`}>your passkeys page</Link>, then come back to your messages.
+            {`${t('verify.noPasskey')} `}
+            <Link to={`/o/${slug}/passkeys`}>{t('verify.passkeysPage')}</Link>
+            {` ${t('verify.thenBack')}`}
           </p>
         </>
       ) : result?.stage === 'sent' ? (
-        <EnterCodeForm withDateOfBirth={withDateOfBirth} errors={errors} hidden={{ returnTo }} busy={busy} submitLabel="Confirm" />
+        <EnterCodeForm withDateOfBirth={withDateOfBirth} errors={errors} hidden={{ returnTo }} busy={busy} submitLabel={t('verify.confirm')} />
       ) : (
         <ChooseContactForm contacts={contacts} errors={errors} hidden={{ returnTo }} />
       )}

@@ -10,4 +10,4 @@ export {
   type Lowering,
 } from '../../server/consent/preferences';
 export { openPatientLink } from '../../server/links/links';
-export { evidenceRows, recordFileName, renderRecordHtml } from '../../server/consent/record';
+export { evidenceRows, recordFileName, renderRecordHtml, signedBody } from '../../server/consent/record';

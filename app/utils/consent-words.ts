@@ -1,4 +1,6 @@
 // Plain words for consent states and choices, shared by the patient's pages.
+import { formatDate as formatLocalDate, formatList, type Translate, type UiKey } from '../../server/i18n/translate';
+import type { Locale } from '../../server/i18n/locale';
 export const CHANNEL_LABELS: Record<string, string> = { email: 'Email', sms: 'Text message', push: 'Phone notification', portal: 'Message in this portal' };
 /** In the order shown; a unit test keeps these the same as the server's lists. */
 export const CHANNELS = Object.keys(CHANNEL_LABELS);
@@ -46,5 +48,35 @@ export function statusWords(status: StatusView, timeZone: string): string {
       return `Expired on ${formatDate(status.expiredAt, timeZone)}`;
     default:
       return 'Never granted';
+  }
+}
+
+// The same words in the patient's language (issue 9): the pages above use these; the English constants stay for the
+// admin console, which is English only (ADR 014).
+export function channelWord(channel: string, t: Translate): string {
+  return CHANNEL_LABELS[channel] ? t(`channel.${channel}` as UiKey) : channel;
+}
+
+export function frequencyWord(frequency: string, t: Translate): string {
+  return FREQUENCY_LABELS[frequency] ? t(`frequency.${frequency}` as UiKey) : frequency;
+}
+
+export function channelList(channels: string[], t: Translate, locale: Locale): string {
+  return formatList(
+    channels.map((c) => channelWord(c, t).toLowerCase()),
+    locale,
+  );
+}
+
+export function statusText(status: StatusView, timeZone: string, t: Translate, locale: Locale): string {
+  switch (status.kind) {
+    case 'active':
+      return t('status.active', { date: formatLocalDate(status.expiresAt, locale, timeZone) });
+    case 'revoked':
+      return t('status.revoked', { date: formatLocalDate(status.revokedAt, locale, timeZone) });
+    case 'expired':
+      return t('status.expired', { date: formatLocalDate(status.expiredAt, locale, timeZone) });
+    default:
+      return t('status.never');
   }
 }

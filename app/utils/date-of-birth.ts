@@ -6,5 +6,3 @@ export function dateOfBirthFrom(form: FormData): string | undefined {
   if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1) return undefined;
   return date.toISOString().slice(0, 10);
 }
-
-export const DATE_OF_BIRTH_ERROR = 'Enter your date of birth as day, month and year, for example 27 3 1984.';

@@ -4,6 +4,7 @@
 import type { BlockReason, DeferReason } from '../../server/engine/gate';
 import type { PatientDelivery } from '../../server/engine/history';
 import { CHANNEL_LABELS } from './consent-words';
+import type { Translate, UiKey } from '../../server/i18n/translate';
 
 export const BLOCK_REASONS = [
   'send_by_passed',
@@ -113,6 +114,32 @@ export function deliveryOutcome(d: DeliveryOutcomeInput): DeliveryOutcome {
       if (d.decision === 'defer' && has(DEFER_WORDS, d.reason)) return { kind: 'waiting', words: `Waiting: ${DEFER_WORDS[d.reason]}` };
       if (d.reason === 'transient_failure') return { kind: 'waiting', words: 'Waiting: the first try did not go through, so we will try again' };
       return { kind: 'waiting', words: `Waiting: ${GENERIC_WAITING}` };
+    }
+  }
+}
+
+// The same words in the patient's language (issue 9). The English tables above stay for the admin console and are
+// the list of codes; the catalogues carry one sentence per code (keys delivery.block.*, delivery.defer.*, delivery.route.*).
+export function deliveryKindText(category: string, topicName: string | null, t: Translate): string {
+  if (category === 'treatment') return t('delivery.kind.care');
+  if (category === 'operations') return t('delivery.kind.account');
+  return topicName ? t('delivery.kind.marketingTopic', { topic: topicName }) : t('delivery.kind.marketing');
+}
+
+export function deliveryOutcomeText(d: DeliveryOutcomeInput, t: Translate): DeliveryOutcome {
+  switch (d.status) {
+    case 'sent':
+      return { kind: 'sent', words: has(ROUTE_WORDS, d.route) ? t('delivery.sentVia', { how: t(`delivery.route.${d.route}` as UiKey) }) : t('delivery.sent') };
+    case 'failed':
+      return { kind: 'not_sent', words: t('delivery.failed') };
+    case 'blocked': {
+      if (d.reason === 'suppressed' && d.channel === 'sms') return { kind: 'not_sent', words: t('delivery.notSent', { why: t('delivery.block.smsSuppressed') }) };
+      return { kind: 'not_sent', words: t('delivery.notSent', { why: has(BLOCK_WORDS, d.reason) ? t(`delivery.block.${d.reason}` as UiKey) : t('delivery.block.generic') }) };
+    }
+    default: {
+      if (d.decision === 'defer' && has(DEFER_WORDS, d.reason)) return { kind: 'waiting', words: t('delivery.waiting', { why: t(`delivery.defer.${d.reason}` as UiKey) }) };
+      if (d.reason === 'transient_failure') return { kind: 'waiting', words: t('delivery.waiting', { why: t('delivery.defer.retry') }) };
+      return { kind: 'waiting', words: t('delivery.waiting', { why: t('delivery.defer.generic') }) };
     }
   }
 }

@@ -144,6 +144,10 @@ export type ConsentEvidence = {
   userAgent: string | null;
   signatureName?: string;
   via: 'portal' | 'link' | 'system';
+  /** Issue 9 (HIPAA 164.508: the patient signs what they read): the page language, and the translation read, if any. */
+  language?: string;
+  translationId?: string;
+  translationHash?: string;
 };
 export type AuthorizationEvent = typeof authorizationEvents.$inferSelect;
 export type ConsentState = typeof consentStates.$inferSelect;

@@ -11,3 +11,4 @@ export * from './api';
 export * from './campaigns';
 export * from './admin-identity';
 export * from './push';
+export * from './i18n';

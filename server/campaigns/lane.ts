@@ -5,13 +5,14 @@
 // recipient becomes 'enqueued' in the same transaction as its delivery, so nothing is lost or doubled by a crash).
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { campaignRecipients, campaigns, consentTopics, organisations, type Campaign } from '../../db/schema/index';
+import { campaignRecipients, campaigns, consentTopics, organisations, patients, type Campaign } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { enqueueMessage } from '../engine/enqueue';
 import type { Logger } from '../logger';
 import type { KekRing } from '../messages/vault';
 import { campaignContent } from './notice';
 import { insertTargets } from './targeting';
+import { DEFAULT_LOCALE, toLocale } from '../i18n/locale';
 
 export const THROTTLE_WINDOW_MS = 60_000;
 /** At most this many recipients per transaction, whatever the throttle allows: keeps locks and transactions short. */
@@ -116,18 +117,26 @@ async function enqueueRequests(tx: Tx, vault: KekRing, c: Campaign, batch: Pendi
     .select({ id: consentTopics.id, key: consentTopics.key, name: consentTopics.name, retiredAt: consentTopics.retiredAt })
     .from(consentTopics)
     .where(and(eq(consentTopics.orgId, c.orgId), inArray(consentTopics.id, topicIds)));
+  // The request is written in each recipient's language (issue 9): one message per topic and language.
+  const localeRows = await tx
+    .select({ id: patients.id, locale: patients.locale })
+    .from(patients)
+    .where(and(eq(patients.orgId, c.orgId), inArray(patients.id, [...new Set(batch.map((r) => r.patientId))])));
+  const localeOf = new Map(localeRows.map((p) => [p.id, toLocale(p.locale) ?? DEFAULT_LOCALE]));
   for (const topic of topics) {
-    const rows = batch.filter((r) => r.topicId === topic.id);
+    const topicRows = batch.filter((r) => r.topicId === topic.id);
     if (topic.retiredAt) {
       // Retired since targeting: nothing to renew. Not asked; shown as cancelled.
-      await tx.update(campaignRecipients).set({ state: 'cancelled' }).where(inArray(campaignRecipients.id, rows.map((r) => r.id)));
+      await tx.update(campaignRecipients).set({ state: 'cancelled' }).where(inArray(campaignRecipients.id, topicRows.map((r) => r.id)));
       continue;
     }
+    for (const locale of new Set(topicRows.map((r) => localeOf.get(r.patientId) ?? DEFAULT_LOCALE))) {
+    const rows = topicRows.filter((r) => (localeOf.get(r.patientId) ?? DEFAULT_LOCALE) === locale);
     const result = await enqueueMessage(tx, vault, {
       orgId: c.orgId,
       category: 'marketing',
       topicKey: topic.key,
-      content: campaignContent(c.kind, org!, topic),
+      content: campaignContent(c.kind, org!, topic, locale),
       recipients: rows.map((r) => ({ patientId: r.patientId, channels: [r.channel] })),
       actor: c.launchedBy ? { type: 'admin', id: c.launchedBy } : { type: 'system' },
       now,
@@ -139,6 +148,7 @@ async function enqueueRequests(tx: Tx, vault: KekRing, c: Campaign, batch: Pendi
         from deliveries d
        where r.org_id = ${c.orgId} and r.id = any(${`{${rows.map((x) => x.id).join(',')}}`}::uuid[])
          and d.org_id = r.org_id and d.message_id = ${result.messageId} and d.patient_id = r.patient_id and d.channel = r.channel`);
+    }
   }
 }
 

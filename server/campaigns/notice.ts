@@ -7,40 +7,23 @@
 import { and, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client';
 import { campaignRecipients, campaigns, type CampaignKind, type Delivery } from '../../db/schema/index';
+import { noticeTexts } from '../i18n/notices';
 import type { MessageContent } from '../messages/vault';
 
-export function campaignContent(kind: CampaignKind, org: { name: string }, topic: { name: string }): MessageContent {
-  if (kind === 'expiry_reminder') {
-    return {
-      subject: `Your permission for ${topic.name} ends soon`,
-      text: [
-        `The permission you gave ${org.name} for "${topic.name}" ends soon.`,
-        'If you want to keep receiving these messages, open Your choices and renew it. If you do nothing, we stop when it ends.',
-      ].join('\n\n'),
-    };
-  }
-  return {
-    subject: `Please renew your permission for ${topic.name}`,
-    text: [
-      `${org.name} asks whether you want to keep receiving "${topic.name}".`,
-      'To keep receiving these messages, open Your choices and renew your permission. If you do nothing, nothing changes until it ends; you can take it back at any time.',
-    ].join('\n\n'),
-  };
+/** The request as read in the portal, in the patient's language (issue 9). */
+export function campaignContent(kind: CampaignKind, org: { name: string }, topic: { name: string }, locale?: string | null): MessageContent {
+  return noticeTexts(locale).campaignContent({ kind, org: org.name, topic: topic.name });
 }
 
 /** EM4: the email and SMS notice. The organisation's name and the link only; never the topic (it may hint at health). */
-export function campaignNotice(kind: CampaignKind, org: { name: string }, renewalUrl: string, linkDays: number): { subject: string; text: string; sms: string } {
-  const reminder = kind === 'expiry_reminder';
-  const subject = reminder ? `${org.name}: a permission you gave ends soon` : `${org.name}: please renew your permission`;
-  const text = [
-    reminder
-      ? `A permission you gave ${org.name} to send you some messages ends soon.`
-      : `You gave ${org.name} permission to send you some messages. We would like to ask whether you want to keep it.`,
-    `To renew it, sign in here: ${renewalUrl}`,
-    `The link works for ${linkDays} days. If you do nothing, the messages stop when your permission ends. You can take your permission back at any time.`,
-  ].join('\n\n');
-  const sms = `${org.name}: ${reminder ? 'a permission you gave us ends soon' : 'please renew your permission'}. Renew: ${renewalUrl}`;
-  return { subject, text, sms };
+export function campaignNotice(
+  kind: CampaignKind,
+  org: { name: string },
+  renewalUrl: string,
+  linkDays: number,
+  locale?: string | null,
+): { subject: string; text: string; sms: string } {
+  return noticeTexts(locale).campaignNotice({ kind, org: org.name, url: renewalUrl, days: linkDays });
 }
 
 /** For the engine at hand-off: the campaign a delivery is a request of, if any (one indexed lookup). */

@@ -6,6 +6,7 @@ import { authorizationEvents, authorizationTexts, consentStates, consentTopics, 
 import { isActive } from './ledger';
 import { topicPreferencesOf, type EffectiveTopicPreference } from './preferences';
 import { isUuid } from '../ids';
+import { textTranslationById } from './translations';
 
 export type TopicStatus =
   | { kind: 'active'; expiresAt: Date; grantedAt: Date; channels: ConsentChannel[]; grantEventId: string }
@@ -104,7 +105,11 @@ export async function signedRecord(db: DbOrTx, orgId: string, patientId: string,
         inArray(authorizationEvents.kind, ['granted', 'renewed']),
       ),
     );
-  return row;
+  if (!row) return undefined;
+  // Issue 9: the translation the patient read and signed, if they signed one.
+  const translationId = row.event.evidence.translationId;
+  const translation = translationId ? await textTranslationById(db, orgId, row.text.id, translationId) : undefined;
+  return { ...row, translation };
 }
 
 /** Splits a rendered authorisation body (see renderAuthorizationText) into its title and headed sections. */

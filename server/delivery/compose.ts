@@ -1,6 +1,7 @@
 // Building an outgoing mail: the Message-ID derived from the delivery (DL2), and for marketing the RFC 8058
 // one-click unsubscribe headers plus a visible link in every body part (EM1). DKIM signing (EM3) is the
 // transport's job (`dkim` in createSmtpTransport and createMxTransport); it covers these headers.
+import { noticeTexts } from '../i18n/notices';
 import type { OutgoingMail } from './transport';
 
 const DELIVERY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -33,6 +34,8 @@ export type ComposeInput = {
   domain: string;
   /** Marketing only (EM1). */
   unsubscribe?: UnsubscribeLinks;
+  /** The language of the visible unsubscribe line: the patient's (issue 9); English when unset. */
+  locale?: string;
 };
 
 /** An OutgoingMail for the transports: Message-ID from the delivery, and the unsubscribe headers and footer for marketing. */
@@ -54,8 +57,9 @@ export function composeMail(input: ComposeInput): OutgoingMail {
     'List-Unsubscribe': `<${https}>, <${mailto}>`,
     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
   };
-  mail.text = `${input.text.replace(/\s+$/, '')}\n\n--\nTo stop these emails, unsubscribe here: ${https}\n`;
-  if (input.html !== undefined) mail.html = withHtmlFooter(input.html, unsubscribeFooterHtml(https));
+  const words = noticeTexts(input.locale);
+  mail.text = `${input.text.replace(/\s+$/, '')}\n\n--\n${words.unsubscribeText({ url: https })}\n`;
+  if (input.html !== undefined) mail.html = withHtmlFooter(input.html, unsubscribeFooterHtml(words.unsubscribeHtml({ escapedUrl: escapeHtml(https) })));
   return mail;
 }
 
@@ -80,12 +84,8 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-function unsubscribeFooterHtml(https: string): string {
-  return (
-    '<p style="margin-top:2em;font-size:0.875em;color:#555555">' +
-    `To stop these emails, <a href="${escapeHtml(https)}">unsubscribe here</a>.` +
-    '</p>'
-  );
+function unsubscribeFooterHtml(line: string): string {
+  return '<p style="margin-top:2em;font-size:0.875em;color:#555555">' + line + '</p>';
 }
 
 function withHtmlFooter(html: string, footer: string): string {

@@ -7,7 +7,7 @@
 // - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
 //   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNotNull, lte, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
 import { contactPoints, deliveries, messages, orgDkimKeys, organisations, patients, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
@@ -25,6 +25,7 @@ import { TransportError, type DkimOptions, type MailTransport } from '../deliver
 import { LINK_PATHS } from '../links/links';
 import { DEFAULT_TTL_SECONDS, mintLink, type LinkKeyring } from '../links/tokens';
 import { campaignNotice, campaignOfDelivery } from '../campaigns/notice';
+import { noticeTexts } from '../i18n/notices';
 import type { Logger } from '../logger';
 import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
@@ -247,9 +248,16 @@ async function recordFailure(deps: EngineDeps, claimed: Delivery, error: Transpo
   return failed ? 'failed' : 'retry';
 }
 
-async function orgOf(deps: EngineDeps, tx: Tx, orgId: string) {
+async function orgOf(deps: EngineDeps, tx: Tx, orgId: string, patientId: string) {
   const [org] = await tx
-    .select({ slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays, dkim: orgDkimKeys })
+    .select({
+      slug: organisations.slug,
+      name: organisations.name,
+      pickupLinkDays: organisations.pickupLinkDays,
+      dkim: orgDkimKeys,
+      // Issue 9: the patient's language for the notice, in the same round trip.
+      locale: sql<string | null>`(select ${patients.locale} from ${patients} where ${patients.orgId} = ${orgId} and ${patients.id} = ${patientId})`,
+    })
     .from(organisations)
     .leftJoin(orgDkimKeys, eq(orgDkimKeys.orgId, organisations.id))
     .where(eq(organisations.id, orgId));
@@ -303,16 +311,19 @@ async function handOff(
   now: Date,
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
-  const org = await orgOf(deps, tx, d.orgId);
+  const org = await orgOf(deps, tx, d.orgId, d.patientId);
   // Push carries only the PHI-free notice (EM4). Campaigns do not offer push (db/schema/campaigns.ts).
   if (d.channel === 'push') return pushHandOff(deps, tx, d, org, now);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
   // A support resend repeats the request of the delivery it resends (ADR 016).
   const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, { orgId: d.orgId, id: d.resendOf ?? d.id }) : undefined;
-  if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now);
+  // Notices are written in the patient's stored language (issue 9, item 3).
+  const locale = org.locale ?? 'en';
+  const words = noticeTexts(locale);
+  if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now, locale);
   if (d.channel === 'sms') {
     const pickup = await pickupUrl(deps, d, org, now);
-    await sendSms(deps, d, to!, `${org.name}: you have a new message. Read it securely: ${pickup}`);
+    await sendSms(deps, d, to!, words.smsNotice({ org: org.name, url: pickup }));
     return { route: 'sms_notice', messageIdHeader: null };
   }
   const unsubscribe = d.category === 'marketing' ? await unsubscribeLinks(deps, d, org.slug, now) : undefined;
@@ -320,13 +331,13 @@ async function handOff(
   // that protects it.
   const contentMail = () => {
     const content = openJson<MessageContent>(deps.vault, { orgId: d.orgId, purpose: MESSAGE_CONTENT }, sealed);
-    const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+    const mail = composeMail({ from: deps.mailFrom, to: to!, subject: content.subject, text: content.text, html: content.html, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
     return { ...mail, dkim: org.dkim };
   };
 
   // A support resend (ADR 016) is the PHI-free pickup notice again, whatever route the first delivery took: support
   // asks for "the notice", and only a notice may go out on a request that no sender made.
-  if (d.resendOf) return portalNotice(deps, d, org, to!, unsubscribe, now);
+  if (d.resendOf) return portalNotice(deps, d, org, to!, unsubscribe, now, locale);
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
   const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);
@@ -335,7 +346,7 @@ async function handOff(
     const raw = await buildPgpMime({
       from: mail.from,
       to: mail.to,
-      subject: `Secure message from ${org.name}`,
+      subject: words.pgpSubject({ org: org.name }),
       innerSubject: mail.subject,
       text: mail.text,
       html: mail.html,
@@ -366,7 +377,7 @@ async function handOff(
   }
 
   // 3. The portal fallback (EM4): a PHI-free notice with a signed pickup link.
-  return portalNotice(deps, d, org, to!, unsubscribe, now);
+  return portalNotice(deps, d, org, to!, unsubscribe, now, locale);
 }
 
 /** EM4: the PHI-free notice with a signed pickup link for this delivery; its Message-ID comes from the delivery id (DL2). */
@@ -377,10 +388,11 @@ async function portalNotice(
   to: string,
   unsubscribe: { https: string; mailto: string } | undefined,
   now: Date,
+  locale: string,
 ): Promise<Handoff> {
   const pickup = await pickupUrl(deps, d, org, now);
-  const notice = [`You have a new message from ${org.name}.`, '', `Read it securely in the portal: ${pickup}`, '', `The link works for ${org.pickupLinkDays} day${org.pickupLinkDays === 1 ? '' : 's'}.`].join('\n');
-  const mail = composeMail({ from: deps.mailFrom, to, subject: `New message from ${org.name}`, text: notice, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  const notice = noticeTexts(locale).portalNotice({ org: org.name, url: pickup, days: org.pickupLinkDays });
+  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }
@@ -441,16 +453,17 @@ async function campaignHandOff(
   campaign: { kind: CampaignKind; topicId: string },
   to: string,
   now: Date,
+  locale: string,
 ): Promise<Handoff> {
   const token = await mintLink(deps.links, { purpose: 'renewal', orgId: d.orgId, patientId: d.patientId, context: { topicId: campaign.topicId }, now, linkId: randomUUID() });
   const renewalUrl = new URL(`/o/${org.slug}/${LINK_PATHS.renewal}/${token}`, deps.publicUrl).toString();
-  const notice = campaignNotice(campaign.kind, org, renewalUrl, DEFAULT_TTL_SECONDS.renewal / 86_400);
+  const notice = campaignNotice(campaign.kind, org, renewalUrl, DEFAULT_TTL_SECONDS.renewal / 86_400, locale);
   if (d.channel === 'sms') {
     await sendSms(deps, d, to, notice.sms);
     return { route: 'sms_notice', messageIdHeader: null };
   }
   const unsubscribe = await unsubscribeLinks(deps, d, org.slug, now);
-  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe });
+  const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
   await deps.mail.send({ ...mail, dkim: org.dkim });
   return { route: 'portal_notice', messageIdHeader: mail.messageId! };
 }

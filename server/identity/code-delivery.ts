@@ -4,6 +4,7 @@
 import type { MailTransport } from '../delivery/transport';
 import type { SmsTransport } from '../delivery/sms';
 import type { Logger } from '../logger';
+import { noticeTexts } from '../i18n/notices';
 import type { CodeDelivery } from './sign-in';
 
 export type CodeTransports = { mail: MailTransport; sms: SmsTransport | undefined; mailFrom: string; publicHost: string; logger: Logger };
@@ -29,23 +30,20 @@ export async function sendToContact(transports: CodeTransports, message: Contact
   }
 }
 
-export async function deliverCode(transports: CodeTransports, orgName: string, delivery: CodeDelivery): Promise<void> {
+/**
+ * `chosenLocale`: the language picked with the switcher on the page that asked; without one, the patient's stored
+ * language (issue 9, item 3).
+ */
+export async function deliverCode(transports: CodeTransports, orgName: string, delivery: CodeDelivery, chosenLocale?: string): Promise<void> {
+  const words = noticeTexts(chosenLocale ?? delivery.locale);
   await sendToContact(
     transports,
     {
       channel: delivery.channel,
       to: delivery.to,
-      subject: `Your ${orgName} sign-in code`,
-      text: [
-        `Your code is ${delivery.code}`,
-        '',
-        'It works once, for 10 minutes, in the browser where you asked for it.',
-        'If you did not ask for a code, you can ignore this email: nobody can sign in without it.',
-        '',
-        `${orgName}, through Carepost`,
-      ].join('\n'),
+      ...words.codeEmail({ org: orgName, code: delivery.code }),
       // The last line lets phones offer the code for this site only (WebOTP / origin-bound one-time codes).
-      sms: `${delivery.code} is your ${orgName} sign-in code. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
+      sms: `${words.codeSms({ org: orgName, code: delivery.code })}\n\n@${transports.publicHost} #${delivery.code}`,
     },
     { ids: { contactPointId: delivery.contactPointId }, sent: 'code sent', failed: 'code not sent' },
   );

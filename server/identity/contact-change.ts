@@ -15,6 +15,7 @@ import { STEP_UP_MAX_AGE_MS } from './assurance';
 import { consumeRateLimits, type RateLimit } from './rate-limit';
 import { CODE_SEND_LIMITS, issueVerification, openAttempt, openThrottle, recordCodeFailure, recordCodeSuccess, type VerifyCodeResult } from './sign-in';
 import { isUuid } from '../ids';
+import { noticeTexts } from '../i18n/notices';
 
 export type ContactKind = ContactInput['kind'];
 
@@ -356,46 +357,31 @@ async function noticesFor(
 // ---------------------------------------------------------------------------------------------------------------
 // Sending (after the answer, off the response path; a failure is logged by id, never with the address)
 
-export async function deliverContactVerificationCode(transports: CodeTransports, orgName: string, delivery: ContactVerifyDelivery): Promise<void> {
+/** `locale`: the language of the page the patient asked from (issue 9). */
+export async function deliverContactVerificationCode(transports: CodeTransports, orgName: string, delivery: ContactVerifyDelivery, locale?: string): Promise<void> {
+  const words = noticeTexts(locale);
   await sendToContact(
     transports,
     {
       channel: delivery.channel,
       to: delivery.to,
-      subject: `Confirm your new email address for ${orgName}`,
-      text: [
-        `Your code is ${delivery.code}`,
-        '',
-        `Enter it on the ${orgName} page where you asked to add this email address. It works once, for 10 minutes, in that browser only.`,
-        'If you did not ask for this, you can ignore this email: nothing is added without the code.',
-        '',
-        `${orgName}, through Carepost`,
-      ].join('\n'),
-      sms: `${delivery.code} is your code to add this number to your ${orgName} account. It expires in 10 minutes.\n\n@${transports.publicHost} #${delivery.code}`,
+      ...words.contactCodeEmail({ org: orgName, code: delivery.code }),
+      sms: `${words.contactCodeSms({ org: orgName, code: delivery.code })}\n\n@${transports.publicHost} #${delivery.code}`,
     },
     { ids: { verificationId: delivery.verificationId }, sent: 'contact verification code sent', failed: 'contact verification code not sent' },
   );
 }
 
 /** The words of a notice: the organisation, what changed, the changed address masked, and what to do if it was not you. */
-export function contactChangeNoticeText(orgName: string, notice: Pick<ContactChangeNotice, 'change' | 'changedKind' | 'changedMasked'>) {
-  const what = KIND_WORDS[notice.changedKind];
-  const sentence =
-    notice.change === 'added'
-      ? `A new ${what} was added to your ${orgName} account: ${notice.changedMasked}.`
-      : `${notice.changedKind === 'email' ? 'An' : 'A'} ${what} was removed from your ${orgName} account: ${notice.changedMasked}.`;
-  return {
-    subject: `Your ${orgName} contact details changed`,
-    text: [sentence, '', 'If you made this change, there is nothing to do.', `If you did not, contact ${orgName} straight away.`, '', `${orgName}, through Carepost`].join('\n'),
-    sms: `${orgName}: ${sentence.charAt(0).toLowerCase()}${sentence.slice(1)} If this was not you, contact ${orgName}.`,
-  };
+export function contactChangeNoticeText(orgName: string, notice: Pick<ContactChangeNotice, 'change' | 'changedKind' | 'changedMasked'>, locale?: string) {
+  return noticeTexts(locale).contactChange({ org: orgName, change: notice.change, kind: notice.changedKind === 'email' ? 'email' : 'phone', masked: notice.changedMasked });
 }
 
-export async function deliverContactChangeNotices(transports: CodeTransports, orgName: string, notices: ContactChangeNotice[]): Promise<void> {
+export async function deliverContactChangeNotices(transports: CodeTransports, orgName: string, notices: ContactChangeNotice[], locale?: string): Promise<void> {
   for (const notice of notices) {
     await sendToContact(
       transports,
-      { channel: notice.channel, to: notice.to, ...contactChangeNoticeText(orgName, notice) },
+      { channel: notice.channel, to: notice.to, ...contactChangeNoticeText(orgName, notice, locale) },
       { ids: { contactPointId: notice.contactPointId, change: notice.change }, sent: 'contact change notice sent', failed: 'contact change notice not sent' },
     );
   }

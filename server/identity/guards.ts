@@ -4,6 +4,8 @@ import type { Database, DbOrTx } from '../../db/client';
 import { contactPoints, patients } from '../../db/schema/index';
 import { getOrganisationBranding, type OrganisationBranding } from '../orgs/organisations';
 import { attemptCookieName, clearCookie, readCookie, returnCookieName, serializeCookie, sessionCookieName, type CookieSettings } from './cookies';
+import { DEFAULT_LOCALE } from '../i18n/locale';
+import { chosenLocale, localeCookie, patientLocale, setPatientLocale } from '../i18n/request';
 import { decodeReturnTo } from './return-to';
 import { createPatientSession, getPatientSession, type ActiveSession, type VerificationMethod } from './sessions';
 
@@ -88,6 +90,15 @@ export async function signedInRedirect(options: {
   const headers = new Headers();
   headers.append('Set-Cookie', serializeCookie(sessionCookieName(cookies), session.token, cookies));
   headers.append('Set-Cookie', clearCookie(attemptCookieName(cookies), cookies));
+  // Issue 9: a language chosen on this browser before signing in becomes the patient's (notices follow it); without
+  // one, a stored language other than the default becomes this browser's (the default 'en' may never have been
+  // chosen by anyone, so it does not override the browser's Accept-Language).
+  const chosen = chosenLocale(request, cookies);
+  if (chosen) await setPatientLocale(options.db, options.orgId, options.patientId, chosen);
+  else {
+    const stored = await patientLocale(options.db, options.orgId, options.patientId);
+    if (stored !== DEFAULT_LOCALE) headers.append('Set-Cookie', localeCookie(stored, cookies));
+  }
   const returnCookie = readCookie(request, returnCookieName(cookies));
   if (returnCookie !== undefined) headers.append('Set-Cookie', clearCookie(returnCookieName(cookies), cookies));
   const back = options.followReturnCookie ? decodeReturnTo(options.followReturnCookie.slug, returnCookie) : undefined;

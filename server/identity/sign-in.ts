@@ -25,7 +25,8 @@ export type CodePurpose = 'sign_in' | 'step_up' | 'contact_verify';
 export type CodeMethod = 'code_email' | 'code_sms' | 'code_dob';
 
 /** What must be sent, when the target is a verified contact point on record. Sent off the response path (EN1). */
-export type CodeDelivery = { channel: 'email' | 'sms'; to: string; code: string; contactPointId: string };
+/** `locale`: the patient's stored language, which the code email or SMS is written in (issue 9) unless the page chose one. */
+export type CodeDelivery = { channel: 'email' | 'sms'; to: string; code: string; contactPointId: string; locale?: string };
 
 export type RequestCodeResult =
   | { status: 'issued'; attemptToken: string; expiresAt: Date; delivery: CodeDelivery | undefined }
@@ -70,8 +71,9 @@ export async function requestCode(options: {
     }
 
     const [point] = await tx
-      .select({ id: contactPoints.id, patientId: contactPoints.patientId })
+      .select({ id: contactPoints.id, patientId: contactPoints.patientId, locale: patients.locale })
       .from(contactPoints)
+      .innerJoin(patients, and(eq(patients.orgId, contactPoints.orgId), eq(patients.id, contactPoints.patientId)))
       .where(
         and(
           eq(contactPoints.orgId, orgId),
@@ -103,7 +105,7 @@ export async function requestCode(options: {
       status: 'issued',
       attemptToken,
       expiresAt,
-      delivery: usable ? { channel: contact.kind, to: contact.value, code, contactPointId: usable.id } : undefined,
+      delivery: usable ? { channel: contact.kind, to: contact.value, code, contactPointId: usable.id, locale: usable.locale } : undefined,
     } as const;
   });
 }

@@ -8,7 +8,8 @@ import { pushSubscriptions } from '../../db/schema/index';
 import { expect, expectAxeClean, test } from './fixtures';
 import { createE2ePatient, signInThroughUi } from './patients';
 
-test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifications on and off', async ({ page }) => {
+test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifications on and off', async ({ page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'desktop', 'the component is the same at both sizes; the preferences page itself is scanned at both');
   const patient = await createE2ePatient();
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
@@ -65,7 +66,8 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
   }
 });
 
-test('push opt-in: without a service worker the section says notifications are unavailable, and offers no button', async ({ page }) => {
+test('push opt-in: without a service worker the section says notifications are unavailable, and offers no button', async ({ page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'desktop', 'the component is the same at both sizes');
   const patient = await createE2ePatient();
   try {
     await signInThroughUi(page, patient.email);

@@ -1,0 +1,156 @@
+// Issue 9, item 3: the Spanish sign-in and choices flows end to end (the code read from the real mail), the language
+// switcher by keyboard, and an axe scan of the patient pages in English and Spanish.
+import type { Page } from '@playwright/test';
+import { listMail, readMail } from '../../server/delivery/dev-mailbox';
+import { e2e } from '../../playwright.config';
+import { mailSnapshot } from '../support/mailbox';
+import { expect, expectAxeClean, test } from './fixtures';
+import { createE2ePatient, signInThroughUi } from './patients';
+
+/** The code from the real mail, and the mail's subject, so the test can see the language it was written in. */
+async function waitForCodeMail(to: string, ignore: Set<string>): Promise<{ code: string; subject: string; text: string }> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    for (const summary of await listMail(e2e.dataDir)) {
+      if (!summary.to.includes(to) || ignore.has(summary.id)) continue;
+      const mail = await readMail(e2e.dataDir, summary.id);
+      const match = /(?:Your code is|Su código es) (\d{6})/.exec(mail?.text ?? '');
+      if (match) return { code: match[1]!, subject: mail!.subject, text: mail!.text };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no code mail for ${to}`);
+}
+
+/** Tabs to a control, as a keyboard user would, failing if it is not in the tab order. */
+async function tabTo(page: Page, name: string) {
+  for (let i = 0; i < 15; i++) {
+    await page.keyboard.press('Tab');
+    if ((await page.evaluate(() => document.activeElement?.textContent?.trim())) === name) return;
+  }
+  throw new Error(`${name} is not reachable with Tab`);
+}
+
+test('Spanish: switch by keyboard, sign in with the code from a Spanish email, give and revoke a permission', async ({ page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'desktop', 'the journey is the same at both sizes; the axe sweep below covers the phone layout in both languages');
+  test.slow(); // a whole journey: sign-in, signing and revoking, each page checked with axe
+  const patient = await createE2ePatient();
+  try {
+    await page.goto('/o/riverside/sign-in');
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.getByRole('form', { name: 'Language / Idioma' })).toBeVisible();
+    await tabTo(page, 'Español');
+    await page.keyboard.press('Enter');
+    await expect(page.locator('html')).toHaveAttribute('lang', 'es');
+    await expect(page).toHaveURL(/\/o\/riverside\/sign-in$/); // nothing about the language in the URL
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Iniciar sesión');
+    await expect(page.getByRole('button', { name: 'Español' })).toHaveAttribute('aria-current', 'true');
+    await expectAxeClean(page);
+
+    // Wrong input: the error is in Spanish and tied to the field.
+    await page.getByLabel('Correo electrónico o número de celular').fill('no es una dirección');
+    await page.getByRole('button', { name: 'Enviarme un código' }).click();
+    await expect(page.getByLabel('Correo electrónico o número de celular')).toHaveAccessibleDescription(/Escriba un correo electrónico o un número de celular/);
+
+    const ignore = await mailSnapshot(e2e.dataDir);
+    await page.getByLabel('Correo electrónico o número de celular').fill(patient.email);
+    await page.getByRole('button', { name: 'Enviarme un código' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Escriba su código');
+    const mail = await waitForCodeMail(patient.email, ignore);
+    expect(mail.subject).toBe('Su código para iniciar sesión en Riverside Family Clinic');
+    expect(mail.text).toContain('Funciona una sola vez');
+    const codeInput = page.getByLabel('Código de 6 dígitos');
+    await expect(codeInput).toHaveAttribute('autocomplete', 'one-time-code');
+    await expect(codeInput).toHaveAttribute('inputmode', 'numeric');
+    await expect(codeInput).toHaveAccessibleDescription(/Escriba los 6 números/);
+    await expectAxeClean(page);
+    await codeInput.fill(mail.code);
+    await page.getByRole('button', { name: 'Iniciar sesión', exact: true }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Sesión iniciada como ${patient.displayName}`);
+
+    // Signing in stored the choice on the patient: notices follow it.
+    const { patients } = await import('../../db/schema/index');
+    const { and, eq } = await import('drizzle-orm');
+    const [row] = await patient.db.select({ locale: patients.locale }).from(patients).where(and(eq(patients.orgId, patient.orgId), eq(patients.id, patient.id)));
+    expect(row!.locale).toBe('es');
+
+    await page.getByRole('navigation', { name: 'Sus páginas' }).getByRole('link', { name: 'Mis autorizaciones' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mis autorizaciones');
+    await expect(page.getByText('Nunca otorgada')).toHaveCount(3);
+    await page.getByRole('link', { name: 'Dar autorización: Boletín de bienestar' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Dar autorización: Boletín de bienestar');
+    // The organisation's Spanish translation of the text, not the English original.
+    await expect(page.getByRole('heading', { level: 2, name: 'Autorización para mercadeo: Boletín de bienestar' })).toBeVisible();
+    await expect(page.getByRole('heading', { level: 3, name: 'Su derecho a retirarla' })).toBeVisible();
+    await expectAxeClean(page);
+    await page.getByLabel('Escriba su nombre completo para firmar').fill(patient.displayName);
+    await page.getByRole('checkbox', { name: /Leí esta autorización/ }).check();
+    await page.getByRole('button', { name: 'Firmar y dar autorización' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Su autorización firmada: Wellness newsletter');
+    await expect(page.getByRole('status')).toHaveText('Gracias. Su autorización quedó registrada.');
+    await expect(page.getByText('Idioma en que se leyó y firmó')).toBeVisible();
+    await expectAxeClean(page);
+
+    await page.getByRole('link', { name: 'Volver a mis autorizaciones' }).click();
+    await expect(page.getByText(/^Vigente hasta el \d+ de \w+ de \d{4}$/)).toBeVisible();
+    await page.getByRole('link', { name: 'Revocar: Boletín de bienestar' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Revocar autorización: Boletín de bienestar');
+    await page.getByRole('button', { name: 'Sí, revocar mi autorización' }).click();
+    await expect(page.getByRole('status')).toHaveText(/Su autorización quedó revocada/);
+    await expect(page.getByText(/^Revocada el /)).toBeVisible();
+
+    // A preference change, with its confirmation in Spanish.
+    await page.getByRole('link', { name: 'Cómo y con qué frecuencia nos comunicamos con usted' }).click();
+    await page.getByRole('checkbox', { name: 'Usar horario sin avisos' }).check();
+    await page.getByRole('button', { name: 'Guardar mis preferencias' }).click();
+    await expect(page.getByRole('status')).toHaveText('Sus preferencias quedaron guardadas. Se aplican a partir del próximo mensaje.');
+  } finally {
+    await patient.remove();
+  }
+});
+
+const SIGNED_OUT_ROUTES = ['/', '/o/riverside', '/o/riverside/sign-in', '/o/riverside/sign-in/code', '/o/riverside/signed-out?reason=timeout', '/no-such-page', '/o/no-such-clinic'];
+const SIGNED_IN_ROUTES = [
+  '/o/riverside/account',
+  '/o/riverside/messages',
+  '/o/riverside/messages/access',
+  '/o/riverside/choices',
+  '/o/riverside/choices/history',
+  '/o/riverside/choices/partner-pharmacy/sign',
+  '/o/riverside/preferences',
+  '/o/riverside/deliveries',
+  '/o/riverside/contacts',
+  '/o/riverside/contacts/new',
+  '/o/riverside/passkeys',
+  '/o/riverside/passkeys/new',
+  '/o/riverside/encryption',
+  '/o/riverside/verify?returnTo=%2Fo%2Friverside%2Fcontacts%2Fnew',
+];
+
+// Every route in Spanish; in English the pages the other patient specs do not already scan with axe (the shared
+// frame with the switcher, the error pages), so the suite stays fast on two shared cores.
+const ENGLISH_TOO = new Set(['/', '/o/riverside', '/no-such-page', '/o/no-such-clinic', '/o/riverside/account', '/o/riverside/choices']);
+
+test('axe: every patient page in Spanish and English, with <html lang> following', async ({ page, context }, testInfo) => {
+  test.skip(testInfo.project.name !== 'mobile', 'one sweep, at the phone size patients mostly use (mobile first); the other specs scan English pages at both sizes');
+  test.setTimeout(300_000); // about 30 scans on two shared cores
+  const scan = async (path: string, locale: 'en' | 'es') => {
+    await context.addCookies([{ name: 'carepost_lang', value: locale, url: e2e.baseURL }]);
+    const response = await page.goto(path);
+    expect(response, path).not.toBeNull();
+    await expect(page.locator('html'), path).toHaveAttribute('lang', locale);
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await expectAxeClean(page);
+  };
+  const locales = (path: string) => (ENGLISH_TOO.has(path) ? (['es', 'en'] as const) : (['es'] as const));
+  for (const path of SIGNED_OUT_ROUTES) for (const locale of locales(path)) await scan(path, locale);
+  const patient = await createE2ePatient();
+  try {
+    await context.addCookies([{ name: 'carepost_lang', value: 'en', url: e2e.baseURL }]);
+    await signInThroughUi(page, patient.email);
+    for (const path of SIGNED_IN_ROUTES) for (const locale of locales(path)) await scan(path, locale);
+  } finally {
+    await patient.remove();
+  }
+});
