@@ -13,10 +13,7 @@ export function connect(databaseUrl: string, options: { max?: number; applicatio
   const sql = postgres(databaseUrl, {
     max: options.max ?? 10,
     onnotice: () => {},
-    // Prepared statements (db/prepared.ts) still get a plan for their actual values each time: a generic plan cannot
-    // tell one patient's few deliveries from an organisation's millions, and chose scans that made the send engine
-    // slower. Preparing still saves the parse; unprepared statements are planned per call anyway.
-    connection: { application_name: options.applicationName ?? 'carepost', plan_cache_mode: 'force_custom_plan' },
+    connection: { application_name: options.applicationName ?? 'carepost' },
   });
   const db = drizzle(sql, { schema, casing: 'snake_case' });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

@@ -2,7 +2,9 @@
 // `db.execute(sql)` never is, so Postgres parses and plans such a statement again on every call. For the few large
 // statements run on every delivery and every API request (the gate's facts, the key check), that planning was most
 // of their cost. postgres.js keeps one prepared statement per connection and query text; the text of these
-// statements does not vary with their values, which are all parameters.
+// statements does not vary with their values, which are all parameters. After five runs Postgres may switch a
+// prepared statement to a generic plan: measured both ways (bench:send, bench:api), generic plans cost the engine
+// nothing and halve the preflight's Postgres CPU, so they are allowed (the default plan_cache_mode).
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type postgres from 'postgres';
