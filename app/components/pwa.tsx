@@ -50,6 +50,7 @@ export function ServiceWorker() {
       } catch {
         return; // private mode, or a browser that refuses: the site works without it.
       }
+      if (!registration) return; // some refusing browsers (and blocked automation) resolve with nothing
       offerUpdate(registration.waiting);
       watch(registration.installing);
       registration.addEventListener('updatefound', () => watch(registration!.installing));

@@ -32,7 +32,17 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
     const registration = { pushManager };
     Object.defineProperty(Navigator.prototype, 'serviceWorker', {
       configurable: true,
-      get: () => ({ getRegistration: async () => registration, ready: Promise.resolve(registration) }),
+      // The page's own worker registration (app/components/pwa.tsx) finds a container that refuses, as in private mode.
+      get: () => ({
+        getRegistration: async () => registration,
+        ready: Promise.resolve(registration),
+        controller: null,
+        register: async () => {
+          throw new Error('no service worker in this test');
+        },
+        addEventListener: () => undefined,
+        removeEventListener: () => undefined,
+      }),
     });
     Notification.requestPermission = async () => 'granted';
   }, subscription);
@@ -66,6 +76,10 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
   }
 });
 
+test.describe('without a service worker', () => {
+  // The app registers its worker a few seconds after load; here the browser refuses it, as some do.
+  test.use({ serviceWorkers: 'block' });
+
 test('push opt-in: without a service worker the section says notifications are unavailable, and offers no button', async ({ page }, testInfo) => {
   test.skip(testInfo.project.name !== 'desktop', 'the component is the same at both sizes');
   const patient = await createE2ePatient();
@@ -79,4 +93,5 @@ test('push opt-in: without a service worker the section says notifications are u
   } finally {
     await patient.remove();
   }
+});
 });
