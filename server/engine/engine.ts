@@ -113,9 +113,8 @@ export async function processDelivery(deps: EngineDeps, claimed: Delivery, now =
     return await deps.db.transaction(async (tx) => {
       // Re-read under a row lock: the lease may have expired and another worker may have finished it meanwhile. The
       // message and the gate's facts (which depend only on the delivery's fixed fields: organisation, patient,
-      // category, topic, channel) go out in the same network write, in that order, so the facts are still read after
-      // the row lock and the consent lock are granted; if the delivery is no longer ours they are simply not used.
-      // (A drizzle query starts when `then` is called: these lines issue them in this order.)
+      // category, topic, channel) are asked for at the same time; loadFacts itself orders the consent lock before the
+      // facts (RV1). If the delivery is no longer ours, the facts are simply not used.
       const reread = tx.select().from(deliveries).where(eq(deliveries.id, claimed.id)).for('update').then((rows) => rows[0]);
       const content = tx.select().from(messages).where(and(eq(messages.orgId, claimed.orgId), eq(messages.id, claimed.messageId))).then((rows) => rows[0]);
       const loaded = loadFacts(tx, claimed, now);

@@ -44,8 +44,8 @@ type FactsRow = {
  * and one parse/plan/execute in Postgres instead of eight (issues 5 and 7: statements, not plans, were the cost).
  *
  * The engine reads them inside its hand-off transaction under the consent locks (`lock`, the default): the shared
- * advisory lock is its own statement, sent in the same network write, so the facts statement starts (and takes its
- * snapshot) only once the lock is granted, i.e. after any revocation queued ahead of it has committed (RV1, DL3).
+ * advisory lock is its own statement, awaited first, so the facts statement starts (and takes its snapshot) only once
+ * the lock is granted, i.e. after any revocation queued ahead of it has committed (RV1, DL3).
  * The consent-state row is also read FOR SHARE, which backs the advisory lock up. The API's preflight only answers a
  * question and hands nothing off: it reads the same facts with the same code without locks or a transaction
  * (`lock: false`), so a busy preflight never queues behind or ahead of a revocation.
@@ -92,12 +92,12 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
       exists (select 1 from push_subscriptions ps
         where ${d.channel === 'push'} and ps.org_id = ${d.orgId} and ps.patient_id = ${d.patientId} and ps.disabled_at is null) as push_subscribed`;
   // The shared advisory lock (RV1) queues fairly behind a waiting revocation (see lockState in server/consent/ledger.ts).
-  // Both statements go out in one network write on the transaction's connection (postgres.js pipelines them, in the
-  // order they are listed here) and Postgres runs them in order, so the facts are read after the lock is granted.
-  const [, rows] = await Promise.all([
-    marketing && lock ? tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`) : undefined,
-    executePrepared<FactsRow>(tx, statement),
-  ]);
+  // It is awaited on its own before the facts statement: that statement reads the consent-state row FOR SHARE, and a
+  // revocation holds the advisory lock while it waits for that row, so the row must never be locked first. (Sending
+  // both in one write relied on the order two different client paths reach the connection, and that order broke:
+  // a deadlock in the RV1 test.)
+  if (marketing && lock) await tx.execute(sql`select pg_advisory_xact_lock_shared(${consentLockKey({ orgId: d.orgId, patientId: d.patientId, topicId })})`);
+  const rows = await executePrepared<FactsRow>(tx, statement);
   return factsFrom(rows[0], d);
 }
 
