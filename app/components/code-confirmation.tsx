@@ -1,5 +1,5 @@
 import { Form } from '@remix-run/react';
-import { Field } from './field';
+import { CodeField, Field } from './field';
 import { useT } from '../i18n';
 
 // The two steps of "confirm it is you with a code", shared by the step-up page and the pickup link: choose where the
@@ -57,19 +57,7 @@ export function EnterCodeForm({
       <input type="hidden" name="intent" value="verify" />
       {withDateOfBirth ? <input type="hidden" name="level" value="code_dob" /> : null}
       <p className="notice">{t('codeForm.sentNotice')}</p>
-      <Field
-        id="code"
-        label={t('code.label')}
-        hint={t('code.hint')}
-        error={errors.code}
-        className="code-input"
-        type="text"
-        inputMode="numeric"
-        autoComplete="one-time-code"
-        pattern="[0-9]*"
-        maxLength={12}
-        required
-      />
+      <CodeField label={t('code.label')} hint={t('code.hint')} error={errors.code} />
       {withDateOfBirth ? (
         <fieldset className="choices date-fields" aria-describedby={`dob-hint${errors.dateOfBirth ? ' dob-error' : ''}`}>
           <legend>{t('codeForm.dob')}</legend>

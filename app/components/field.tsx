@@ -32,3 +32,8 @@ export function FormError({ message }: { message?: string }) {
     </div>
   );
 }
+
+/** The one-time-code input, as every code form uses it: numeric keypad, the OS's code autofill, one label and hint. */
+export function CodeField({ error, ...rest }: { label: string; hint?: string; error?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  return <Field id="code" error={error} className="code-input" type="text" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9]*" maxLength={12} required {...rest} />;
+}

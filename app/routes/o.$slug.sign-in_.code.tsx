@@ -1,6 +1,6 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
-import { Field, FormError } from '../components/field';
+import { CodeField, FormError } from '../components/field';
 import { codeFailure } from '../utils/code-errors';
 import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/identity.server';
 import { metaT, useT } from '../i18n';
@@ -75,19 +75,7 @@ export default function EnterCode() {
       )}
       <FormError message={errors.form} />
       <Form method="post" noValidate>
-        <Field
-          id="code"
-          label={t('code.label')}
-          hint={t('code.hint')}
-          error={errors.code}
-          className="code-input"
-          type="text"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          pattern="[0-9]*"
-          maxLength={12}
-          required
-        />
+        <CodeField label={t('code.label')} hint={t('code.hint')} error={errors.code} />
         <div className="button-row">
           <button className="button" type="submit" disabled={busy}>
             {t('common.signIn')}
