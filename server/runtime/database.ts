@@ -19,7 +19,7 @@ export async function provideDatabase(
   if (config.isProduction) throw new Error('DATABASE_URL is required in production');
   const running = options.attach ? runningEmbeddedUrl(config.dataDir) : undefined;
   if (running) return { url: running, embedded: true, stop: async () => {} };
-  // Imported only here: the module installs exit hooks that stop the cluster with this process.
+  // Imported only here: the process that starts the cluster owns it and stops it (db/embedded.ts).
   const { startEmbeddedPostgres } = await import('../../db/embedded');
   const cluster = await startEmbeddedPostgres({ dataDir: config.dataDir, preferredPort: 54329, log: options.log });
   return { url: cluster.url, embedded: true, stop: cluster.stop };
