@@ -60,6 +60,9 @@ const sink = new SMTPServer({
     });
   },
 });
+// A worker killed with SIGKILL resets its SMTP connections: smtp-server reports that as an 'error' event, which
+// without a listener is an uncaught exception in this test process.
+sink.on('error', () => {});
 let sinkUrl = '';
 
 const killed = new Set<ChildProcess>();

@@ -29,6 +29,9 @@ export async function startSink(options: { failWith?: (raw: string) => number | 
       });
     },
   });
+  // A client that dies mid-session (a killed worker, a benchmark's pool closing) resets its connection: not a test failure.
+  server.on('error', () => {});
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as { port: number }).port;
   return {
