@@ -59,6 +59,15 @@ describe('CX2: security headers', () => {
     expect(a).not.toBe(b);
   });
 
+  it('CX2: API responses and the API docs page get a fixed policy that allows nothing, with no nonce', async () => {
+    for (const path of ['/api/v1/openapi.json', '/api/v1/docs', '/api/v1/consent/preflight']) {
+      const res = await dev.fetch(path);
+      expect(res.headers.get('content-security-policy'), path).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(res.headers.get('cache-control'), path).toBe('no-store');
+    }
+  });
+
   it('CX2: nosniff, Referrer-Policy, Permissions-Policy everywhere; HSTS in production only', async () => {
     for (const server of [dev, prod]) {
       const res = await server.fetch('/healthz');
