@@ -16,7 +16,16 @@ export async function clearDeviceStorage(): Promise<void> {
   if ('indexedDB' in window && typeof indexedDB.databases === 'function') {
     work.push(indexedDB.databases().then((databases) => Promise.all(databases.map((db) => (db.name ? deleteDatabase(db.name) : undefined)))));
   }
+  // A push subscription is this person's too: on a shared device the next person would be told that a message is
+  // waiting from this organisation. The server disables the row when the push service answers 404/410 (issue 9).
+  if (navigator.serviceWorker) work.push(unsubscribePush());
   await Promise.allSettled(work);
+}
+
+async function unsubscribePush(): Promise<void> {
+  const registration = await navigator.serviceWorker.getRegistration();
+  const subscription = await registration?.pushManager?.getSubscription();
+  await subscription?.unsubscribe();
 }
 
 /** Only the storage a page alone can reach; used when the worker asks a tab to clear (another tab signed out). */

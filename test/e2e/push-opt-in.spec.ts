@@ -19,13 +19,15 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
     keys: { p256dh: ecdh.getPublicKey('base64url', 'uncompressed'), auth: randomBytes(16).toString('base64url') },
   };
   await page.addInitScript((sub) => {
-    // The browser keeps its subscription across page loads; so does this stand-in (in sessionStorage).
-    const made = () => ({ endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => (sessionStorage.removeItem('fake-push'), true) });
+    // The browser keeps its subscription outside the page's storage, across page loads and sign-out's clearing; so
+    // does this stand-in: its state lives in the test (exposed functions survive navigations).
+    const state = window as unknown as { fakePushGet: () => Promise<boolean>; fakePushSet: (on: boolean) => Promise<void> };
+    const made = () => ({ endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => (await state.fakePushSet(false), true) });
     const pushManager = {
-      getSubscription: async () => (sessionStorage.getItem('fake-push') ? made() : null),
+      getSubscription: async () => ((await state.fakePushGet()) ? made() : null),
       subscribe: async (options: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }) => {
         if (!options.userVisibleOnly || options.applicationServerKey.length !== 65) throw new Error('bad options');
-        sessionStorage.setItem('fake-push', '1');
+        await state.fakePushSet(true);
         return made();
       },
     };
@@ -46,6 +48,13 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
     });
     Notification.requestPermission = async () => 'granted';
   }, subscription);
+  let subscribed = false;
+  let unsubscribed = 0;
+  await page.exposeFunction('fakePushGet', () => subscribed);
+  await page.exposeFunction('fakePushSet', (on: boolean) => {
+    if (subscribed && !on) unsubscribed += 1;
+    subscribed = on;
+  });
   const rows = () => patient.db.select().from(pushSubscriptions).where(and(eq(pushSubscriptions.orgId, patient.orgId), eq(pushSubscriptions.patientId, patient.id)));
   try {
     await signInThroughUi(page, patient.email);
@@ -71,6 +80,15 @@ test('push opt-in: renders, is axe-clean, keyboard reachable, and turns notifica
     await expect(region.getByRole('status')).toHaveText('Notifications are off on this device.');
     await expect(turnOn).toBeFocused();
     await expect.poll(async () => (await rows()).length).toBe(0);
+
+    // PW2: signing out on a shared device ends this browser's subscription too.
+    await turnOn.click();
+    await expect(region.getByRole('status')).toHaveText('Notifications are on for this device.');
+    unsubscribed = 0;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page).toHaveURL(/\/signed-out/);
+    await expect.poll(() => unsubscribed).toBe(1);
+    expect(subscribed).toBe(false);
   } finally {
     await patient.remove();
   }
