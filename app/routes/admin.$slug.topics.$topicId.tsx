@@ -240,6 +240,9 @@ export default function TopicPage() {
           <dd>{topic.remunerated ? `Paid for by ${topic.thirdPartyName}: every text must say so (AV2)` : 'No third party pays'}</dd>
         </div>
       </dl>
+      <p>
+        <Link to={`/admin/${slug}/topics/${topic.id}/translations`}>Texts in other languages (Spanish)</Link>
+      </p>
       {!topicIntent && !draftIntent && errors.form ? <FormError message={errors.form} /> : null}
 
       <section aria-labelledby="versions-title">

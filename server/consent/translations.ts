@@ -1,7 +1,7 @@
 // Organisation texts in the patient's language (issue 9, item 3): topic names and descriptions, and translations of
 // published authorisation text versions. A translation is rendered, hashed and stored once, and the database keeps
 // it unchanged (migration 0019), like the version it translates. Without one, the patient reads the original and the
-// page says so. No admin screen yet: these functions are the way in (the seed uses them).
+// page says so. Admins add them on the translations page of a topic (admin.$slug.topics.$topicId_.translations.tsx).
 import { createHash } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../../db/client';
@@ -120,4 +120,79 @@ export async function textTranslationById(db: DbOrTx, orgId: string, textId: str
     .from(authorizationTextTranslations)
     .where(and(eq(authorizationTextTranslations.orgId, orgId), eq(authorizationTextTranslations.textId, textId), eq(authorizationTextTranslations.id, translationId)));
   return row;
+}
+
+// ---- the admin console's translations page (app/routes/admin.$slug.topics.$topicId_.translations.tsx) -------------
+
+export type TopicTranslationField = 'name' | 'description' | 'form';
+
+/**
+ * An admin sets the topic's name and description in one language. Unlike a text translation these may change, as the
+ * English ones may: a signed text keeps the name it was rendered with. Audited with the language only.
+ */
+export async function saveTopicTranslation(
+  db: Database,
+  options: { orgId: string; topicId: string; locale: string; name: string; description: string; actor: { adminId: string }; now: Date },
+): Promise<{ status: 'saved' } | { status: 'invalid'; fieldErrors: Partial<Record<TopicTranslationField, string>> } | { status: 'not_found' }> {
+  const locale = toLocale(options.locale);
+  if (!locale || locale === 'en') return { status: 'invalid', fieldErrors: { form: 'Choose a language other than English.' } };
+  const name = options.name.trim();
+  const description = options.description.trim();
+  const fieldErrors: Partial<Record<TopicTranslationField, string>> = {};
+  if (!name) fieldErrors.name = 'Enter the name patients see in this language.';
+  else if (name.length > 120) fieldErrors.name = 'Use at most 120 characters.';
+  if (description.length > 500) fieldErrors.description = 'Use at most 500 characters.';
+  if (Object.keys(fieldErrors).length > 0) return { status: 'invalid', fieldErrors };
+  return db.transaction(async (tx) => {
+    const [topic] = await tx
+      .select({ id: consentTopics.id })
+      .from(consentTopics)
+      .where(and(eq(consentTopics.orgId, options.orgId), eq(consentTopics.id, options.topicId)));
+    if (!topic) return { status: 'not_found' } as const;
+    await setTopicTranslation(tx, { orgId: options.orgId, topicId: topic.id, locale, name, description, now: options.now });
+    await appendAudit(tx, options.orgId, {
+      actorType: 'admin',
+      actorId: options.actor.adminId,
+      action: 'consent.topic.translated',
+      subjectType: 'consent_topic',
+      subjectId: topic.id,
+      details: { locale },
+    });
+    return { status: 'saved' } as const;
+  });
+}
+
+/** The topic's words in `locale`, and each published version of its text with its translation, if there is one. */
+export async function translationsOfTopic(db: DbOrTx, orgId: string, topicId: string, locale: Locale) {
+  const [topicWords] = await db
+    .select({ name: consentTopicTranslations.name, description: consentTopicTranslations.description })
+    .from(consentTopicTranslations)
+    .where(and(eq(consentTopicTranslations.orgId, orgId), eq(consentTopicTranslations.topicId, topicId), eq(consentTopicTranslations.locale, locale)));
+  const published = await db
+    .select()
+    .from(authorizationTexts)
+    .where(and(eq(authorizationTexts.orgId, orgId), eq(authorizationTexts.topicId, topicId), eq(authorizationTexts.status, 'published')));
+  const translations =
+    published.length === 0
+      ? []
+      : await db
+          .select()
+          .from(authorizationTextTranslations)
+          .where(
+            and(
+              eq(authorizationTextTranslations.orgId, orgId),
+              eq(authorizationTextTranslations.locale, locale),
+              inArray(
+                authorizationTextTranslations.textId,
+                published.map((t) => t.id),
+              ),
+            ),
+          );
+  const byText = new Map(translations.map((t) => [t.textId, t]));
+  return {
+    topic: topicWords ?? null,
+    texts: published
+      .sort((a, b) => b.version - a.version)
+      .map((text) => ({ text, translation: byText.get(text.id) ?? null })),
+  };
 }

@@ -93,6 +93,19 @@ test('AV3, AV2, AU2: create a topic, publish after a refused draft, preview as t
   expect(await published.innerText()).toBe(previewText);
   await expectAxeClean(page);
 
+  // Its Spanish words (issue 9): a refused empty name is announced, then the name is saved; the page is axe-clean.
+  await page.getByRole('link', { name: 'Texts in other languages (Spanish)' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Español: Wellness news');
+  await expectAxeClean(page);
+  await page.getByRole('button', { name: 'Save name and description' }).click();
+  await expect(page.locator('.error-summary')).toBeFocused();
+  await expect(page.getByLabel('Name in Español')).toHaveAccessibleDescription(/Error: Enter the name patients see in this language/);
+  await expectAxeClean(page);
+  await page.getByLabel('Name in Español').fill('Noticias de bienestar');
+  await page.getByRole('button', { name: 'Save name and description' }).click();
+  await expect(page.getByRole('status')).toHaveText('Name and description saved.');
+  await expect(page.getByLabel('Qué información (Español)')).toHaveAttribute('lang', 'es');
+
   // The patient's signing page shows exactly that text.
   await signInThroughUi(page, email, slug);
   await page.goto(`/o/${slug}/choices/wellness-${tag}/sign`);
