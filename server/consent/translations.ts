@@ -1,6 +1,6 @@
 // Organisation texts in the patient's language (issue 9, item 3): topic names and descriptions, and translations of
 // published authorisation text versions. A translation is rendered, hashed and stored once, and the database keeps
-// it unchanged (migration 0019), like the version it translates. Without one, the patient reads the original and the
+// it unchanged (migration 0021), like the version it translates. Without one, the patient reads the original and the
 // page says so. Admins add them on the translations page of a topic (admin.$slug.topics.$topicId_.translations.tsx).
 import { createHash } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
