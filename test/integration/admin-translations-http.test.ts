@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, authorizationTextTranslations, consentTopicTranslations } from '../../db/schema/index';
 import { textTranslationFor } from '../../server/consent/translations';
 import { createTestAdmin } from '../support/admin';
-import { publishedTopic } from '../support/consent';
+import { publishedTopic, spanishElements } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startTestServer } from '../support/http';
 
@@ -22,17 +22,6 @@ afterAll(async () => {
   await dev.close();
   await handle.close();
 });
-
-const spanishElements = {
-  information: 'Su nombre, su correo electrónico y los servicios que usó con nosotros en los últimos dos años.',
-  disclosedBy: 'Test Clinic usa esta información.',
-  recipients: 'La reciben Test Clinic y su socio de envíos, Mailwell Inc.',
-  purpose: 'Para enviarle noticias y ofertas sobre programas de bienestar. Esto es mercadeo.',
-  expiry: 'Esta autorización termina 24 meses después de que la firme, o antes si la retira.',
-  revocation: 'Puede retirar esta autorización en cualquier momento. Use el enlace de cualquier mensaje o su página de autorizaciones.',
-  noConditioning: 'Su tratamiento, sus pagos y su derecho a beneficios no dependen de que firme.',
-  redisclosure: 'Una vez compartida, quien la recibe puede volver a compartirla. Es posible que entonces ya no esté protegida por la ley federal de privacidad.',
-};
 
 const post = (path: string, fields: Record<string, string>, cookie: string) =>
   dev.fetch(path, {

@@ -28,6 +28,18 @@ export async function createTopic(handle: DbHandle, orgId: string, options: { re
   return topic!;
 }
 
+/** The same elements in Spanish, as an organisation's translator would write them (issue 9). */
+export const spanishElements: AuthorizationElements = {
+  information: 'Su nombre, su correo electrónico y los servicios que usó con nosotros en los últimos dos años.',
+  disclosedBy: 'Test Clinic usa esta información.',
+  recipients: 'La reciben Test Clinic y su socio de envíos, Mailwell Inc.',
+  purpose: 'Para enviarle noticias y ofertas sobre programas de bienestar. Esto es mercadeo.',
+  expiry: 'Esta autorización termina 24 meses después de que la firme, o antes si la retira.',
+  revocation: 'Puede retirar esta autorización en cualquier momento. Use el enlace de cualquier mensaje o su página de autorizaciones.',
+  noConditioning: 'Su tratamiento, sus pagos y su derecho a beneficios no dependen de que firme.',
+  redisclosure: 'Una vez compartida, quien la recibe puede volver a compartirla. Es posible que entonces ya no esté protegida por la ley federal de privacidad.',
+};
+
 /** A topic with one published text, ready to be signed. */
 export async function publishedTopic(handle: DbHandle, orgId: string, options: { validForMonths?: number; remunerated?: boolean; thirdPartyName?: string } = {}) {
   const { createTextDraft, publishText } = await import('../../server/consent/texts');
