@@ -44,6 +44,8 @@ export async function loader(args: LoaderFunctionArgs) {
       id: c.topic.id,
       key: c.topic.key,
       name: words.get(c.topic.id)?.name ?? c.topic.name,
+      // Not translated by the organisation: the original (English) name, marked as such for screen readers.
+      untranslated: locale !== 'en' && !words.has(c.topic.id),
       active: c.status.kind === 'active',
       signable: c.signable,
       status: statusText(JSON.parse(JSON.stringify(c.status)) as StatusView, tz, t, locale),
@@ -148,7 +150,7 @@ export default function PreferenceLink() {
       <ul className="topic-list">
         {page.topics.map((topic) => (
           <li key={topic.id} className="card">
-            <h2>{topic.name}</h2>
+            <h2 lang={topic.untranslated ? 'en' : undefined}>{topic.name}</h2>
             <p className={`status status--${topic.active ? 'active' : 'revoked'}`}>
               <strong>{topic.status}</strong>
               {topic.pausedUntil ? <span>{t('plink.topicPaused', { date: topic.pausedUntil })}</span> : null}

@@ -31,9 +31,23 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     orgName: org.name,
     slug: org.slug,
     topicName: words.get(choice.topic.id)?.name ?? choice.topic.name,
+    // Not translated by the organisation: the original (English) name, marked as such for screen readers.
+    topicLang: locale !== 'en' && !words.has(choice.topic.id) ? 'en' : undefined,
     channel: channelWord(channel, t).toLowerCase(),
     done: !choice.preference.channels.includes(channel as never),
   };
+}
+
+/** A sentence with the topic's name in it, the name in its own element so it can carry its own `lang`. */
+function WithTopic({ text, name, lang }: { text: (name: string) => string; name: string; lang?: string }) {
+  const [before = '', after = ''] = text('\u0000').split('\u0000');
+  return (
+    <>
+      {before}
+      <span lang={lang}>{name}</span>
+      {after}
+    </>
+  );
 }
 
 export default function Unsubscribe() {
@@ -47,12 +61,16 @@ export default function Unsubscribe() {
       {page.done ? (
         <>
           <h1>{t('unsub.doneTitle')}</h1>
-          <p role="status">{t('unsub.done', { org: page.orgName, topic: page.topicName, channel: page.channel })}</p>
+          <p role="status">
+            <WithTopic text={(topic) => t('unsub.done', { org: page.orgName, topic, channel: page.channel })} name={page.topicName} lang={page.topicLang} />
+          </p>
         </>
       ) : (
         <>
           <h1>{t('unsub.title')}</h1>
-          <p>{t('unsub.ask', { org: page.orgName, topic: page.topicName, channel: page.channel })}</p>
+          <p>
+            <WithTopic text={(topic) => t('unsub.ask', { org: page.orgName, topic, channel: page.channel })} name={page.topicName} lang={page.topicLang} />
+          </p>
           {/* A plain form: it posts to the one-click handler, which needs no cookie and works without JavaScript. */}
           <form method="post">
             <input type="hidden" name="List-Unsubscribe" value="One-Click" />

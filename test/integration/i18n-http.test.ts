@@ -317,6 +317,8 @@ describe('every patient page in Spanish and English', () => {
     await setTopicTranslation(db, { orgId: org.id, topicId: topic.id, locale: 'es', name: 'Noticias de bienestar', description: 'Noticias sobre programas de bienestar.', now: new Date() });
     const signed = await post(`/o/${org.slug}/choices/${topic.key}/sign`, { textId: text.id, translationId: '', signatureName: 'Pat Example', confirm: 'yes', channels: 'email' }, cookie);
     expect(signed.status).toBe(303);
+    // A second topic the organisation has not translated: its name stays English, marked lang="en".
+    await publishedTopic(handle, org.id);
     const signedOut = false;
     checks = [
       { path: `/o/${org.slug}/messages/${sent.messageId}`, status: 200, es: ['Todos los mensajes', 'Responder a', 'Quién abrió este mensaje', '(PDF, 2 KB)', 'Un navegador en un sistema desconocido'], en: ['All messages', 'Who opened this message', 'Send reply'], signedIn: true },
@@ -332,8 +334,8 @@ describe('every patient page in Spanish and English', () => {
       // Signed links, opened by a visitor who is not signed in: the browser's language decides.
       { path: `/o/${org.slug}/m/${await link('pickup', patient.id, { deliveryId: sent.deliveryIds[0]! })}`, status: 200, es: ['Tiene un mensaje seguro de', 'Enviarme un código'], en: ['You have a secure message from', 'Send me a code'], signedIn: signedOut },
       { path: `/o/${org.slug}/m/not-a-token`, status: 404, es: ['Este enlace no funciona', 'Iniciar sesión para leer sus mensajes'], en: ['This link does not work', 'Sign in to read your messages'], signedIn: signedOut },
-      { path: `/o/${org.slug}/p/${await link('preferences', patient.id)}`, status: 200, es: ['Sus preferencias con', 'Noticias de bienestar', 'Retirar la autorización', 'Dejar de recibirlo por correo electrónico'], en: ['Your choices with', 'Revoke permission', 'Stop by email'], signedIn: signedOut },
-      { path: `/o/${org.slug}/u/${await link('unsubscribe', patient.id, { topicId: topic.id, channel: 'email' })}`, status: 200, es: ['Cancelar la suscripción', '“Noticias de bienestar”', 'por correo electrónico'], en: ['Unsubscribe', 'by email'], signedIn: signedOut },
+      { path: `/o/${org.slug}/p/${await link('preferences', patient.id)}`, status: 200, es: ['Sus preferencias con', '<h2>Noticias de bienestar</h2>', '<h2 lang="en">Wellness news</h2>', 'Retirar la autorización', 'Dejar de recibirlo por correo electrónico'], en: ['Your choices with', 'Revoke permission', 'Stop by email'], signedIn: signedOut },
+      { path: `/o/${org.slug}/u/${await link('unsubscribe', patient.id, { topicId: topic.id, channel: 'email' })}`, status: 200, es: ['Cancelar la suscripción', '“<span>Noticias de bienestar</span>”', 'por correo electrónico'], en: ['Unsubscribe', 'by email'], signedIn: signedOut },
       { path: `/o/${org.slug}/r/not-a-token`, status: 404, es: ['Este enlace no funciona', 'Inicie sesión para renovar'], en: ['This link does not work', 'Sign in to renew'], signedIn: signedOut },
       { path: `/o/${org.slug}/no/such/page`, status: 404, es: ['No encontramos esta página'], en: ['Page not found'], signedIn: signedOut },
     ];
