@@ -3,6 +3,7 @@
 import { Form, useLocation, useRouteLoaderData } from '@remix-run/react';
 import { useMemo } from 'react';
 import { isLocale, LOCALE_NAMES, LOCALES, type Locale } from '../server/i18n/locale';
+export { INTL_LOCALES } from '../server/i18n/locale';
 import { translator, type Translate } from '../server/i18n/translate';
 
 export { formatDate, formatDateTime, formatList, formatShortDateTime, translator, type Translate, type UiKey } from '../server/i18n/translate';

@@ -1,6 +1,15 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Field, FormError } from './field';
-import { authenticateAt, browserSupportsWebAuthn, registerAt } from './passkey-client';
+import { authenticateAt, browserSupportsWebAuthn, registerAt, type PasskeyWords } from './passkey-client';
+
+// The admin console is English only (ADR 014).
+const ADMIN_WORDS = {
+  cancelled: 'The passkey request was cancelled or timed out, or no passkey for this site was found on this device.',
+  exists: 'This device already has a passkey for your account.',
+  server: 'Something went wrong on our side. Please try again.',
+} as const;
+const SIGN_IN_WORDS: PasskeyWords = { ...ADMIN_WORDS, failed: 'Your browser could not use a passkey. Try again, or sign in with your password.' };
+const ADD_WORDS: PasskeyWords = { ...ADMIN_WORDS, failed: 'Your browser could not use a passkey. Try again, or keep using your authenticator app.' };
 
 /**
  * An admin's passkey sign-in: alone, from the sign-in page (any passkey this device holds for the site), or as the
@@ -16,7 +25,7 @@ export function AdminPasskeySignIn({ slug, second, label }: { slug: string; seco
   async function onClick() {
     setBusy(true);
     setError(undefined);
-    const answer = await authenticateAt(`/admin/${slug}/sign-in/passkey`, { step: second ? 'second' : 'only' }, { otherWay: 'sign in with your password' });
+    const answer = await authenticateAt(`/admin/${slug}/sign-in/passkey`, { step: second ? 'second' : 'only' }, SIGN_IN_WORDS);
     setBusy(false);
     // A full page load: the admin frame's loader runs again and the navigation appears.
     if (answer.location) window.location.assign(answer.location);
@@ -51,7 +60,7 @@ export function AddAdminPasskey({ slug, onAdded }: { slug: string; onAdded: () =
     const name = String(new FormData(form).get('passkeyName') ?? '');
     setBusy(true);
     setError({});
-    const answer = await registerAt(`/admin/${slug}/account/passkey`, { name }, { otherWay: 'keep using your authenticator app' });
+    const answer = await registerAt(`/admin/${slug}/account/passkey`, { name }, ADD_WORDS);
     setBusy(false);
     if (answer.location) {
       form.reset();

@@ -1,8 +1,9 @@
 import { Link } from '@remix-run/react';
 
 /** Newer / older links under a newest-first list; `?page=N` from 2 on. */
-// `newer` and `older` are the link texts, in the page's language ("Newer messages").
-export function Pager({ base, page, hasNext, label, newer, older, pageWord = (n) => `Page ${n}` }: { base: string; page: number; hasNext: boolean; label: string; newer: string; older: string; pageWord?: (n: number) => string }) {
+// Every word comes from the caller, in the page's language: `label` names the navigation, `newer` and `older` are the
+// link texts ("Newer messages"), `pageWord` says which page this is ("Page 2" / "Página 2").
+export function Pager({ base, page, hasNext, label, newer, older, pageWord }: { base: string; page: number; hasNext: boolean; label: string; newer: string; older: string; pageWord: (n: number) => string }) {
   if (page <= 1 && !hasNext) return null;
   return (
     <nav className="pager" aria-label={label}>

@@ -1,7 +1,17 @@
 import { useNavigate } from '@remix-run/react';
 import { useEffect, useState } from 'react';
-import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, signInWithPasskey, WebAuthnAbortService } from './passkey-client';
-import { useT } from '../i18n';
+import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, signInWithPasskey, WebAuthnAbortService, type PasskeyWords } from './passkey-client';
+import { useT, type Translate } from '../i18n';
+
+/** The browser-side passkey failures in the page's language, for signing in or for adding one. */
+export function passkeyWords(t: Translate, purpose: 'signIn' | 'add'): PasskeyWords {
+  return {
+    cancelled: t('passkey.error.cancelled'),
+    exists: t('passkey.error.exists'),
+    failed: t(purpose === 'signIn' ? 'passkey.error.browserSignIn' : 'passkey.error.browserAdd'),
+    server: t('passkey.error.server'),
+  };
+}
 
 /**
  * "Sign in with a passkey": with the address typed above, that patient's passkeys; with nothing typed, any passkey
@@ -20,7 +30,7 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
     let active = true;
     void (async () => {
       if (!(await browserSupportsWebAuthnAutofill())) return;
-      const answer = await signInWithPasskey(slug, undefined, { autofill: true });
+      const answer = await signInWithPasskey(slug, undefined, passkeyWords(t, 'signIn'), { autofill: true });
       if (!active || answer.cancelled) return;
       if (answer.location) navigate(answer.location);
       else if (answer.error) setError(answer.error);
@@ -29,7 +39,7 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
       active = false;
       WebAuthnAbortService.cancelCeremony();
     };
-  }, [slug, navigate]);
+  }, [slug, navigate, t]);
 
   if (!supported) return null;
 
@@ -37,7 +47,7 @@ export function PasskeySignIn({ slug, contactInputId }: { slug: string; contactI
     setBusy(true);
     setError(undefined);
     const contact = (document.getElementById(contactInputId) as HTMLInputElement | null)?.value.trim();
-    const answer = await signInWithPasskey(slug, contact);
+    const answer = await signInWithPasskey(slug, contact, passkeyWords(t, 'signIn'));
     setBusy(false);
     if (answer.location) navigate(answer.location);
     else setError(answer.error);

@@ -1,46 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
+import { useT, type UiKey } from '../i18n';
 
 // Web push opt-in on the preferences page (issue 9). Everything in the browser happens here: feature checks, the
 // Notification permission, pushManager.subscribe() on the service worker another module registers, and posting the
 // subscription to /o/<slug>/push. The server sends only a PHI-free notice (EM4).
-
-/** Every string the patient sees, in English and Spanish (the i18n catalogue takes them over at merge). */
-export const PUSH_OPT_IN_WORDS = {
-  en: {
-    heading: 'Notifications on this device',
-    intro: 'We can tell you on this device when a secure message is waiting. The notification never shows what the message says.',
-    turnOn: 'Turn on notifications on this device',
-    turnOff: 'Turn off',
-    checking: 'Checking whether this browser can show notifications…',
-    unsupported: 'This browser cannot show notifications from this portal. You will still get our messages the other ways you chose.',
-    unavailable: 'Notifications are not available on this page yet. Reload the page and try again.',
-    off: 'Notifications are off on this device.',
-    on: 'Notifications are on for this device.',
-    working: 'Just a moment…',
-    denied: 'Notifications are blocked for this site in your browser settings. Allow them there, then try again.',
-    failed: 'Something went wrong, and nothing was changed. Please try again.',
-    signedOut: 'Your session has ended. Sign in again to change this.',
-    careHint: 'Care notices also need “Phone notification” ticked under “About your care”.',
-  },
-  es: {
-    heading: 'Notificaciones en este dispositivo',
-    intro: 'Podemos avisarle en este dispositivo cuando tenga un mensaje seguro esperando. La notificación nunca muestra lo que dice el mensaje.',
-    turnOn: 'Activar las notificaciones en este dispositivo',
-    turnOff: 'Desactivar',
-    checking: 'Comprobando si este navegador puede mostrar notificaciones…',
-    unsupported: 'Este navegador no puede mostrar notificaciones de este portal. Seguirá recibiendo nuestros mensajes por las otras vías que eligió.',
-    unavailable: 'Las notificaciones aún no están disponibles en esta página. Vuelva a cargar la página e inténtelo de nuevo.',
-    off: 'Las notificaciones están desactivadas en este dispositivo.',
-    on: 'Las notificaciones están activadas en este dispositivo.',
-    working: 'Un momento…',
-    denied: 'Las notificaciones de este sitio están bloqueadas en la configuración del navegador. Permítalas allí e inténtelo de nuevo.',
-    failed: 'Algo salió mal y no se cambió nada. Inténtelo de nuevo.',
-    signedOut: 'Su sesión ha terminado. Vuelva a iniciar sesión para cambiar esto.',
-    careHint: 'Los avisos sobre su atención también necesitan marcar «Notificación en el teléfono» en «Sobre su atención».',
-  },
-} as const;
-
-export type PushOptInLocale = keyof typeof PUSH_OPT_IN_WORDS;
 
 /** From the loader (app/services/push.server.ts); null when push is off on this deployment (the section is not shown). */
 export type PushOptInData = {
@@ -52,6 +15,19 @@ export type PushOptInData = {
 } | null;
 
 type State = 'checking' | 'unsupported' | 'unavailable' | 'off' | 'on' | 'working' | 'denied' | 'failed' | 'signedOut';
+
+// Every string the patient sees is in the page catalogues (server/i18n/ui-*.ts), one key per state.
+const STATE_KEYS: Record<State, UiKey> = {
+  checking: 'push.checking',
+  unsupported: 'push.unsupported',
+  unavailable: 'push.unavailable',
+  off: 'push.off',
+  on: 'push.on',
+  working: 'push.working',
+  denied: 'push.denied',
+  failed: 'push.failed',
+  signedOut: 'push.signedOut',
+};
 
 const SW_READY_TIMEOUT_MS = 5_000;
 
@@ -94,8 +70,8 @@ async function post(action: string, body: unknown): Promise<'ok' | 'signedOut' |
   return response.ok ? 'ok' : 'failed';
 }
 
-export function PushOptIn({ data, locale = 'en' }: { data: PushOptInData; locale?: PushOptInLocale }) {
-  const words = PUSH_OPT_IN_WORDS[locale];
+export function PushOptIn({ data }: { data: PushOptInData }) {
+  const t = useT();
   const [state, setState] = useState<State>('checking');
   const [subscribed, setSubscribed] = useState(false);
   const onButton = useRef<HTMLButtonElement>(null);
@@ -191,25 +167,25 @@ export function PushOptIn({ data, locale = 'en' }: { data: PushOptInData; locale
   const busy = state === 'working';
   return (
     <section className="card" aria-labelledby="push-heading" aria-busy={busy || undefined}>
-      <h2 id="push-heading">{words.heading}</h2>
-      <p>{words.intro}</p>
+      <h2 id="push-heading">{t('push.heading')}</h2>
+      <p>{t('push.intro')}</p>
       <p role="status" className="notice">
-        {words[state]}
+        {t(STATE_KEYS[state])}
       </p>
       {ready ? (
         <div className="button-row">
           {subscribed ? (
             <button ref={offButton} type="button" className="button button--secondary" onClick={() => void turnOff()} aria-disabled={busy || undefined}>
-              {words.turnOff}
+              {t('push.turnOff')}
             </button>
           ) : (
             <button ref={onButton} type="button" className="button" onClick={() => void turnOn()} aria-disabled={busy || undefined}>
-              {words.turnOn}
+              {t('push.turnOn')}
             </button>
           )}
         </div>
       ) : null}
-      {ready ? <p className="field__hint">{words.careHint}</p> : null}
+      {ready ? <p className="field__hint">{t('push.careHint')}</p> : null}
     </section>
   );
 }

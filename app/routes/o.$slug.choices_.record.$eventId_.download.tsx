@@ -7,8 +7,8 @@ import { pageT } from '../services/i18n.server';
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now: new Date() });
   const record = await signedRecord(context.db, org.id, patient.id, params.eventId ?? '');
-  if (!record) return new Response('Not found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
-  const { locale } = pageT(request, context);
+  const { locale, t } = pageT(request, context);
+  if (!record) return new Response(t('error.notFound.title'), { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Language': locale } });
   const prefs = await patientPreferencesOf(context.db, org.id, patient.id);
   return new Response(renderRecordHtml(record, org.name, locale, prefs.timeZone), {
     headers: {

@@ -11,11 +11,9 @@ import {
   requireRecentVerification,
 } from '../services/identity.server';
 import { pageT } from '../services/i18n.server';
+import { metaT, useT } from '../i18n';
 
-export const meta: MetaFunction = () => [{ title: 'Remove contact details · Carepost' }];
-
-const KIND_WORDS = { email: 'email address', sms: 'mobile number' } as const;
-const LAST_VERIFIED = 'You cannot remove your only verified email address or mobile number: you would have nowhere to get sign-in codes. Add another one first.';
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactRemove.metaTitle') }];
 
 async function signedIn(args: LoaderFunctionArgs | ActionFunctionArgs, now: Date) {
   // SE5: removing a contact point needs a verification from the last few minutes, like adding one.
@@ -48,7 +46,7 @@ export async function action(args: ActionFunctionArgs) {
     case 'not_found':
       throw notFound();
     case 'last_verified':
-      return data({ error: LAST_VERIFIED }, { status: 400 });
+      return data({ error: pageT(args.request, args.context).t('contactRemove.lastVerified') }, { status: 400 });
     case 'removed': {
       const notices = result.notices;
       // After the commit and after answering; a failure is logged, never shown.
@@ -63,36 +61,33 @@ export default function RemoveContact() {
   const { slug, point, lastVerified } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
-  const what = KIND_WORDS[point.kind];
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>{`Remove this ${what}?`}</h1>
+      <h1>{t(point.kind === 'email' ? 'contactRemove.titleEmail' : 'contactRemove.titleSms')}</h1>
       <p>
         <strong className="contact-list__value">{point.value}</strong>
       </p>
       <FormError message={result?.error} />
       {lastVerified ? (
         <>
-          <p className="notice">{LAST_VERIFIED}</p>
+          <p className="notice">{t('contactRemove.lastVerified')}</p>
           <div className="button-row">
             <Link className="button" to={`/o/${slug}/contacts/new`}>
-              Add an email address or mobile number
+              {t('contacts.add')}
             </Link>
-            <Link to={`/o/${slug}/contacts`}>Back to your contact details</Link>
+            <Link to={`/o/${slug}/contacts`}>{t('contactRemove.back')}</Link>
           </div>
         </>
       ) : (
         <>
-          <p>
-            We will stop using it to reach you, and you will not be able to sign in with it. We will let your other email
-            addresses and mobile numbers know about this change.
-          </p>
+          <p>{t('contactRemove.body')}</p>
           <Form method="post">
             <div className="button-row">
               <button className="button" type="submit" disabled={busy}>
-                Yes, remove it
+                {t('contactRemove.yes')}
               </button>
-              <Link to={`/o/${slug}/contacts`}>No, keep it</Link>
+              <Link to={`/o/${slug}/contacts`}>{t('contactRemove.no')}</Link>
             </div>
           </Form>
         </>
@@ -105,12 +100,13 @@ export function ErrorBoundary() {
   const error = useRouteError();
   const { slug } = useParams();
   const missing = isRouteErrorResponse(error) && error.status === 404;
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>{missing ? 'Contact details not found' : 'Something went wrong'}</h1>
-      <p>{missing ? 'We could not find that email address or mobile number on your account.' : 'Something went wrong on our side. Please try again in a moment.'}</p>
+      <h1>{missing ? t('contactRemove.notFoundTitle') : t('error.generic.title')}</h1>
+      <p>{missing ? t('contactRemove.notFoundBody') : t('error.generic.body')}</p>
       <p>
-        <Link to={`/o/${slug}/contacts`}>Back to your contact details</Link>
+        <Link to={`/o/${slug}/contacts`}>{t('contactRemove.back')}</Link>
       </p>
     </main>
   );

@@ -1,7 +1,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useState } from 'react';
-import { Field, FormError } from '../components/field';
+import { CodeField, Field, FormError } from '../components/field';
 import {
   attemptCookieName,
   clearCookie,
@@ -19,18 +19,16 @@ import {
   STEP_UP_MAX_AGE_MS,
 } from '../services/identity.server';
 import { codeFailure } from '../utils/code-errors';
-import { pageT } from '../services/i18n.server';
+import { pageT, translateServerText } from '../services/i18n.server';
+import { metaT, useT, type UiKey } from '../i18n';
 
-export const meta: MetaFunction = () => [{ title: 'Add an email address or mobile number · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactNew.metaTitle') }];
 
 type Kind = 'email' | 'sms';
 type Errors = { kind?: string; value?: string; code?: string; form?: string };
 type ActionResult = { stage: 'choose' | 'sent'; kind: Kind; value: string; errors: Errors };
 
-const ALREADY_YOURS: Record<Kind, string> = {
-  email: 'This email address is already on your account.',
-  sms: 'This mobile number is already on your account.',
-};
+const ALREADY_YOURS: Record<Kind, UiKey> = { email: 'contactNew.alreadyEmail', sms: 'contactNew.alreadySms' };
 
 // SE5: changing a contact point needs a verification from the last few minutes, like adding a passkey.
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
@@ -49,6 +47,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const cookies = context.identity.cookies;
   const form = await request.formData();
+  const { locale, t } = pageT(request, context);
   const intent = form.get('intent') === 'verify' ? 'verify' : 'send';
   const { org, patient } = await requireRecentVerification({
     request,
@@ -66,7 +65,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const typed = String(form.get('value') ?? '').slice(0, 254);
 
   if (intent === 'send') {
-    if (!parsed.ok) return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { [parsed.field]: parsed.message } }, { status: 400 });
+    if (!parsed.ok) return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { [parsed.field]: translateServerText(locale, parsed.message) } }, { status: 400 });
     const result = await requestContactVerification({
       db: context.db,
       codeSecret: context.identity.codeSecret,
@@ -77,17 +76,16 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       now,
     });
     if (result.status === 'already_yours') {
-      return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { value: ALREADY_YOURS[parsed.contact.kind] } }, { status: 400 });
+      return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { value: t(ALREADY_YOURS[parsed.contact.kind]) } }, { status: 400 });
     }
     if (result.status === 'rate_limited') {
       const minutes = Math.ceil(result.retryAfterSeconds / 60);
       return data<ActionResult>(
-        { stage: 'choose', kind, value: typed, errors: { form: `Too many codes have been asked for. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` } },
+        { stage: 'choose', kind, value: typed, errors: { form: t('signIn.rateLimited', { minutes }) } },
         { status: 429, headers: { 'Retry-After': String(result.retryAfterSeconds) } },
       );
     }
     const delivery = result.delivery;
-    const locale = pageT(request, context).locale;
     setImmediate(() => void deliverContactVerificationCode(context.transports, org.name, delivery, locale));
     return data<ActionResult>(
       { stage: 'sent', kind: parsed.contact.kind, value: parsed.contact.value, errors: {} },
@@ -97,12 +95,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 
   // The code stage carries the address along; a tampered one does not match the code's target and is refused.
   if (!parsed.ok) {
-    return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { form: 'Something was missing. Please enter the address or number again.' } }, { status: 400 });
+    return data<ActionResult>({ stage: 'choose', kind, value: typed, errors: { form: t('contactNew.missing') } }, { status: 400 });
   }
   const contact = parsed.contact;
   const code = String(form.get('code') ?? '').replace(/[\s-]/g, '');
   if (!/^\d{6}$/.test(code)) {
-    return data<ActionResult>({ stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: 'Enter the 6-digit code we sent to the new address or number.' } }, { status: 400 });
+    return data<ActionResult>({ stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: t('contactNew.codeFormat') } }, { status: 400 });
   }
   const result = await confirmContactVerification({
     db: context.db,
@@ -119,12 +117,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     case 'added': {
       const notices = result.notices;
       // After the commit and after answering; a failure is logged, never shown (nor the address logged).
-      const locale = pageT(request, context).locale;
       setImmediate(() => void deliverContactChangeNotices(context.transports, org.name, notices, locale));
       throw redirectTo(`/o/${org.slug}/contacts?done=added`, clearAttempt);
     }
     case 'already_yours':
-      return data<ActionResult>({ stage: 'choose', kind: contact.kind, value: contact.value, errors: { value: ALREADY_YOURS[contact.kind] } }, { status: 400, headers: clearAttempt });
+      return data<ActionResult>({ stage: 'choose', kind: contact.kind, value: contact.value, errors: { value: t(ALREADY_YOURS[contact.kind]) } }, { status: 400, headers: clearAttempt });
     case 'in_use':
       return data<ActionResult>(
         {
@@ -132,18 +129,18 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
           kind: contact.kind,
           value: contact.value,
           errors: {
-            form: `This ${contact.kind === 'email' ? 'email address' : 'mobile number'} cannot be added to your account here. If it is yours, please contact ${org.name}.`,
+            form: t(contact.kind === 'email' ? 'contactNew.inUseEmail' : 'contactNew.inUseSms', { org: org.name }),
           },
         },
         { status: 400, headers: clearAttempt },
       );
     case 'locked':
       return data<ActionResult>(
-        { stage: 'sent', kind: contact.kind, value: contact.value, errors: { form: `Too many wrong codes for this address. Try again tomorrow, or contact ${org.name}.` } },
+        { stage: 'sent', kind: contact.kind, value: contact.value, errors: { form: t('contactNew.locked', { org: org.name }) } },
         { status: 429 },
       );
     default: {
-      const failure = codeFailure(result, org.name, pageT(request, context).t);
+      const failure = codeFailure(result, org.name, t);
       return data<ActionResult>(
         { stage: 'sent', kind: contact.kind, value: contact.value, errors: { code: failure.field, form: failure.form } },
         { status: failure.status, headers: failure.retryAfter ? { 'Retry-After': String(failure.retryAfter) } : undefined },
@@ -158,41 +155,29 @@ export default function NewContact() {
   const busy = useNavigation().state === 'submitting';
   const errors: Errors = result?.errors ?? {};
   const [kind, setKind] = useState<Kind>(result?.kind ?? 'email');
+  const t = useT();
 
   if (result?.stage === 'sent') {
     return (
       <main id="main" className="page" tabIndex={-1}>
-        <h1>Enter the code</h1>
+        <h1>{t('contactNew.enterCode')}</h1>
         <p className="notice" role="status">
-          We sent a 6-digit code to <strong className="contact-list__value">{result.value}</strong>. It works for 10 minutes, in this browser
-          only. Nothing is added until you enter it.
+          {`${t('contactNew.sentTo')} `}
+          <strong className="contact-list__value">{result.value}</strong>
+          {t('contactNew.sentToEnd')}
         </p>
         <FormError message={errors.form} />
         <Form method="post" noValidate>
           <input type="hidden" name="intent" value="verify" />
           <input type="hidden" name="kind" value={result.kind} />
           <input type="hidden" name="value" value={result.value} />
-          <Field
-            id="code"
-            label="6-digit code"
-            error={errors.code}
-            className="code-input"
-            type="text"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            pattern="[0-9]*"
-            maxLength={12}
-            required
-            // The patient just asked for this code: take them straight to where it goes.
-            autoFocus
-          />
+          {/* The patient just asked for this code: take them straight to where it goes. */}
+          <CodeField label={t('code.label')} error={errors.code} autoFocus />
           <div className="button-row">
             <button className="button" type="submit" disabled={busy}>
-              Confirm
+              {t('verify.confirm')}
             </button>
-            <Link to={`/o/${slug}/contacts/new`}>
-              Use a different address or number
-            </Link>
+            <Link to={`/o/${slug}/contacts/new`}>{t('contactNew.different')}</Link>
           </div>
         </Form>
       </main>
@@ -201,30 +186,30 @@ export default function NewContact() {
 
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Add an email address or mobile number</h1>
-      <p>We will send a code to the new address or number, to check that it is yours. Nothing is added until you enter the code.</p>
+      <h1>{t('contacts.add')}</h1>
+      <p>{t('contactNew.intro')}</p>
       <FormError message={errors.form} />
       <Form method="post" noValidate>
         <input type="hidden" name="intent" value="send" />
         <fieldset className="choices" aria-describedby={errors.kind ? 'kind-error' : undefined}>
-          <legend>What do you want to add?</legend>
+          <legend>{t('contactNew.what')}</legend>
           {errors.kind ? (
             <p id="kind-error" className="field__error">
-              <span className="visually-hidden">Error: </span>
+              <span className="visually-hidden">{`${t('common.error')} `}</span>
               {errors.kind}
             </p>
           ) : null}
           <label className="choice">
-            <input type="radio" name="kind" value="email" defaultChecked={kind === 'email'} onChange={() => setKind('email')} /> Email address
+            <input type="radio" name="kind" value="email" defaultChecked={kind === 'email'} onChange={() => setKind('email')} /> {t('contacts.kind.email')}
           </label>
           <label className="choice">
-            <input type="radio" name="kind" value="sms" defaultChecked={kind === 'sms'} onChange={() => setKind('sms')} /> Mobile number
+            <input type="radio" name="kind" value="sms" defaultChecked={kind === 'sms'} onChange={() => setKind('sms')} /> {t('contacts.kind.sms')}
           </label>
         </fieldset>
         <Field
           id="value"
-          label={kind === 'email' ? 'New email address' : 'New mobile number'}
-          hint={kind === 'email' ? 'For example name@example.com.' : 'Include the country code, for example +1 555 555 0101.'}
+          label={t(kind === 'email' ? 'contactNew.newEmail' : 'contactNew.newSms')}
+          hint={t(kind === 'email' ? 'contactNew.hintEmail' : 'contactNew.hintSms')}
           error={errors.value}
           type={kind === 'email' ? 'email' : 'tel'}
           autoComplete={kind === 'email' ? 'email' : 'tel'}
@@ -236,9 +221,9 @@ export default function NewContact() {
         />
         <div className="button-row">
           <button className="button" type="submit" disabled={busy}>
-            Send a code
+            {t('contactNew.send')}
           </button>
-          <Link to={`/o/${slug}/contacts`}>Cancel</Link>
+          <Link to={`/o/${slug}/contacts`}>{t('common.cancel')}</Link>
         </div>
       </Form>
     </main>

@@ -16,11 +16,13 @@ import {
 } from '../services/identity.server';
 import { messageIdForDelivery } from '../services/messages.server';
 import { pageT } from '../services/i18n.server';
+import { metaT, useT } from '../i18n';
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
 // login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then
 // opens that message. A GET never consumes or changes anything (mail scanners open links); codes are sent by POST.
-export const meta: MetaFunction = () => [{ title: 'Your secure message · Carepost' }, { name: 'robots', content: 'noindex' }];
+// A visitor who is not signed in reads it in the language of their browser (Accept-Language) or the switcher's cookie.
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('pickup.metaTitle') }, { name: 'robots', content: 'noindex' }];
 
 type Opened =
   | { kind: 'invalid' | 'expired' }
@@ -73,8 +75,9 @@ export async function action(args: ActionFunctionArgs) {
   const opened = await openLink(args, org, now);
   if (opened.kind !== 'ok') throw redirectTo(new URL(request.url).pathname);
   const policy = org.pickupPolicy;
+  const { t } = pageT(request, context);
   if (policy === 'passkey') {
-    return data<CodeStep>({ stage: 'choose', errors: { form: `${org.name} asks for a passkey to open messages: a code is not enough.` } }, { status: 400 });
+    return data<CodeStep>({ stage: 'choose', errors: { form: t('pickup.passkeyOnly', { org: org.name }) } }, { status: 400 });
   }
   const form = await request.formData();
   if (form.get('intent') === 'send') return sendCodeToContact(context, { org, patientId: opened.patientId, contactId: form.get('contactId'), purpose: 'sign_in', now, request });
@@ -83,7 +86,7 @@ export async function action(args: ActionFunctionArgs) {
     patientId: opened.patientId,
     withDateOfBirth: policy === 'code_dob',
     purpose: 'sign_in',
-    otherPatient: 'That code was not sent for this message. Ask for a new code here.',
+    otherPatient: t('pickup.otherPatient'),
     now,
   });
   if (!checked.verified) return checked.answer;
@@ -94,6 +97,7 @@ export default function Pickup() {
   const page = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   const signIn = `/o/${page.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${page.slug}/messages`)}`;
 
   if (page.state !== 'confirm') return <NotForYou page={page} signIn={signIn} />;
@@ -101,30 +105,26 @@ export default function Pickup() {
   const errors = result?.errors ?? {};
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>{`You have a secure message from ${loaded.orgName}`}</h1>
+      <h1>{t('pickup.title', { org: loaded.orgName })}</h1>
       {loaded.policy === 'passkey' ? (
         <>
-          <p>{loaded.orgName} asks for a passkey before you read messages. Use a passkey you added on this or another device.</p>
+          <p>{t('pickup.passkeyIntro', { org: loaded.orgName })}</p>
           <FormError message={errors.form} />
           <PasskeySignIn slug={loaded.slug} contactInputId="none" />
           <p>
-            No passkey yet? <Link to={`/o/${loaded.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${loaded.slug}/passkeys`)}`}>Sign in with a code</Link> and add one, then
-            open this link again.
+            {`${t('pickup.noPasskey')} `}
+            <Link to={`/o/${loaded.slug}/sign-in?returnTo=${encodeURIComponent(`/o/${loaded.slug}/passkeys`)}`}>{t('pickup.signInWithCode')}</Link>
+            {` ${t('pickup.noPasskeyEnd')}`}
           </p>
         </>
       ) : loaded.contacts.length === 0 ? (
-        <p>
-          We have no confirmed email address or phone number to send you a code. Please contact {loaded.orgName} to read this message.
-        </p>
+        <p>{t('pickup.noContacts', { org: loaded.orgName })}</p>
       ) : (
         <>
-          <p>
-            To keep it private, we first check it is you: we send a one-time code to an address {loaded.orgName} has on record
-            {loaded.policy === 'code_dob' ? ', and ask for your date of birth' : ''}.
-          </p>
+          <p>{t(loaded.policy === 'code_dob' ? 'pickup.checkDob' : 'pickup.check', { org: loaded.orgName })}</p>
           <FormError message={errors.form} />
           {result?.stage === 'sent' ? (
-            <EnterCodeForm withDateOfBirth={loaded.policy === 'code_dob'} errors={errors} hidden={{}} busy={busy} submitLabel="Open my message" />
+            <EnterCodeForm withDateOfBirth={loaded.policy === 'code_dob'} errors={errors} hidden={{}} busy={busy} submitLabel={t('pickup.open')} />
           ) : (
             <ChooseContactForm contacts={loaded.contacts} errors={errors} hidden={{}} />
           )}
@@ -135,14 +135,15 @@ export default function Pickup() {
 }
 
 function NotForYou({ page, signIn }: { page: { state: string; slug: string; orgName: string }; signIn: string }) {
+  const t = useT();
   if (page.state === 'someone_else') {
     return (
       <main id="main" className="page" tabIndex={-1}>
-        <h1>This message is for someone else</h1>
-        <p>You are signed in as a different person from the one this message was sent to. Sign out, then open the link in the notice again.</p>
+        <h1>{t('pickup.someoneElseTitle')}</h1>
+        <p>{t('pickup.someoneElseBody')}</p>
         <Form method="post" action={`/o/${page.slug}/sign-out`}>
           <button className="button" type="submit">
-            Sign out
+            {t('layout.signOut')}
           </button>
         </Form>
       </main>
@@ -150,15 +151,11 @@ function NotForYou({ page, signIn }: { page: { state: string; slug: string; orgN
   }
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>{page.state === 'expired' ? 'This link has expired' : 'This link does not work'}</h1>
-      <p>
-        {page.state === 'expired'
-          ? `Links in our notices work for a limited time. Your messages from ${page.orgName} are still in the portal.`
-          : 'It may have been copied wrongly, or it is not for this portal.'}
-      </p>
+      <h1>{page.state === 'expired' ? t('pickup.expiredTitle') : t('link.broken.title')}</h1>
+      <p>{page.state === 'expired' ? t('pickup.expiredBody', { org: page.orgName }) : t('pickup.invalidBody')}</p>
       <p>
         <Link className="button" to={signIn}>
-          Sign in to read your messages
+          {t('pickup.signInToRead')}
         </Link>
       </p>
     </main>

@@ -5,14 +5,15 @@ import { FormError } from '../components/field';
 import { patientPreferencesOf } from '../services/consent.server';
 import { notFound } from '../services/identity.server';
 import { accessHistory, MAX_REPLY_LENGTH, openMessage, replyToMessage, REPLY_LIMIT, requireReader, sessionRef } from '../services/messages.server';
-import { formatDateTime } from '../utils/consent-words';
-import { fileSizeWords, fileTypeWords, verificationWords } from '../utils/message-words';
+import { formatDateTime, INTL_LOCALES, metaT, useT } from '../i18n';
+import { pageT, translateServerText } from '../services/i18n.server';
+import { deviceWords, fileSizeWords, fileTypeWords, verificationWords } from '../utils/message-words';
 
 // One secure message (issue 6): opening it is recorded (AU1) and shown back in "Who opened this message" (AU3). The
 // sender's HTML is sanitised on the server (CX3) before it reaches this page. Expired and withdrawn messages show
 // why, and nothing of their content.
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data && data.status === 'available' ? 'Your message' : 'Message not available'} · Carepost` },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: metaT(matches)(data && data.status === 'available' ? 'message.metaTitle' : 'message.metaTitleGone') },
 ];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
@@ -22,7 +23,8 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const opened = await openMessage(context.db, context.vault, reader, params.messageId ?? '', now);
   if (opened.status === 'not_found') throw notFound();
   const prefs = await patientPreferencesOf(context.db, org.id, reader.patientId);
-  const when = (d: Date) => ({ iso: d.toISOString(), text: formatDateTime(d.toISOString(), prefs.timeZone) });
+  const { locale, t } = pageT(request, context);
+  const when = (d: Date) => ({ iso: d.toISOString(), text: formatDateTime(d, locale, prefs.timeZone) });
   if (opened.status !== 'available') {
     return data({ status: opened.status, slug: org.slug, orgName: org.name, sent: when(opened.createdAt) } as const, { status: 410 });
   }
@@ -39,18 +41,19 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     safeHtml: opened.safeHtml,
     sent: when(opened.createdAt),
     expires: opened.expiresAt ? when(opened.expiresAt) : null,
-    attachments: opened.attachments.map((a) => ({ id: a.id, name: a.name, type: fileTypeWords(a.contentType), size: fileSizeWords(a.sizeBytes) })),
+    attachments: opened.attachments.map((a) => ({ id: a.id, name: a.name, type: fileTypeWords(a.contentType, t), size: fileSizeWords(a.sizeBytes, t, locale) })),
     replies: opened.replies.map((r) => ({ id: r.id, text: r.text, at: when(r.createdAt) })),
     repliesLeft: Math.max(0, REPLY_LIMIT - opened.replies.length),
     // Server-only modules are not in the browser bundle: the limits travel with the data.
     replyLimit: REPLY_LIMIT,
     maxReplyLength: MAX_REPLY_LENGTH,
+    maxReplyLengthText: MAX_REPLY_LENGTH.toLocaleString(INTL_LOCALES[locale]),
     history: history.map((h, i) => ({
       key: `${h.at.toISOString()}-${i}`,
       at: when(h.at),
-      what: h.attachmentId ? `Attachment: ${names.get(h.attachmentId) ?? 'a file'}` : 'The message',
-      device: h.device,
-      method: verificationWords(h.verificationMethod),
+      what: h.attachmentId ? t('access.attachment', { name: names.get(h.attachmentId) ?? t('access.aFile') }) : t('access.theMessage'),
+      device: deviceWords(h.device, t),
+      method: verificationWords(h.verificationMethod, t),
       thisSession: h.sessionRef === thisSession,
     })),
   };
@@ -63,12 +66,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const url = new URL(request.url);
   const { reader } = await requireReader({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now, returnTo: url.pathname });
   const form = await request.formData();
-  if (form.get('intent') !== 'reply') return data<ReplyAnswer>({ ok: false, error: 'Unknown request.' }, { status: 400 });
+  const { locale, t } = pageT(request, context);
+  if (form.get('intent') !== 'reply') return data<ReplyAnswer>({ ok: false, error: t('common.unknownAction') }, { status: 400 });
   const text = String(form.get('reply') ?? '');
   const result = await replyToMessage(context.db, context.vault, reader, params.messageId ?? '', text, now);
   if (!result.ok) {
     if (result.error === 'not_found') throw notFound();
-    return data<ReplyAnswer>({ ok: false, error: result.message, field: result.error === 'invalid' }, { status: result.error === 'invalid' ? 400 : 409 });
+    return data<ReplyAnswer>({ ok: false, error: translateServerText(locale, result.message), field: result.error === 'invalid' }, { status: result.error === 'invalid' ? 400 : 409 });
   }
   return data<ReplyAnswer>({ ok: true, reply: { id: result.replyId, text: text.trim() } });
 }
@@ -80,18 +84,18 @@ export const shouldRevalidate: ShouldRevalidateFunction = ({ formMethod, actionR
 
 export default function MessagePage() {
   const loaded = useLoaderData<typeof loader>();
+  const t = useT();
   if (loaded.status !== 'available') {
     return (
       <main id="main" className="page" tabIndex={-1}>
         <p className="no-print">
-          <Link to={`/o/${loaded.slug}/messages`}>All messages</Link>
+          <Link to={`/o/${loaded.slug}/messages`}>{t('message.all')}</Link>
         </p>
-        <h1>{loaded.status === 'expired' ? 'This message has expired' : 'This message was withdrawn by the sender'}</h1>
+        <h1>{loaded.status === 'expired' ? t('message.expiredTitle') : t('message.withdrawnTitle')}</h1>
         <p>
-          {loaded.orgName} sent it on <time dateTime={loaded.sent.iso}>{loaded.sent.text}</time>.{' '}
-          {loaded.status === 'expired'
-            ? `It can no longer be read here. Please contact ${loaded.orgName} if you still need it.`
-            : `${loaded.orgName} has taken it back, so it can no longer be read. Please contact them if you have questions.`}
+          {`${t('message.sentOn', { org: loaded.orgName })} `}
+          <time dateTime={loaded.sent.iso}>{loaded.sent.text}</time>
+          {`. ${loaded.status === 'expired' ? t('message.expiredBody', { org: loaded.orgName }) : t('message.withdrawnBody', { org: loaded.orgName })}`}
         </p>
       </main>
     );
@@ -102,6 +106,7 @@ export default function MessagePage() {
 function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useLoaderData<typeof loader>>, { status: 'available' }> }) {
   const answer = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   const formRef = useRef<HTMLFormElement>(null);
   // Replies sent from this page view; the loader does not run again after a reply (see shouldRevalidate).
   const [justSent, setJustSent] = useState<{ id: string; text: string }[]>([]);
@@ -118,24 +123,25 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
   return (
     <main id="main" className="page" tabIndex={-1}>
       <p className="no-print">
-        <Link to={base}>All messages</Link>
+        <Link to={base}>{t('message.all')}</Link>
       </p>
       <h1>{message.subject}</h1>
       <p className="message-meta muted">
-        From {message.orgName}, <time dateTime={message.sent.iso}>{message.sent.text}</time>.
+        {`${t('message.from', { org: message.orgName })} `}
+        <time dateTime={message.sent.iso}>{message.sent.text}</time>.
         {message.expires ? (
           <>
-            {' '}
-            Readable here until <time dateTime={message.expires.iso}>{message.expires.text}</time>.
+            {` ${t('message.readableUntil')} `}
+            <time dateTime={message.expires.iso}>{message.expires.text}</time>.
           </>
         ) : null}
       </p>
       <div className="button-row message-actions no-print">
         <button type="button" className="button button--secondary" onClick={() => window.print()}>
-          Print this message
+          {t('message.print')}
         </button>
       </div>
-      <h2 className="visually-hidden">Message</h2>
+      <h2 className="visually-hidden">{t('message.heading')}</h2>
       {message.safeHtml !== null ? (
         <div className="message-body" dangerouslySetInnerHTML={{ __html: message.safeHtml }} />
       ) : (
@@ -144,16 +150,14 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
 
       {message.attachments.length > 0 ? (
         <section aria-labelledby="attachments-heading">
-          <h2 id="attachments-heading">Attachments</h2>
+          <h2 id="attachments-heading">{t('message.attachments')}</h2>
           <ul className="attachment-list">
             {message.attachments.map((a) => (
               <li key={a.id}>
                 <a href={`${base}/${message.id}/attachments/${a.id}`} download>
                   {a.name}
                 </a>{' '}
-                <span className="muted">
-                  ({a.type}, {a.size})
-                </span>
+                <span className="muted">{`(${a.type}, ${a.size})`}</span>
               </li>
             ))}
           </ul>
@@ -161,9 +165,9 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
       ) : null}
 
       <section className="reply-section" aria-labelledby="reply-heading">
-        <h2 id="reply-heading">Reply to {message.orgName}</h2>
+        <h2 id="reply-heading">{t('message.replyHeading', { org: message.orgName })}</h2>
         {sentReplies.length > 0 ? (
-          <ol className="reply-list" aria-label="Your replies">
+          <ol className="reply-list" aria-label={t('message.yourReplies')}>
             {sentReplies.map((r) => (
               <li key={r.id}>{r.text}</li>
             ))}
@@ -171,7 +175,7 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
         ) : null}
         {answer?.ok ? (
           <p role="status" className="notice">
-            Your reply was sent securely to {message.orgName}.
+            {t('message.replySent', { org: message.orgName })}
           </p>
         ) : null}
         {repliesLeft > 0 ? (
@@ -179,14 +183,13 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
             <input type="hidden" name="intent" value="reply" />
             <FormError message={answer && !answer.ok && !answer.field ? answer.error : undefined} />
             <div className={`field${fieldError ? ' field--error' : ''}`}>
-              <label htmlFor="reply">Your reply</label>
+              <label htmlFor="reply">{t('message.replyLabel')}</label>
               <p id="reply-hint" className="field__hint">
-                You can send {repliesLeft} more {repliesLeft === 1 ? 'reply' : 'replies'} to this message, up to {message.maxReplyLength.toLocaleString('en')} characters each. For anything
-                urgent, phone {message.orgName}.
+                {t('message.replyHint', { count: repliesLeft, max: message.maxReplyLengthText, org: message.orgName })}
               </p>
               {fieldError ? (
                 <p id="reply-error" className="field__error">
-                  <span className="visually-hidden">Error: </span>
+                  <span className="visually-hidden">{`${t('common.error')} `}</span>
                   {fieldError}
                 </p>
               ) : null}
@@ -200,24 +203,24 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
               />
             </div>
             <button className="button" type="submit" disabled={busy}>
-              Send reply
+              {t('message.sendReply')}
             </button>
           </Form>
         ) : (
-          <p>{`You have sent the ${message.replyLimit} replies this message allows. Please contact ${message.orgName} another way.`}</p>
+          <p>{t('message.replyLimit', { count: message.replyLimit, org: message.orgName })}</p>
         )}
       </section>
 
       <section className="access-section" aria-labelledby="access-heading">
-        <h2 id="access-heading">Who opened this message</h2>
-        <p>Every time this message or one of its attachments was opened: when, on which device, and how that device was verified.</p>
+        <h2 id="access-heading">{t('access.messageHeading')}</h2>
+        <p>{t('access.messageIntro')}</p>
         <table className="access-table">
           <thead>
             <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">Device</th>
-              <th scope="col">Verified with</th>
+              <th scope="col">{t('access.when')}</th>
+              <th scope="col">{t('access.what')}</th>
+              <th scope="col">{t('access.device')}</th>
+              <th scope="col">{t('access.verifiedWith')}</th>
             </tr>
           </thead>
           <tbody>
@@ -227,7 +230,7 @@ function AvailableMessage({ message }: { message: Extract<ReturnType<typeof useL
                   <time dateTime={h.at.iso}>{h.at.text}</time>
                 </td>
                 <td>{h.what}</td>
-                <td>{h.thisSession ? `${h.device} (this device)` : h.device}</td>
+                <td>{h.thisSession ? t('access.thisDevice', { device: h.device }) : h.device}</td>
                 <td>{h.method}</td>
               </tr>
             ))}

@@ -1,6 +1,7 @@
 import type { LoaderFunctionArgs } from '@remix-run/node';
 import { notFound } from '../services/identity.server';
 import { openAttachment, requireReader } from '../services/messages.server';
+import { pageT } from '../services/i18n.server';
 
 // An attachment of a secure message: always a download (Content-Disposition: attachment) with a type from the
 // allow-list, never cached (PW1: Cache-Control no-store and nosniff come from the security headers on every
@@ -19,9 +20,10 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const file = await openAttachment(context.db, context.vault, reader, params.messageId ?? '', params.attachmentId ?? '', now);
   if (file.status === 'not_found') throw notFound();
   if (file.status !== 'available') {
-    return new Response('This message is no longer available, so its attachments cannot be downloaded. Please contact the sender.', {
+    const { locale, t } = pageT(request, context);
+    return new Response(t('message.attachmentGone'), {
       status: 410,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Language': locale },
     });
   }
   return new Response(new Uint8Array(file.content), {

@@ -2,12 +2,13 @@ import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { patientPreferencesOf } from '../services/consent.server';
 import { accessHistory, requireReader, sessionRef, subjectsOf } from '../services/messages.server';
-import { formatDateTime } from '../utils/consent-words';
-import { verificationWords } from '../utils/message-words';
+import { formatDateTime, metaT, useT } from '../i18n';
+import { pageT } from '../services/i18n.server';
+import { deviceWords, verificationWords } from '../utils/message-words';
 
 // AU3: every open of the patient's messages and attachments in this organisation, newest first: when, which
 // message, on which device, verified how. The organisation sees the same record.
-export const meta: MetaFunction = () => [{ title: 'Who opened your messages · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('access.metaTitle') }];
 
 const LIMIT = 200;
 
@@ -21,6 +22,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   ]);
   const subjects = await subjectsOf(context.db, context.vault, { orgId: org.id, patientId: reader.patientId, messageIds: rows.map((r) => r.messageId), now });
   const thisSession = sessionRef(reader.sessionIdHash);
+  const { locale, t } = pageT(request, context);
   return {
     slug: org.slug,
     orgName: org.name,
@@ -28,12 +30,12 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     rows: rows.map((r, i) => ({
       key: `${r.at.toISOString()}-${i}`,
       at: r.at.toISOString(),
-      atText: formatDateTime(r.at.toISOString(), prefs.timeZone),
+      atText: formatDateTime(r.at, locale, prefs.timeZone),
       messageId: r.messageId,
       subject: subjects.get(r.messageId) ?? null,
-      what: r.attachmentId ? 'An attachment' : 'The message',
-      device: r.device,
-      method: verificationWords(r.verificationMethod),
+      what: r.attachmentId ? t('access.anAttachment') : t('access.theMessage'),
+      device: deviceWords(r.device, t),
+      method: verificationWords(r.verificationMethod, t),
       thisSession: r.sessionRef === thisSession,
     })),
   };
@@ -42,28 +44,30 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 export default function AccessHistory() {
   const { slug, orgName, rows, limited } = useLoaderData<typeof loader>();
   const base = `/o/${slug}/messages`;
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
       <p>
-        <Link to={base}>All messages</Link>
+        <Link to={base}>{t('message.all')}</Link>
       </p>
-      <h1>Who opened your messages</h1>
+      <h1>{t('access.title')}</h1>
       <p>
-        Every time one of your messages from {orgName}, or one of its attachments, was opened: when, on which device, and how that device was verified. If
-        you do not recognise a device, sign out everywhere from your <Link to={`/o/${slug}/account`}>account</Link> and tell {orgName}.
+        {`${t('access.intro', { org: orgName })} `}
+        <Link to={`/o/${slug}/account`}>{t('access.accountLink')}</Link>
+        {` ${t('access.introEnd', { org: orgName })}`}
       </p>
       {rows.length === 0 ? (
-        <p>None of your messages has been opened yet.</p>
+        <p>{t('access.none')}</p>
       ) : (
         <table className="access-table">
-          <caption>{limited ? `The latest ${rows.length} opens, newest first` : 'Newest first'}</caption>
+          <caption>{limited ? t('access.latest', { count: rows.length }) : t('access.newestFirst')}</caption>
           <thead>
             <tr>
-              <th scope="col">When</th>
-              <th scope="col">Message</th>
-              <th scope="col">What</th>
-              <th scope="col">Device</th>
-              <th scope="col">Verified with</th>
+              <th scope="col">{t('access.when')}</th>
+              <th scope="col">{t('access.message')}</th>
+              <th scope="col">{t('access.what')}</th>
+              <th scope="col">{t('access.device')}</th>
+              <th scope="col">{t('access.verifiedWith')}</th>
             </tr>
           </thead>
           <tbody>
@@ -72,9 +76,9 @@ export default function AccessHistory() {
                 <td>
                   <time dateTime={r.at}>{r.atText}</time>
                 </td>
-                <td>{r.subject !== null ? <Link to={`${base}/${r.messageId}`}>{r.subject}</Link> : 'A message that is no longer available'}</td>
+                <td>{r.subject !== null ? <Link to={`${base}/${r.messageId}`}>{r.subject}</Link> : t('access.gone')}</td>
                 <td>{r.what}</td>
-                <td>{r.thisSession ? `${r.device} (this device)` : r.device}</td>
+                <td>{r.thisSession ? t('access.thisDevice', { device: r.device }) : r.device}</td>
                 <td>{r.method}</td>
               </tr>
             ))}

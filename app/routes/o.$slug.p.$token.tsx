@@ -3,12 +3,16 @@ import { LinkDoesNotWork } from '../components/consent';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { choicesOf, LINK_PAUSE_DAYS, lowerPreferences, openPatientLink, patientPreferencesOf, revokeAuthorization, type Lowering } from '../services/consent.server';
 import { redirectTo, requireOrganisation } from '../services/identity.server';
-import { CHANNEL_LABELS, formatDate, statusWords, type StatusView } from '../utils/consent-words';
+import { channelWord, statusText, type StatusView } from '../utils/consent-words';
+import { pageT } from '../services/i18n.server';
+import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { formatDate, metaT, useT } from '../i18n';
 
 // The preference link an organisation puts in its mail. Without signing in, the patient sees their choices and can
 // only lower them: switch a channel off, pause, revoke, stop. Anything that widens goes through sign-in. The link is
 // never a login, and the page shows no name, contact detail or message.
-export const meta: MetaFunction = () => [{ title: 'Your choices · Carepost' }, { name: 'robots', content: 'noindex' }];
+// The language is the browser's (Accept-Language) or the switcher's cookie: the visitor is not signed in.
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('plink.metaTitle') }, { name: 'robots', content: 'noindex' }];
 
 async function open(args: LoaderFunctionArgs) {
   const { params, context } = args;
@@ -22,7 +26,12 @@ async function open(args: LoaderFunctionArgs) {
 export async function loader(args: LoaderFunctionArgs) {
   const { org, now, patientId } = await open(args);
   if (!patientId) return data({ ok: false as const, orgName: org.name, slug: org.slug }, { status: 404 });
-  const [choices, prefs] = await Promise.all([choicesOf(args.context.db, org.id, patientId, now), patientPreferencesOf(args.context.db, org.id, patientId)]);
+  const { locale, t } = pageT(args.request, args.context);
+  const [choices, prefs, words] = await Promise.all([
+    choicesOf(args.context.db, org.id, patientId, now),
+    patientPreferencesOf(args.context.db, org.id, patientId),
+    topicTranslationsOf(args.context.db, org.id, locale),
+  ]);
   const tz = prefs.timeZone;
   return {
     ok: true as const,
@@ -30,16 +39,18 @@ export async function loader(args: LoaderFunctionArgs) {
     slug: org.slug,
     pauseDays: [...LINK_PAUSE_DAYS],
     stopped: prefs.marketingStoppedAt !== null,
-    pausedUntil: prefs.marketingPausedUntil && prefs.marketingPausedUntil > now ? formatDate(prefs.marketingPausedUntil.toISOString(), tz) : null,
+    pausedUntil: prefs.marketingPausedUntil && prefs.marketingPausedUntil > now ? formatDate(prefs.marketingPausedUntil, locale, tz) : null,
     topics: choices.map((c) => ({
       id: c.topic.id,
       key: c.topic.key,
-      name: c.topic.name,
+      name: words.get(c.topic.id)?.name ?? c.topic.name,
+      // Not translated by the organisation: the original (English) name, marked as such for screen readers.
+      untranslated: locale !== 'en' && !words.has(c.topic.id),
       active: c.status.kind === 'active',
       signable: c.signable,
-      status: statusWords(JSON.parse(JSON.stringify(c.status)) as StatusView, tz),
-      channels: c.status.kind === 'active' ? c.status.channels.filter((ch) => c.preference.channels.includes(ch)) : [],
-      pausedUntil: c.preference.frequency === 'paused' && c.preference.pausedUntil && c.preference.pausedUntil > now ? formatDate(c.preference.pausedUntil.toISOString(), tz) : null,
+      status: statusText(JSON.parse(JSON.stringify(c.status)) as StatusView, tz, t, locale),
+      channels: (c.status.kind === 'active' ? c.status.channels.filter((ch) => c.preference.channels.includes(ch)) : []).map((ch) => ({ key: ch, word: channelWord(ch, t).toLowerCase() })),
+      pausedUntil: c.preference.frequency === 'paused' && c.preference.pausedUntil && c.preference.pausedUntil > now ? formatDate(c.preference.pausedUntil, locale, tz) : null,
     })),
   };
 }
@@ -47,7 +58,8 @@ export async function loader(args: LoaderFunctionArgs) {
 export async function action(args: ActionFunctionArgs) {
   const { request, context } = args;
   const { org, now, patientId } = await open(args);
-  if (!patientId) return data({ message: 'This link does not work.', error: true }, { status: 404 });
+  const { t } = pageT(request, context);
+  if (!patientId) return data({ message: t('plink.broken'), error: true }, { status: 404 });
   const form = await request.formData();
   const intent = String(form.get('intent') ?? '');
   const topicId = String(form.get('topicId') ?? '');
@@ -67,7 +79,7 @@ export async function action(args: ActionFunctionArgs) {
       evidence: { method: 'link', verifiedAt: now.toISOString(), ipAddress: context.clientIp, userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null, via: 'link' },
       now,
     }).catch(() => ({ status: 'not_active' as const }));
-    return result.status === 'revoked' ? { message: 'Your permission is revoked. It took effect straight away.', error: false } : data({ message: 'There was no active permission to revoke.', error: true }, { status: 400 });
+    return result.status === 'revoked' ? { message: t('plink.revoked'), error: false } : data({ message: t('plink.noActive'), error: true }, { status: 400 });
   }
   const change: Lowering | undefined =
     intent === 'channel_off'
@@ -79,15 +91,15 @@ export async function action(args: ActionFunctionArgs) {
           : intent === 'stop_all'
             ? { kind: 'stop_all' }
             : undefined;
-  if (!change || (('topicId' in change) && !/^[0-9a-f-]{36}$/i.test(topicId))) return data({ message: 'That choice is not available here.', error: true }, { status: 400 });
+  if (!change || (('topicId' in change) && !/^[0-9a-f-]{36}$/i.test(topicId))) return data({ message: t('plink.notAvailable'), error: true }, { status: 400 });
   const result = await lowerPreferences(context.db, { orgId: org.id, patientId, change, via: 'link', now });
   switch (result.status) {
     case 'lowered':
-      return { message: change.kind === 'stop_all' ? 'All marketing is stopped.' : change.kind === 'channel_off' ? 'Done. We will not use that way for this any more.' : 'Paused.', error: false };
+      return { message: t(change.kind === 'stop_all' ? 'plink.allStopped' : change.kind === 'channel_off' ? 'plink.channelOff' : 'plink.paused'), error: false };
     case 'already':
-      return { message: 'That was already the case: nothing changed.', error: false };
+      return { message: t('plink.already'), error: false };
     default:
-      return data({ message: 'That choice is not available here.', error: true }, { status: 400 });
+      return data({ message: t('plink.notAvailable'), error: true }, { status: 400 });
   }
 }
 
@@ -95,28 +107,26 @@ export default function PreferenceLink() {
   const page = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const busy = useNavigation().state === 'submitting';
+  const t = useT();
   if (!page.ok) {
     return <LinkDoesNotWork slug={page.slug} orgName={page.orgName} />;
   }
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Your choices with {page.orgName}</h1>
+      <h1>{t('plink.title', { org: page.orgName })}</h1>
       <div role={result?.error ? 'alert' : 'status'} className={result ? (result.error ? 'form-error' : 'notice') : undefined}>
         {result?.message ?? null}
       </div>
-      <p>
-        From this link you can get less from us: switch something off, pause it or take your permission back. To turn something on or give permission, you
-        need to sign in.
-      </p>
+      <p>{t('plink.intro')}</p>
       <Form method="post">
         <input type="hidden" name="intent" value="widen" />
         <button className="button button--secondary" type="submit">
-          Sign in to turn things on
+          {t('plink.widen')}
         </button>
       </Form>
       <section className="card" aria-labelledby="all-heading">
-        <h2 id="all-heading">All marketing</h2>
-        {page.stopped ? <p>All marketing is stopped.</p> : page.pausedUntil ? <p>All marketing is paused until {page.pausedUntil}.</p> : null}
+        <h2 id="all-heading">{t('plink.all')}</h2>
+        {page.stopped ? <p>{t('plink.allStopped')}</p> : page.pausedUntil ? <p>{t('plink.allPaused', { date: page.pausedUntil })}</p> : null}
         {!page.stopped ? (
           <div className="button-row">
             {page.pauseDays.map((d) => (
@@ -124,38 +134,38 @@ export default function PreferenceLink() {
                 <input type="hidden" name="intent" value="pause_all" />
                 <input type="hidden" name="days" value={d} />
                 <button className="button button--secondary" type="submit" disabled={busy}>
-                  Pause all for {d} days
+                  {t('plink.pauseAll', { days: d })}
                 </button>
               </Form>
             ))}
             <Form method="post">
               <input type="hidden" name="intent" value="stop_all" />
               <button className="button" type="submit" disabled={busy}>
-                Stop all marketing
+                {t('plink.stopAll')}
               </button>
             </Form>
           </div>
         ) : null}
       </section>
       <ul className="topic-list">
-        {page.topics.map((t) => (
-          <li key={t.id} className="card">
-            <h2>{t.name}</h2>
-            <p className={`status status--${t.active ? 'active' : 'revoked'}`}>
-              <strong>{t.status}</strong>
-              {t.pausedUntil ? <span>. Paused until {t.pausedUntil}.</span> : null}
+        {page.topics.map((topic) => (
+          <li key={topic.id} className="card">
+            <h2 lang={topic.untranslated ? 'en' : undefined}>{topic.name}</h2>
+            <p className={`status status--${topic.active ? 'active' : 'revoked'}`}>
+              <strong>{topic.status}</strong>
+              {topic.pausedUntil ? <span>{t('plink.topicPaused', { date: topic.pausedUntil })}</span> : null}
             </p>
-            {t.active ? (
+            {topic.active ? (
               <>
-                {t.channels.length > 0 ? (
+                {topic.channels.length > 0 ? (
                   <div className="button-row">
-                    {t.channels.map((c) => (
-                      <Form method="post" key={c}>
+                    {topic.channels.map((c) => (
+                      <Form method="post" key={c.key}>
                         <input type="hidden" name="intent" value="channel_off" />
-                        <input type="hidden" name="topicId" value={t.id} />
-                        <input type="hidden" name="channel" value={c} />
+                        <input type="hidden" name="topicId" value={topic.id} />
+                        <input type="hidden" name="channel" value={c.key} />
                         <button className="button button--secondary" type="submit" disabled={busy}>
-                          Stop by {(CHANNEL_LABELS[c] ?? c).toLowerCase()}
+                          {t('plink.stopBy', { channel: c.word })}
                         </button>
                       </Form>
                     ))}
@@ -164,27 +174,27 @@ export default function PreferenceLink() {
                 <div className="button-row">
                   <Form method="post">
                     <input type="hidden" name="intent" value="pause_topic" />
-                    <input type="hidden" name="topicId" value={t.id} />
+                    <input type="hidden" name="topicId" value={topic.id} />
                     <input type="hidden" name="days" value={90} />
                     <button className="button button--secondary" type="submit" disabled={busy}>
-                      Pause for 90 days
+                      {t('plink.pause90')}
                     </button>
                   </Form>
                   <Form method="post">
                     <input type="hidden" name="intent" value="revoke" />
-                    <input type="hidden" name="topicId" value={t.id} />
-                    <button className="button" type="submit" disabled={busy} aria-label={`Revoke permission: ${t.name}`}>
-                      Revoke permission
+                    <input type="hidden" name="topicId" value={topic.id} />
+                    <button className="button" type="submit" disabled={busy} aria-label={t('plink.revokeLabel', { topic: topic.name })}>
+                      {t('plink.revoke')}
                     </button>
                   </Form>
                 </div>
               </>
-            ) : t.signable ? (
+            ) : topic.signable ? (
               <Form method="post">
                 <input type="hidden" name="intent" value="grant" />
-                <input type="hidden" name="topicKey" value={t.key} />
-                <button className="button button--secondary" type="submit" aria-label={`Sign in to give permission: ${t.name}`}>
-                  Sign in to give permission
+                <input type="hidden" name="topicKey" value={topic.key} />
+                <button className="button button--secondary" type="submit" aria-label={t('plink.grantLabel', { topic: topic.name })}>
+                  {t('plink.grant')}
                 </button>
               </Form>
             ) : null}

@@ -3,9 +3,11 @@ import { useLoaderData, useNavigate } from '@remix-run/react';
 import { useEffect, useState, type FormEvent } from 'react';
 import { Field, FormError } from '../components/field';
 import { addPasskey, browserSupportsWebAuthn } from '../components/passkey-client';
+import { passkeyWords } from '../components/passkey-sign-in';
 import { requireRecentVerification } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
 
-export const meta: MetaFunction = () => [{ title: 'Add a passkey · Carepost' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('passkeyNew.metaTitle') }];
 
 // PK7, SE5: adding a passkey needs a verification from the last few minutes.
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
@@ -26,6 +28,7 @@ export default function NewPasskey() {
   const [supported, setSupported] = useState<boolean | undefined>(undefined);
   const [error, setError] = useState<{ form?: string; name?: string }>({});
   const [busy, setBusy] = useState(false);
+  const t = useT();
   useEffect(() => setSupported(browserSupportsWebAuthn()), []);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -33,7 +36,7 @@ export default function NewPasskey() {
     const name = String(new FormData(event.currentTarget).get('name') ?? '');
     setBusy(true);
     setError({});
-    const answer = await addPasskey(slug, name);
+    const answer = await addPasskey(slug, name, passkeyWords(t, 'add'));
     setBusy(false);
     if (answer.location) navigate(answer.location);
     else setError(answer.field === 'name' ? { name: answer.error } : { form: answer.error });
@@ -41,19 +44,16 @@ export default function NewPasskey() {
 
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>Add a passkey</h1>
-      <p>
-        A passkey lets you sign in with your phone or computer&apos;s screen lock (a PIN, fingerprint or face) instead of a
-        code. It cannot be phished, and nothing secret is stored by us.
-      </p>
+      <h1>{t('account.addPasskey')}</h1>
+      <p>{t('passkeyNew.intro')}</p>
       {supported === false ? (
-        <p className="notice">This browser cannot make passkeys. You can keep signing in with a code.</p>
+        <p className="notice">{t('passkeyNew.unsupported')}</p>
       ) : (
         <form method="post" onSubmit={onSubmit} noValidate>
           <FormError message={error.form} />
-          <Field id="name" label="Name for this passkey" hint="So you can tell your passkeys apart, for example “My phone”." error={error.name} type="text" maxLength={60} defaultValue="My passkey" required />
+          <Field id="name" label={t('passkeyNew.nameLabel')} hint={t('passkeyNew.nameHint')} error={error.name} type="text" maxLength={60} defaultValue={t('passkeyNew.defaultName')} required />
           <button className="button" type="submit" disabled={busy || supported === undefined}>
-            Create passkey
+            {t('passkeyNew.create')}
           </button>
         </form>
       )}

@@ -8,11 +8,14 @@ import {
   startPasskeyRegistration,
   webauthnCookieName,
 } from '../services/identity.server';
+import { pageT } from '../services/i18n.server';
 
 // Adding a passkey, called by fetch() from /passkeys/new. It needs a recent verification (SE5, PK7).
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const { cookies, webauthn } = context.identity;
+  // The answers are read by the patient (passkey-client shows `error`): in the page's language.
+  const { t } = pageT(request, context);
   let signedIn;
   try {
     signedIn = await requireRecentVerification({
@@ -25,7 +28,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     });
   } catch (error) {
     if (error instanceof Response && error.headers.get('Location')) {
-      return json({ error: 'Please confirm it is you first.', location: error.headers.get('Location') }, { status: 401 });
+      return json({ error: t('passkey.error.confirmFirst'), location: error.headers.get('Location') }, { status: 401 });
     }
     throw error;
   }
@@ -52,14 +55,14 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       case 'added':
         return json({ location: `/o/${org.slug}/passkeys` });
       case 'name_invalid':
-        return json({ error: 'Give the passkey a name of 1 to 60 characters.', field: 'name' }, { status: 400 });
+        return json({ error: t('passkeys.nameInvalid'), field: 'name' }, { status: 400 });
       case 'already_registered':
-        return json({ error: 'This passkey is already added.' }, { status: 400 });
+        return json({ error: t('passkey.error.alreadyAdded') }, { status: 400 });
       case 'challenge_invalid':
-        return json({ error: 'That took too long. Please try again.' }, { status: 400 });
+        return json({ error: t('passkey.error.tooSlow') }, { status: 400 });
       default:
-        return json({ error: 'This passkey could not be added. It must check it is you (a PIN, fingerprint or face).' }, { status: 400 });
+        return json({ error: t('passkey.error.notAdded') }, { status: 400 });
     }
   }
-  return json({ error: 'Unknown request.' }, { status: 400 });
+  return json({ error: t('passkey.error.unknown') }, { status: 400 });
 }

@@ -7,7 +7,7 @@ import { choicesOf, patientPreferencesOf, savePreferences } from '../services/co
 import { redirectTo, requirePatient } from '../services/identity.server';
 import { pushOptInData } from '../services/push.server';
 import { CHANNELS, channelWord, FREQUENCY_CHOICES, frequencyWord, statusText, type StatusView } from '../utils/consent-words';
-import { metaT, useLocale, useT } from '../i18n';
+import { metaT, useT } from '../i18n';
 import { pageT, translateServerErrors } from '../services/i18n.server';
 import { topicTranslationsOf } from '../services/i18n-consent.server';
 
@@ -136,7 +136,6 @@ export default function Preferences() {
   const [search] = useSearchParams();
   const summary = useRef<HTMLDivElement>(null);
   const t = useT();
-  const locale = useLocale();
   useEffect(() => {
     if (result) summary.current?.focus();
   }, [result]);
@@ -225,7 +224,7 @@ export default function Preferences() {
           {t('prefs.save')}
         </button>
       </Form>
-      <PushOptIn data={push} locale={locale} />
+      <PushOptIn data={push} />
     </main>
   );
 }

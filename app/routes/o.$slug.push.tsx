@@ -1,9 +1,12 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
 import { redirectTo, requireOrganisation, requirePatient } from '../services/identity.server';
 import { parseSubscription, subscribePush, unsubscribePush } from '../services/push.server';
+import { pageT } from '../services/i18n.server';
 
 // Web push opt-in (issue 9): the preferences page's <PushOptIn> posts the browser's subscription here as JSON. A
 // signed-in patient only, for this organisation only (EN3); CX1's same-origin check runs before Remix, as for every POST.
+// The other answers are for the page's script, not for people (it shows its own words for each failure), so they
+// stay English; the one a patient could meet (push switched off here) is in the page's language.
 const MAX_BODY_BYTES = 8 * 1024;
 
 // A resource route answers with a plain Response (Remix's data() keeps its status only for document routes).
@@ -14,7 +17,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const { org, patient } = await requirePatient({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, now });
   if (request.method !== 'POST') return reply({ error: 'Use POST.' }, { status: 405, headers: { Allow: 'POST' } });
-  if (!context.push) return reply({ error: 'Notifications are not available here.' }, { status: 404 });
+  if (!context.push) return reply({ error: pageT(request, context).t('push.notHere') }, { status: 404 });
   if (!(request.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
     return reply({ error: 'Send JSON.' }, { status: 415 });
   }

@@ -2,9 +2,10 @@ import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/nod
 import { useLoaderData } from '@remix-run/react';
 import { choicesOf, openPatientLink } from '../services/consent.server';
 import { optionalPatient, redirectTo, requireOrganisation } from '../services/identity.server';
+import { metaT, useT } from '../i18n';
 
 // A renewal link: it lands on the renewal flow after sign-in. It signs nobody in, and renews nothing by itself.
-export const meta: MetaFunction = () => [{ title: 'Renew your permission · Carepost' }, { name: 'robots', content: 'noindex' }];
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('renewLink.metaTitle') }, { name: 'robots', content: 'noindex' }];
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
@@ -26,14 +27,13 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
 
 export default function RenewalLink() {
   const { slug, orgName, wrongPatient } = useLoaderData<typeof loader>();
+  const t = useT();
   return (
     <main id="main" className="page" tabIndex={-1}>
-      <h1>{wrongPatient ? 'This link is for someone else' : 'This link does not work'}</h1>
+      <h1>{wrongPatient ? t('renewLink.wrongTitle') : t('link.broken.title')}</h1>
       <p>
-        {wrongPatient
-          ? 'Someone else is signed in on this device. Sign out first, then open the link again.'
-          : `It may have expired or been copied wrongly. Sign in to renew your permissions with ${orgName}.`}{' '}
-        <a href={`/o/${slug}/${wrongPatient ? 'account' : 'sign-in'}`}>{wrongPatient ? 'Go to your account' : 'Sign in'}</a>
+        {`${wrongPatient ? t('renewLink.wrongBody') : t('renewLink.brokenBody', { org: orgName })} `}
+        <a href={`/o/${slug}/${wrongPatient ? 'account' : 'sign-in'}`}>{wrongPatient ? t('renewLink.account') : t('common.signIn')}</a>
       </p>
     </main>
   );

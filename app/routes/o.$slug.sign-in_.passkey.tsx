@@ -11,6 +11,7 @@ import {
   signedInRedirect,
   webauthnCookieName,
 } from '../services/identity.server';
+import { pageT } from '../services/i18n.server';
 
 // Sign-in with a passkey, called by fetch() from the sign-in page: {intent: 'options', contact?} then
 // {intent: 'finish', response}. The challenge stays on the server; the browser holds its id in a 5-minute cookie.
@@ -18,13 +19,15 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const now = new Date();
   const org = await requireOrganisation(context.db, params.slug);
   const { cookies, webauthn, codeSecret } = context.identity;
+  // The answers are read by the patient (passkey-client shows `error`): in the page's language.
+  const { t } = pageT(request, context);
   const body = (await request.json().catch(() => null)) as { intent?: string; contact?: string; response?: unknown } | null;
 
   if (body?.intent === 'options') {
     const contact = body.contact ? normaliseContact(body.contact) : undefined;
     const started = await passkeySignInOptions({ db: context.db, codeSecret, orgId: org.id, contact, ipAddress: context.clientIp, rpId: webauthn.rpId, now });
     if (started.status === 'rate_limited') {
-      return json({ error: 'Too many attempts. Please try again later.' }, { status: 429, headers: { 'Retry-After': String(started.retryAfterSeconds) } });
+      return json({ error: t('passkey.error.tooMany') }, { status: 429, headers: { 'Retry-After': String(started.retryAfterSeconds) } });
     }
     return json(
       { options: started.options },
@@ -43,10 +46,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       now,
     });
     if (result.status !== 'verified') {
-      const message =
-        result.status === 'challenge_invalid'
-          ? 'That took too long. Please try again.'
-          : 'That passkey could not be used to sign in here. Try again, or sign in with a code.';
+      const message = t(result.status === 'challenge_invalid' ? 'passkey.error.tooSlow' : 'passkey.error.notUsable');
       return json({ error: message, reason: result.status }, { status: 400 });
     }
     return redirectAsJson(
@@ -54,5 +54,5 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         followReturnCookie: { slug: org.slug }, now }),
     );
   }
-  return json({ error: 'Unknown request.' }, { status: 400 });
+  return json({ error: t('passkey.error.unknown') }, { status: 400 });
 }

@@ -3,13 +3,17 @@ import { LinkDoesNotWork } from '../components/consent';
 import { useLoaderData } from '@remix-run/react';
 import { choicesOf, openPatientLink } from '../services/consent.server';
 import { requireOrganisation } from '../services/identity.server';
-import { CHANNEL_LABELS } from '../utils/consent-words';
+import { channelWord } from '../utils/consent-words';
+import { pageT } from '../services/i18n.server';
+import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { metaT, useT } from '../i18n';
 
 // The page behind an unsubscribe link. GET and HEAD change nothing (EM2): link scanners open every link in a mail.
 // The button posts to the same address, where the one-click handler (server/http/unsubscribe.ts) does the work.
-export const meta: MetaFunction = () => [{ title: 'Unsubscribe · Carepost' }, { name: 'robots', content: 'noindex' }];
+// The visitor is not signed in: the language is their browser's (Accept-Language) or the switcher's cookie.
+export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('unsub.metaTitle') }, { name: 'robots', content: 'noindex' }];
 
-export async function loader({ params, context }: LoaderFunctionArgs) {
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await requireOrganisation(context.db, params.slug);
   const now = new Date();
   const opened = await openPatientLink(context.db, context.links.keyring, { purpose: 'unsubscribe', orgId: org.id, token: params.token ?? '', now });
@@ -20,18 +24,35 @@ export async function loader({ params, context }: LoaderFunctionArgs) {
     context.logger.info({ reason: opened.ok ? 'unknown_topic' : opened.reason }, 'unsubscribe link refused');
     return data({ ok: false as const, orgName: org.name, slug: org.slug }, { status: 404 });
   }
+  const { locale, t } = pageT(request, context);
+  const words = await topicTranslationsOf(context.db, org.id, locale, [choice.topic.id]);
   return {
     ok: true as const,
     orgName: org.name,
     slug: org.slug,
-    topicName: choice.topic.name,
-    channel: (CHANNEL_LABELS[channel] ?? channel).toLowerCase(),
+    topicName: words.get(choice.topic.id)?.name ?? choice.topic.name,
+    // Not translated by the organisation: the original (English) name, marked as such for screen readers.
+    topicLang: locale !== 'en' && !words.has(choice.topic.id) ? 'en' : undefined,
+    channel: channelWord(channel, t).toLowerCase(),
     done: !choice.preference.channels.includes(channel as never),
   };
 }
 
+/** A sentence with the topic's name in it, the name in its own element so it can carry its own `lang`. */
+function WithTopic({ text, name, lang }: { text: (name: string) => string; name: string; lang?: string }) {
+  const [before = '', after = ''] = text('\u0000').split('\u0000');
+  return (
+    <>
+      {before}
+      <span lang={lang}>{name}</span>
+      {after}
+    </>
+  );
+}
+
 export default function Unsubscribe() {
   const page = useLoaderData<typeof loader>();
+  const t = useT();
   if (!page.ok) {
     return <LinkDoesNotWork slug={page.slug} orgName={page.orgName} />;
   }
@@ -39,22 +60,22 @@ export default function Unsubscribe() {
     <main id="main" className="page" tabIndex={-1}>
       {page.done ? (
         <>
-          <h1>You are unsubscribed</h1>
+          <h1>{t('unsub.doneTitle')}</h1>
           <p role="status">
-            {page.orgName} will not send you “{page.topicName}” by {page.channel} any more. Messages about your care are not affected.
+            <WithTopic text={(topic) => t('unsub.done', { org: page.orgName, topic, channel: page.channel })} name={page.topicName} lang={page.topicLang} />
           </p>
         </>
       ) : (
         <>
-          <h1>Unsubscribe</h1>
+          <h1>{t('unsub.title')}</h1>
           <p>
-            Stop “{page.topicName}” from {page.orgName} by {page.channel}? Messages about your care are not affected.
+            <WithTopic text={(topic) => t('unsub.ask', { org: page.orgName, topic, channel: page.channel })} name={page.topicName} lang={page.topicLang} />
           </p>
           {/* A plain form: it posts to the one-click handler, which needs no cookie and works without JavaScript. */}
           <form method="post">
             <input type="hidden" name="List-Unsubscribe" value="One-Click" />
             <button className="button" type="submit">
-              Unsubscribe
+              {t('unsub.button')}
             </button>
           </form>
         </>

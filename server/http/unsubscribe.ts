@@ -21,6 +21,8 @@ export function oneClickUnsubscribe(options: { db: Database; keyring: LinkKeyrin
     const fromPage = req.get('sec-fetch-mode') === 'navigate';
     const refuse = (reason: string) => {
       options.logger.info({ reason }, 'unsubscribe link refused');
+      // A person pressing the page's button goes back to the page, which says the same in their language (issue 9).
+      if (fromPage) return void res.redirect(303, `/o/${encodeURIComponent(String(req.params.slug))}/u/${encodeURIComponent(String(req.params.token))}`);
       res.status(404).type('text/plain').send('This unsubscribe link does not work. Sign in to the portal to change your choices.');
     };
     try {

@@ -1,4 +1,5 @@
 // Issue 9, item 3: the catalogues are complete and agree, Accept-Language is negotiated by q-value, messages format.
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatMessage, placeholdersOf } from '../../server/i18n/format';
 import { negotiateLocale, toLocale } from '../../server/i18n/locale';
@@ -97,5 +98,18 @@ describe('Accept-Language negotiation', () => {
     expect(toLocale('es_US')).toBe('es');
     expect(toLocale('EN')).toBe('en');
     expect(toLocale('pt-BR')).toBeUndefined();
+  });
+});
+
+describe('patient routes use the catalogue', () => {
+  // Routes that show a patient nothing to read: the logo image, the "stay signed in" ping, the switcher's target, and
+  // the catch-all whose 404 the root error boundary renders (in the page's language).
+  const NO_WORDS = new Set(['o.$slug.logo[.svg].tsx', 'o.$slug.session.tsx', 'language.tsx', '$.tsx']);
+
+  it('every patient route (o.$slug.*, the home page, the catch-all) speaks through t(), or is listed as wordless', () => {
+    const routes = readdirSync('app/routes').filter((f) => f.startsWith('o.$slug') || f === '_index.tsx' || f === '$.tsx' || f === 'language.tsx');
+    expect(routes.length).toBeGreaterThan(30);
+    const untranslated = routes.filter((f) => !NO_WORDS.has(f) && !/\b(useT|metaT|pageT|translator)\(/.test(readFileSync(`app/routes/${f}`, 'utf8')));
+    expect(untranslated).toEqual([]);
   });
 });
