@@ -16,7 +16,7 @@ import { linkKeyring, mintLink, type LinkPurpose } from '../../server/links/toke
 import { createLogger } from '../../server/logger';
 import { retractMessage } from '../../server/messages/inbox';
 import { kekRing, vaultRing } from '../../server/messages/vault';
-import { publishedTopic, validElements } from '../support/consent';
+import { publishedTopic, spanishElements, validElements } from '../support/consent';
 import { createTestOrganisation, testDatabase } from '../support/db';
 import { startSink } from '../support/engine-sink';
 import { startTestServer } from '../support/http';
@@ -66,17 +66,6 @@ async function refusal(query: Promise<unknown>): Promise<string> {
   }
   return 'not refused';
 }
-
-const spanishElements = {
-  information: 'Su nombre, su correo electrónico y los servicios que usó con nosotros en los últimos dos años.',
-  disclosedBy: 'Test Clinic usa esta información.',
-  recipients: 'La reciben Test Clinic y su socio de envíos, Mailwell Inc.',
-  purpose: 'Para enviarle noticias y ofertas sobre programas de bienestar. Esto es mercadeo.',
-  expiry: 'Esta autorización termina 24 meses después de que la firme, o antes si la retira.',
-  revocation: 'Puede retirar esta autorización en cualquier momento. Use el enlace de cualquier mensaje o su página de autorizaciones.',
-  noConditioning: 'Su tratamiento, sus pagos y su derecho a beneficios no dependen de que firme.',
-  redisclosure: 'Una vez compartida, quien la recibe puede volver a compartirla. Es posible que entonces ya no esté protegida por la ley federal de privacidad.',
-};
 
 describe('choosing the language', () => {
   it('Accept-Language decides on a first visit (es-MX → es, q-values, unknown → en); <html lang> follows', async () => {
