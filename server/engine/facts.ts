@@ -3,7 +3,7 @@
 // the row exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
-import type { DbOrTx } from '../../db/client';
+import type { DbOrTx, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
 import { consentTopics, patientPreferences, topicPreferences, type AuthorizationText, type ConsentChannel, type Delivery } from '../../db/schema/index';
 import { defaultPatientPreferences, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
@@ -16,7 +16,7 @@ const WEEK_MS = 7 * 86_400_000;
 export type LoadedFacts = { facts: GateFacts; contactValue: string | null };
 
 /** A row that Postgres sent as JSON (`to_jsonb`), back in the shape drizzle gives for the table: keys and value types. */
-function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
+export function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
   if (!json) return undefined;
   const row: Record<string, unknown> = {};
   for (const [key, column] of Object.entries(getTableColumns(table))) {
@@ -36,7 +36,15 @@ type FactsRow = {
   window: { n: number; oldest: string | null };
   contact: { value: string; verified_at: string | null; suppressed: string | null } | null;
   push_subscribed: boolean;
-  prefs: { prefs: Record<string, unknown> | null; patient_zone: string | null; org_zone: string; quiet_start: number | null; quiet_end: number | null; weekly_cap: number | null } | null;
+  prefs: {
+    prefs: Record<string, unknown> | null;
+    patient_zone: string | null;
+    org_zone: string;
+    quiet_start: number | null;
+    quiet_end: number | null;
+    weekly_cap: number | null;
+    locale?: string | null;
+  } | null;
 };
 
 /**
@@ -155,4 +163,85 @@ function effectivePatientPreferences(p: NonNullable<FactsRow['prefs']>): GateFac
   const own = rowFromJson(patientPreferences, p.prefs);
   if (own) return own;
   return defaultPatientPreferences({ patientZone: p.patient_zone, orgZone: p.org_zone, orgQuietStart: p.quiet_start, orgQuietEnd: p.quiet_end, orgWeeklyCap: p.weekly_cap });
+}
+
+/** What the engine asks of each delivery of a claimed batch (ADR 018). */
+export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>;
+
+/**
+ * The consent locks for a whole claimed batch, in one statement (ADR 018): the shared advisory lock of every
+ * (organisation, patient, topic) of its marketing deliveries, taken in ascending key order so that two batches and the
+ * revocations queued between them can never wait on each other in a cycle (each batch only ever waits for a key above
+ * every key it holds). Same keys as consentLockKey (server/consent/ledger.ts), so a revocation queues fairly behind
+ * them and every later batch queues behind the revocation (RV1, DL3).
+ */
+export async function lockConsentForBatch(tx: Tx, ds: BatchFactsInput[]): Promise<void> {
+  const keys = [...new Set(ds.filter((d) => d.category === 'marketing' && d.topicId !== null).map((d) => `consent:${d.orgId}:${d.patientId}:${d.topicId}`))];
+  if (keys.length === 0) return;
+  await executePrepared(
+    tx,
+    sql`select count(pg_advisory_xact_lock_shared(k))::int as n
+      from (select distinct hashtextextended(x, 0) as k from jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) x order by 1) ordered`,
+  );
+}
+
+/**
+ * The gate's facts for every delivery of a claimed batch in one statement: the same scalar subqueries as loadFacts,
+ * correlated with one row per delivery, plus the patient's language. The consent-state rows are read FOR SHARE. Must
+ * run after lockConsentForBatch has returned, in the same transaction (RV1, DL3), exactly like loadFacts.
+ */
+export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date): Promise<Map<string, LoadedFacts & { locale: string | null }>> {
+  const input = ds.map((d) => ({
+    delivery_id: d.id,
+    org_id: d.orgId,
+    patient_id: d.patientId,
+    topic_id: d.topicId ?? '00000000-0000-0000-0000-000000000000',
+    marketing: d.category === 'marketing' && d.topicId !== null,
+    channel: d.channel,
+    contact_kind: d.channel === 'email' || d.channel === 'sms' ? d.channel : null,
+  }));
+  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
+  const mine = sql`d.org_id = b.org_id and d.patient_id = b.patient_id and d.category = 'marketing' and d.status = 'sent'`;
+  const statement = sql`
+    with b as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        as b(delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean, channel text, contact_kind text)
+    ),
+    s as (
+      select b.delivery_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      from b
+      join consent_states cs on b.marketing and cs.org_id = b.org_id and cs.patient_id = b.patient_id and cs.topic_id = b.topic_id
+      join authorization_events ae on ae.id = cs.grant_event_id
+      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
+      for share of cs
+    )
+    select
+      b.delivery_id as id,
+      (select to_jsonb(s) - 'delivery_id' from s where s.delivery_id = b.delivery_id) as state,
+      (select to_jsonb(ct) from consent_topics ct where b.marketing and ct.org_id = b.org_id and ct.id = b.topic_id) as topic,
+      (select to_jsonb(tp) from topic_preferences tp
+        where b.marketing and tp.org_id = b.org_id and tp.patient_id = b.patient_id and tp.topic_id = b.topic_id) as topic_pref,
+      (select max(d.sent_at) from deliveries d where b.marketing and ${mine} and d.topic_id = b.topic_id and d.sent_at is not null) as last_topic_sent_at,
+      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
+        where b.marketing and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
+      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
+        from contact_points cp
+        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
+        where cp.org_id = b.org_id and cp.patient_id = b.patient_id and cp.kind = b.contact_kind
+        order by cp.verified_at is null, cp.verified_at desc
+        limit 1) as contact,
+      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
+          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap, 'locale', p.locale)
+        from patients p
+        join organisations o on o.id = p.org_id
+        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
+        where p.org_id = b.org_id and p.id = b.patient_id) as prefs,
+      exists (select 1 from push_subscriptions ps
+        where b.channel = 'push' and ps.org_id = b.org_id and ps.patient_id = b.patient_id and ps.disabled_at is null) as push_subscribed
+    from b`;
+  const rows = await executePrepared<FactsRow & { id: string }>(tx, statement);
+  const byId = new Map(ds.map((d) => [d.id, d]));
+  const out = new Map<string, LoadedFacts & { locale: string | null }>();
+  for (const row of rows) out.set(row.id, { ...factsFrom(row, byId.get(row.id)!), locale: row.prefs?.locale ?? null });
+  return out;
 }

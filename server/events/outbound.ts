@@ -31,3 +31,12 @@ export async function recordOutboundEvent(
   refusePhiKeys('recordOutboundEvent', event.payload);
   await tx.insert(outboundEvents).values({ orgId, type: event.type, patientId: event.patientId, payload: event.payload, occurredAt: event.occurredAt });
 }
+
+export type OutboundEventInput = { orgId: string; type: OutboundEventType; patientId: string | null; payload: Record<string, unknown>; occurredAt: Date };
+
+/** Several events (any organisations) in one statement, in the caller's transaction (the engine's group commit, ADR 018). */
+export async function recordOutboundEvents(tx: Tx, events: OutboundEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  for (const event of events) refusePhiKeys('recordOutboundEvent', event.payload);
+  await tx.insert(outboundEvents).values(events);
+}
