@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
+import { executePrepared } from '../../db/prepared';
 import { auditEvents, auditHeads, organisations, type AuditEventRow } from '../../db/schema/index';
 import { canonicalJson } from './canonical';
 
@@ -111,9 +112,32 @@ export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEven
     rows.push({ ...fields, actorType: event.actorType, prevHash, hash });
     prevHash = hash;
   }
-  // Both in one network write (postgres.js pipelines them on the transaction's connection).
+  // Both in one network write (postgres.js pipelines them on the transaction's connection). Several events go in as one
+  // JSON parameter to a prepared statement: its text does not change with the number of events.
   await Promise.all([
-    tx.insert(auditEvents).values(rows),
+    rows.length === 1
+      ? tx.insert(auditEvents).values(rows)
+      : executePrepared(
+          tx,
+          sql`insert into audit_events (org_id, seq, occurred_at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
+            select r.org_id, r.seq, r.occurred_at, r.actor_type, r.actor_id, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash
+            from jsonb_to_recordset(${JSON.stringify(
+              rows.map((r) => ({
+                org_id: r.orgId,
+                seq: r.seq,
+                occurred_at: (r.occurredAt as Date).toISOString(),
+                actor_type: r.actorType,
+                actor_id: r.actorId,
+                action: r.action,
+                subject_type: r.subjectType,
+                subject_id: r.subjectId,
+                details: r.details,
+                prev_hash: r.prevHash,
+                hash: r.hash,
+              })),
+            )}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
+              subject_id text, details jsonb, prev_hash text, hash text)`,
+        ),
     tx.update(auditHeads).set({ lastSeq: seq, lastHash: prevHash }).where(eq(auditHeads.orgId, orgId)),
   ]);
   return rows.map((r) => ({ seq: r.seq, hash: r.hash }));

@@ -7,18 +7,13 @@
 // - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
 //   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
 import {
-  campaignRecipients,
-  campaigns,
   contactPoints,
   deliveries,
-  messages,
   orgDkimKeys,
-  organisations,
-  patientPgpKeys,
   type CampaignKind,
   type Delivery,
   type DeliveryRoute,
@@ -149,11 +144,11 @@ export async function runPass(deps: EngineDeps, options: { batchSize: number; co
 
 /**
  * A claimed batch (ADR 018). One transaction, on one connection, holds the batch's consent locks from the gate to the
- * last hand-off: the shared advisory locks of all its (patient, topic) pairs in one statement, then in one network
- * write the facts of every delivery (consent-state rows FOR SHARE), the deliveries re-read FOR KEY SHARE (another
- * worker's claim, FOR UPDATE SKIP LOCKED, skips them until this transaction ends, even after the lease ran out), the
- * messages, organisations, campaigns and PGP keys. A revocation waits for the whole batch, and every batch that starts
- * after it sees it (RV1, DL3).
+ * last hand-off: the shared advisory locks of all its (patient, topic) pairs in one statement, then in one statement
+ * the facts of every delivery (consent-state rows FOR SHARE), the deliveries re-read FOR KEY SHARE (another worker's
+ * claim, FOR UPDATE SKIP LOCKED, skips them until this transaction ends, even after the lease ran out) and what the
+ * hand-offs need (message, organisation, campaign, PGP key). A revocation waits for the whole batch, and every batch
+ * that starts after it sees it (RV1, DL3).
  *
  * Every outcome is committed on its own, right after its hand-off, by the recorder (a group commit on other
  * connections, see Recorder): a crash can re-send only mail whose 250 had arrived and whose record had not committed
@@ -172,44 +167,9 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
   const recorder = recorderFor(deps.db);
   await deps.db.transaction(async (tx) => {
     await lockConsentForBatch(tx, claimed);
-    const ids = claimed.map((d) => d.id);
-    const orgIds = [...new Set(claimed.map((d) => d.orgId))];
-    const campaignDeliveryIds = claimed.filter((d) => d.category === 'marketing').map((d) => d.resendOf ?? d.id);
-    const pgpPatients = deps.pgp === false ? [] : claimed.filter((d) => d.channel === 'email' && !d.resendOf).map((d) => d.patientId);
-    const [rereads, messageRows, factsById, orgRows, campaignRows, pgpRows] = await Promise.all([
-      tx.select().from(deliveries).where(inArray(deliveries.id, ids)).for('key share'),
-      tx
-        .select({ id: messages.id, orgId: messages.orgId, content: messages.content, sendBy: messages.sendBy, retractedAt: messages.retractedAt, expiresAt: messages.expiresAt })
-        .from(messages)
-        .where(inArray(messages.id, [...new Set(claimed.map((d) => d.messageId))])),
-      loadFactsForBatch(tx, claimed, now),
-      tx
-        .select({ id: organisations.id, slug: organisations.slug, name: organisations.name, pickupLinkDays: organisations.pickupLinkDays, dkim: orgDkimKeys })
-        .from(organisations)
-        .leftJoin(orgDkimKeys, eq(orgDkimKeys.orgId, organisations.id))
-        .where(inArray(organisations.id, orgIds)),
-      campaignDeliveryIds.length === 0
-        ? Promise.resolve([])
-        : tx
-            .select({ orgId: campaignRecipients.orgId, deliveryId: campaignRecipients.deliveryId, kind: campaigns.kind, topicId: campaignRecipients.topicId })
-            .from(campaignRecipients)
-            .innerJoin(campaigns, and(eq(campaigns.orgId, campaignRecipients.orgId), eq(campaigns.id, campaignRecipients.campaignId)))
-            .where(and(inArray(campaignRecipients.orgId, orgIds), inArray(campaignRecipients.deliveryId, campaignDeliveryIds))),
-      pgpPatients.length === 0
-        ? Promise.resolve([])
-        : tx
-            .select({ orgId: patientPgpKeys.orgId, patientId: patientPgpKeys.patientId, armoredKey: patientPgpKeys.armoredKey, expiresAt: patientPgpKeys.expiresAt })
-            .from(patientPgpKeys)
-            .where(and(inArray(patientPgpKeys.orgId, orgIds), inArray(patientPgpKeys.patientId, [...new Set(pgpPatients)]))),
-    ]);
-    const reread = new Map(rereads.map((d) => [d.id, d]));
-    const messageOf = new Map(messageRows.map((m) => [`${m.orgId}:${m.id}`, m]));
-    const orgOf = new Map(
-      orgRows.map(({ id, dkim, ...org }) => [id, { ...org, dkim: dkim ? dkimOf(deps, id, dkim) : undefined }]),
-    );
-    const campaignOf = new Map(campaignRows.map((c) => [`${c.orgId}:${c.deliveryId}`, { kind: c.kind, topicId: c.topicId }]));
-    const pgpOf = new Map(pgpRows.map((k) => [`${k.orgId}:${k.patientId}`, { armoredKey: k.armoredKey, expiresAt: k.expiresAt }]));
-
+    // Awaited before the batch's statement, so that statement's snapshot is taken after any revocation queued ahead of
+    // one of its locks has committed (RV1, DL3).
+    const rows = await loadFactsForBatch(tx, claimed, now, { pgp: deps.pgp !== false });
     // Chains: the deliveries of one patient, in claim order.
     const chains = new Map<string, number[]>();
     claimed.forEach((d, i) => {
@@ -220,14 +180,14 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
     const runChain = async (chain: number[]) => {
       const sentInChain: { topicId: string | null }[] = [];
       for (const i of chain) {
-        const d = reread.get(claimed[i]!.id);
+        const loaded = rows.get(claimed[i]!.id)!;
+        const d = loaded.delivery;
         // The lease may have expired and another worker may have finished or claimed it meanwhile.
         if (!d || d.status !== 'sending' || d.leasedBy !== claimed[i]!.leasedBy) {
           outcomes.set(claimed[i]!.id, 'deferred');
           continue;
         }
-        const message = messageOf.get(`${d.orgId}:${d.messageId}`)!;
-        const loaded = factsById.get(d.id)!;
+        const message = loaded.message!;
         // What this chain sent already is committed or about to be: the gate counts it (frequency, weekly cap).
         const facts = d.category === 'marketing' && sentInChain.length > 0 ? withEarlierSends(loaded.facts, d, sentInChain, now) : loaded.facts;
         const decision = decide(
@@ -241,10 +201,10 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
           continue;
         }
         const context: HandoffContext = {
-          org: orgOf.get(d.orgId)!,
+          org: { ...loaded.org, dkim: loaded.org.dkim ? dkimOf(deps, d.orgId, loaded.org.dkim) : undefined },
           locale: loaded.locale,
-          campaign: d.category === 'marketing' ? campaignOf.get(`${d.orgId}:${d.resendOf ?? d.id}`) : undefined,
-          pgpKey: pgpOf.get(`${d.orgId}:${d.patientId}`),
+          campaign: loaded.campaign,
+          pgpKey: loaded.pgpKey,
         };
         let handoff: Handoff;
         try {

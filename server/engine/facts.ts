@@ -5,7 +5,20 @@ import { getTableColumns, sql } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
-import { consentTopics, patientPreferences, topicPreferences, type AuthorizationText, type ConsentChannel, type Delivery } from '../../db/schema/index';
+import {
+  consentTopics,
+  deliveries,
+  orgDkimKeys,
+  patientPreferences,
+  topicPreferences,
+  type AuthorizationText,
+  type CampaignKind,
+  type ConsentChannel,
+  type Delivery,
+  type Message,
+} from '../../db/schema/index';
+
+type OrgDkimKey = typeof orgDkimKeys.$inferSelect;
 import { defaultPatientPreferences, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
 import { consentLockKey } from '../consent/ledger';
 import { checkAuthorizationText } from '../consent/texts';
@@ -166,7 +179,20 @@ function effectivePatientPreferences(p: NonNullable<FactsRow['prefs']>): GateFac
 }
 
 /** What the engine asks of each delivery of a claimed batch (ADR 018). */
-export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>;
+export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'messageId' | 'category' | 'topicId' | 'channel' | 'resendOf'>;
+
+/** Beside the gate's facts, what the hand-off of one delivery of the batch needs, read in the same statement. */
+export type BatchRow = LoadedFacts & {
+  locale: string | null;
+  /** The delivery as it is now, read FOR KEY SHARE; undefined if it is gone. */
+  delivery: Delivery | undefined;
+  message: Pick<Message, 'content' | 'sendBy' | 'retractedAt' | 'expiresAt'> | undefined;
+  org: { slug: string; name: string; pickupLinkDays: number; dkim: OrgDkimKey | undefined };
+  /** A marketing delivery made by a campaign (or a resend of one): its kind and topic. */
+  campaign: { kind: CampaignKind; topicId: string } | undefined;
+  /** The patient's PGP key row (email, not a resend), not yet validated. */
+  pgpKey: { armoredKey: string; expiresAt: Date | null } | undefined;
+};
 
 /**
  * The consent locks for a whole claimed batch, in one statement (ADR 018): the shared advisory lock of every
@@ -190,7 +216,7 @@ export async function lockConsentForBatch(tx: Tx, ds: BatchFactsInput[]): Promis
  * correlated with one row per delivery, plus the patient's language. The consent-state rows are read FOR SHARE. Must
  * run after lockConsentForBatch has returned, in the same transaction (RV1, DL3), exactly like loadFacts.
  */
-export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date): Promise<Map<string, LoadedFacts & { locale: string | null }>> {
+export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date, options: { pgp: boolean }): Promise<Map<string, BatchRow>> {
   const input = ds.map((d) => ({
     delivery_id: d.id,
     org_id: d.orgId,
@@ -199,14 +225,21 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     marketing: d.category === 'marketing' && d.topicId !== null,
     channel: d.channel,
     contact_kind: d.channel === 'email' || d.channel === 'sms' ? d.channel : null,
+    message_id: d.messageId,
+    campaign_delivery_id: d.category === 'marketing' ? (d.resendOf ?? d.id) : null,
+    want_pgp: options.pgp && d.channel === 'email' && !d.resendOf,
   }));
   const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
   const mine = sql`d.org_id = b.org_id and d.patient_id = b.patient_id and d.category = 'marketing' and d.status = 'sent'`;
   const statement = sql`
     with b as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-        as b(delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean, channel text, contact_kind text)
+        as b(delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean, channel text, contact_kind text,
+          message_id uuid, campaign_delivery_id uuid, want_pgp boolean)
     ),
+    -- Another worker's claim (FOR UPDATE SKIP LOCKED) skips these rows until the batch's transaction ends; the
+    -- recorder's updates (no key column changes) do not wait for this lock.
+    dl as (select d.* from deliveries d where d.id in (select delivery_id from b) for key share of d),
     s as (
       select b.delivery_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
       from b
@@ -237,11 +270,42 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
         left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
         where p.org_id = b.org_id and p.id = b.patient_id) as prefs,
       exists (select 1 from push_subscriptions ps
-        where b.channel = 'push' and ps.org_id = b.org_id and ps.patient_id = b.patient_id and ps.disabled_at is null) as push_subscribed
+        where b.channel = 'push' and ps.org_id = b.org_id and ps.patient_id = b.patient_id and ps.disabled_at is null) as push_subscribed,
+      (select to_jsonb(dl) from dl where dl.id = b.delivery_id) as delivery,
+      (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
+        from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
+      (select json_build_object('slug', o.slug, 'name', o.name, 'pickup_link_days', o.pickup_link_days,
+          'dkim', (select to_jsonb(k) from org_dkim_keys k where k.org_id = o.id))
+        from organisations o where o.id = b.org_id) as org,
+      (select json_build_object('kind', c.kind, 'topic_id', cr.topic_id)
+        from campaign_recipients cr join campaigns c on c.org_id = cr.org_id and c.id = cr.campaign_id
+        where cr.org_id = b.org_id and cr.delivery_id = b.campaign_delivery_id limit 1) as campaign,
+      (select json_build_object('armored_key', k.armored_key, 'expires_at', k.expires_at)
+        from patient_pgp_keys k where b.want_pgp and k.org_id = b.org_id and k.patient_id = b.patient_id limit 1) as pgp
     from b`;
-  const rows = await executePrepared<FactsRow & { id: string }>(tx, statement);
+  type Extra = {
+    id: string;
+    delivery: Record<string, unknown> | null;
+    message: { content: Message['content']; send_by: string | null; retracted_at: string | null; expires_at: string | null } | null;
+    org: { slug: string; name: string; pickup_link_days: number; dkim: Record<string, unknown> | null };
+    campaign: { kind: CampaignKind; topic_id: string } | null;
+    pgp: { armored_key: string; expires_at: string | null } | null;
+  };
+  const rows = await executePrepared<FactsRow & Extra>(tx, statement);
   const byId = new Map(ds.map((d) => [d.id, d]));
-  const out = new Map<string, LoadedFacts & { locale: string | null }>();
-  for (const row of rows) out.set(row.id, { ...factsFrom(row, byId.get(row.id)!), locale: row.prefs?.locale ?? null });
+  const out = new Map<string, BatchRow>();
+  for (const row of rows) {
+    out.set(row.id, {
+      ...factsFrom(row, byId.get(row.id)!),
+      locale: row.prefs?.locale ?? null,
+      delivery: rowFromJson(deliveries, row.delivery),
+      message: row.message
+        ? { content: row.message.content, sendBy: at(row.message.send_by), retractedAt: at(row.message.retracted_at), expiresAt: at(row.message.expires_at) }
+        : undefined,
+      org: { slug: row.org.slug, name: row.org.name, pickupLinkDays: row.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, row.org.dkim) },
+      campaign: row.campaign ? { kind: row.campaign.kind, topicId: row.campaign.topic_id } : undefined,
+      pgpKey: row.pgp ? { armoredKey: row.pgp.armored_key, expiresAt: at(row.pgp.expires_at) } : undefined,
+    });
+  }
   return out;
 }
