@@ -238,8 +238,9 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
           message_id uuid, campaign_delivery_id uuid, want_pgp boolean)
     ),
     -- Another worker's claim (FOR UPDATE SKIP LOCKED) skips these rows until the batch's transaction ends; the
-    -- recorder's updates (no key column changes) do not wait for this lock.
-    dl as (select d.* from deliveries d where d.id in (select delivery_id from b) for key share of d),
+    -- recorder's updates (no key column changes) do not wait for this lock. "= any (array(...))": an IN (subquery) here
+    -- was planned as a hash join over every delivery.
+    dl as (select d.* from deliveries d where d.id = any (array(select delivery_id from b)) for key share of d),
     s as (
       select b.delivery_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
       from b
