@@ -8,7 +8,7 @@
 //   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client';
+import type { Database, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
 import {
   contactPoints,
@@ -165,7 +165,15 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
   const tlsRoutes = await Promise.all(claimed.map((d) => tlsRouteFor(deps, d, now).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
   const outcomes = new Map<string, Outcome>();
   const recorder = recorderFor(deps.db);
-  await deps.db.transaction(async (tx) => {
+  const release = await batchSlot(deps.db);
+  try {
+    await deps.db.transaction((tx) => batchTransaction(tx));
+  } finally {
+    release();
+  }
+  return claimed.map((d) => outcomes.get(d.id) ?? 'deferred');
+
+  async function batchTransaction(tx: Tx): Promise<void> {
     await lockConsentForBatch(tx, claimed);
     // Awaited before the batch's statement, so that statement's snapshot is taken after any revocation queued ahead of
     // one of its locks has committed (RV1, DL3).
@@ -234,8 +242,30 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
     const settled = await Promise.allSettled(records);
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
-  });
-  return claimed.map((d) => outcomes.get(d.id) ?? 'deferred');
+  }
+}
+
+/**
+ * A batch holds a pool connection while it waits for the recorder, which needs another: so at most the pool's size
+ * less two batches are open at once per pool (one connection left for the recorder, one for claims), whatever the
+ * number of lanes. Without this, as many lanes as connections would wait for each other for ever.
+ */
+const batchSlots = new WeakMap<Database, { free: number; waiting: (() => void)[] }>();
+async function batchSlot(db: Database): Promise<() => void> {
+  let slots = batchSlots.get(db);
+  if (!slots) {
+    const max = (db as unknown as { $client?: { options?: { max?: number } } }).$client?.options?.max ?? 10;
+    slots = { free: Math.max(1, max - 2), waiting: [] };
+    batchSlots.set(db, slots);
+  }
+  const s = slots;
+  if (s.free > 0) s.free -= 1;
+  else await new Promise<void>((resolve) => s.waiting.push(resolve));
+  return () => {
+    const next = s.waiting.shift();
+    if (next) next();
+    else s.free += 1;
+  };
 }
 
 /** The gate's view after earlier deliveries of the same chain were sent at `now` (they count like committed ones). */
