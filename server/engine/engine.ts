@@ -1,11 +1,11 @@
-// Claim, gate, route, hand off and record (ARCHITECTURE.md, "The send engine", steps 2-5).
+// Claim, gate, route, hand off and record (ARCHITECTURE.md, "The send engine", steps 2-5; ADR 007, ADR 018).
 // - Claim: due rows in batches, FOR UPDATE SKIP LOCKED, with a lease; an expired lease is claimed again.
-// - Each claimed delivery then runs in its own transaction: facts (the consent row FOR SHARE), decide(), and for an
-//   allow the hand-off to the transport, then the outcome, committed right after the transport accepts. The lock is
-//   held across the hand-off, so a revocation that commits first blocks the delivery, and one that comes later waits
-//   for the hand-off (RV1, DL3).
-// - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
-//   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
+// - Each claimed batch then runs in one transaction that holds its consent locks (shared) from the gate to the last
+//   hand-off: facts for the whole batch (consent rows FOR SHARE), decide(), and for an allow the hand-off to the
+//   transport. A revocation that commits first blocks the delivery; one that comes later waits for the batch (RV1, DL3).
+// - Each outcome commits on its own, right after it is known, through the recorder's group commit, not at the end of
+//   the batch. At-least-once: if the process dies between the transport's acceptance and that commit, the lease
+//   expires and the delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';

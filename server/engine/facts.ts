@@ -1,6 +1,7 @@
-// What the gate needs to know about one delivery, read inside the delivery's transaction. For marketing, the
-// patient's consent-state row is read FOR SHARE and that lock is held until the hand-off commits: a revocation takes
-// the row exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
+// What the gate needs to know about a delivery (loadFacts), or about every delivery of a claimed batch
+// (loadFactsForBatch, ADR 018), read inside the transaction that holds the consent locks. For marketing, the patient's
+// consent-state row is read FOR SHARE and that lock is held until the hand-off is done: a revocation takes the row
+// exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx, Tx } from '../../db/client';
