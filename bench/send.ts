@@ -4,6 +4,7 @@
 // messages to the same sink with no database. Figures are reported as a ratio, since the machine is shared.
 // The last line printed is one JSON object.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
@@ -22,16 +23,38 @@ const { values } = parseArgs({
     deliveries: { type: 'string', default: '20000' },
     patients: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '8' },
+    // Engine tuning (ADR 018): lanes (passes running at once), deliveries claimed per pass, hand-offs at once per pass.
+    lanes: { type: 'string' },
+    'batch-size': { type: 'string', default: '20' },
+    'per-batch': { type: 'string', default: '1' },
   },
 });
 const DELIVERIES = Number(values.deliveries);
 const PATIENTS = Number(values.patients);
 const CONCURRENCY = Number(values.concurrency);
+const LANES = Number(values.lanes ?? values.concurrency);
+const BATCH_SIZE = Number(values['batch-size']);
+const PER_BATCH = Number(values['per-batch']);
 const log = progress(values.json!);
+
+/** CPU microseconds (user + system) per process, from /proc (Linux); processes without /proc entries are left out. */
+function procCpuUs(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000); // utime, stime; USER_HZ 100
+    } catch {
+      /* gone, or not Linux */
+    }
+  }
+  return out;
+}
 
 const sink = await startSink({ keepRaw: false });
 try {
-  await withBenchDatabase('send', CONCURRENCY + 4, async (handle) => {
+  await withBenchDatabase('send', Math.max(CONCURRENCY, LANES) + 4, async (handle) => {
     const db = handle.db;
     const vault = kekRing(Buffer.alloc(32, 1));
     const now = new Date();
@@ -141,6 +164,7 @@ try {
       ignoreTLS: true,
     });
     const body = `You have a new message from Bench Clinic.\n\nRead it securely in the portal: https://portal.example.com/o/bench/m/${'x'.repeat(220)}\n`;
+    const rawCpu0 = process.cpuUsage();
     const rawStart = performance.now();
     let nextRaw = 0;
     await Promise.all(
@@ -158,6 +182,7 @@ try {
       }),
     );
     const rawSeconds = (performance.now() - rawStart) / 1000;
+    const rawCpu = process.cpuUsage(rawCpu0);
     raw.close();
     const rawPerSecond = sentByEngineEstimate / rawSeconds;
     log(`raw nodemailer: ${sentByEngineEstimate} messages in ${rawSeconds.toFixed(1)} s = ${rawPerSecond.toFixed(0)}/s`);
@@ -177,16 +202,25 @@ try {
       sms: undefined,
       logger: createLogger({ level: 'silent' }),
     };
+    // CPU per sent mail, this process (engine and sink) and Postgres (every process of the cluster that pg_stat_activity
+    // lists, pool backends opened first): a figure the load of a shared machine moves less than a rate.
+    await Promise.all(Array.from({ length: Math.max(CONCURRENCY, LANES) + 4 }, () => handle.sql`select pg_sleep(0.05)`));
+    const dbPids = async () => (await handle.sql<{ pid: number }[]>`select pid from pg_stat_activity`).map((r) => r.pid);
+    const db0 = procCpuUs(await dbPids());
+    const engineCpu0 = process.cpuUsage();
     const engineStart = performance.now();
     await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, lane) => {
+      Array.from({ length: LANES }, async (_, lane) => {
         const laneDeps = { ...deps, workerId: `bench-${lane}` };
-        while ((await runPass(laneDeps, { batchSize: 20, concurrency: 1 })) > 0) {
+        while ((await runPass(laneDeps, { batchSize: BATCH_SIZE, concurrency: PER_BATCH })) > 0) {
           /* keep going until nothing is due */
         }
       }),
     );
     const engineSeconds = (performance.now() - engineStart) / 1000;
+    const engineCpu = process.cpuUsage(engineCpu0);
+    let dbCpuUs = 0;
+    for (const [pid, us] of procCpuUs(await dbPids())) dbCpuUs += us - (db0.get(pid) ?? 0);
     await deps.mail.close?.();
     const counts = await handle.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
     const by = Object.fromEntries(counts.map((c) => [c.status, c.n]));
@@ -204,6 +238,9 @@ try {
       deliveries: DELIVERIES,
       patients: PATIENTS,
       concurrency: CONCURRENCY,
+      lanes: LANES,
+      batch_size: BATCH_SIZE,
+      per_batch: PER_BATCH,
       engine_per_s: Math.round(enginePerSecond),
       engine_sent_per_s: Math.round(sentPerSecond),
       raw_per_s: Math.round(rawPerSecond),
@@ -213,6 +250,10 @@ try {
       failed: by.failed ?? 0,
       left: (by.queued ?? 0) + (by.sending ?? 0),
       received: sink.received.length,
+      // CPU per sent mail (µs): the raw reference's process, the engine's process (both include the sink), Postgres.
+      raw_cpu_us_per_msg: Math.round((rawCpu.user + rawCpu.system) / sentByEngineEstimate),
+      engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system) / Math.max(1, sent)),
+      db_cpu_us_per_sent: Math.round(dbCpuUs / Math.max(1, sent)),
       duplicates,
     };
     console.log(JSON.stringify(result));

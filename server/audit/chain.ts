@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
+import { executePrepared } from '../../db/prepared';
 import { auditEvents, auditHeads, organisations, type AuditEventRow } from '../../db/schema/index';
 import { canonicalJson } from './canonical';
 
@@ -67,8 +68,18 @@ export function refusePhiKeys(where: string, record: Record<string, unknown>): v
  * rolls back with the change it records. Appends for one organisation are serialised by the head row's lock.
  */
 export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Promise<{ seq: number; hash: string }> {
-  const details = event.details ?? {};
-  refusePhiKeys('appendAudit', details);
+  const [last] = await appendAuditEvents(tx, orgId, [event]);
+  return last!;
+}
+
+/**
+ * Appends several events to the organisation's chain, in order, each with its own seq and hash (AU2 unchanged), in
+ * the same three round trips as one: the head is locked once and the events and the new head are written together.
+ * The engine records a group of delivery outcomes this way (ADR 018): one audit event per decision (AU1), one head lock.
+ */
+export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEvent[]): Promise<{ seq: number; hash: string }[]> {
+  if (events.length === 0) return [];
+  for (const event of events) refusePhiKeys('appendAudit', event.details ?? {});
   // Create the head on first use, or lock it, in one statement: ON CONFLICT DO UPDATE takes the row lock (waiting for
   // a concurrent append to commit) and returns the head as that append left it. The lock orders concurrent appends
   // for this organisation until this transaction ends, so the fewer round trips inside it, the more appends a second.
@@ -81,24 +92,55 @@ export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Pro
 
   // Millisecond precision, UTC: what is hashed is exactly what is stored.
   const occurredAt = new Date();
-  const fields: HashedFields = {
-    orgId,
-    seq: head.lastSeq + 1,
-    occurredAt,
-    actorType: event.actorType,
-    actorId: event.actorId ?? null,
-    action: event.action,
-    subjectType: event.subjectType ?? null,
-    subjectId: event.subjectId ?? null,
-    details: JSON.parse(canonicalJson(details)) as Record<string, unknown>,
-  };
-  const hash = hashEvent(head.lastHash, fields);
-  // Both in one network write (postgres.js pipelines them on the transaction's connection).
+  let prevHash = head.lastHash;
+  let seq = head.lastSeq;
+  const rows: (typeof auditEvents.$inferInsert)[] = [];
+  for (const event of events) {
+    seq += 1;
+    const fields: HashedFields = {
+      orgId,
+      seq,
+      occurredAt,
+      actorType: event.actorType,
+      actorId: event.actorId ?? null,
+      action: event.action,
+      subjectType: event.subjectType ?? null,
+      subjectId: event.subjectId ?? null,
+      details: JSON.parse(canonicalJson(event.details ?? {})) as Record<string, unknown>,
+    };
+    const hash = hashEvent(prevHash, fields);
+    rows.push({ ...fields, actorType: event.actorType, prevHash, hash });
+    prevHash = hash;
+  }
+  // Both in one network write (postgres.js pipelines them on the transaction's connection). Several events go in as one
+  // JSON parameter to a prepared statement: its text does not change with the number of events.
   await Promise.all([
-    tx.insert(auditEvents).values({ ...fields, actorType: event.actorType, prevHash: head.lastHash, hash }),
-    tx.update(auditHeads).set({ lastSeq: fields.seq, lastHash: hash }).where(eq(auditHeads.orgId, orgId)),
+    rows.length === 1
+      ? tx.insert(auditEvents).values(rows)
+      : executePrepared(
+          tx,
+          sql`insert into audit_events (org_id, seq, occurred_at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
+            select r.org_id, r.seq, r.occurred_at, r.actor_type, r.actor_id, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash
+            from jsonb_to_recordset(${JSON.stringify(
+              rows.map((r) => ({
+                org_id: r.orgId,
+                seq: r.seq,
+                occurred_at: (r.occurredAt as Date).toISOString(),
+                actor_type: r.actorType,
+                actor_id: r.actorId,
+                action: r.action,
+                subject_type: r.subjectType,
+                subject_id: r.subjectId,
+                details: r.details,
+                prev_hash: r.prevHash,
+                hash: r.hash,
+              })),
+            )}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
+              subject_id text, details jsonb, prev_hash text, hash text)`,
+        ),
+    tx.update(auditHeads).set({ lastSeq: seq, lastHash: prevHash }).where(eq(auditHeads.orgId, orgId)),
   ]);
-  return { seq: fields.seq, hash };
+  return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
 }
 
 export type ChainProblem = { seq: number; problem: 'gap' | 'prev_hash' | 'hash' | 'head_mismatch' | 'missing_tail' };

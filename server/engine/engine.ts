@@ -1,36 +1,44 @@
-// Claim, gate, route, hand off and record (ARCHITECTURE.md, "The send engine", steps 2-5).
+// Claim, gate, route, hand off and record (ARCHITECTURE.md, "The send engine", steps 2-5; ADR 007, ADR 018).
 // - Claim: due rows in batches, FOR UPDATE SKIP LOCKED, with a lease; an expired lease is claimed again.
-// - Each claimed delivery then runs in its own transaction: facts (the consent row FOR SHARE), decide(), and for an
-//   allow the hand-off to the transport, then the outcome, committed right after the transport accepts. The lock is
-//   held across the hand-off, so a revocation that commits first blocks the delivery, and one that comes later waits
-//   for the hand-off (RV1, DL3).
-// - At-least-once: if the process dies between the transport's acceptance and the commit, the lease expires and the
-//   delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
+// - Each claimed batch then runs in one transaction that holds its consent locks (shared) from the gate to the last
+//   hand-off: facts for the whole batch (consent rows FOR SHARE), decide(), and for an allow the hand-off to the
+//   transport. A revocation that commits first blocks the delivery; one that comes later waits for the batch (RV1, DL3).
+// - Each outcome commits on its own, right after it is known, through the recorder's group commit, not at the end of
+//   the batch. At-least-once: if the process dies between the transport's acceptance and that commit, the lease
+//   expires and the delivery is handed off again with the same Message-ID (DL2), which receivers use to drop the copy.
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { contactPoints, deliveries, messages, orgDkimKeys, organisations, patients, type CampaignKind, type Delivery, type DeliveryRoute } from '../../db/schema/index';
-import { appendAudit } from '../audit/chain';
-import { recordOutboundEvent } from '../events/outbound';
+import { executePrepared } from '../../db/prepared';
+import {
+  contactPoints,
+  deliveries,
+  orgDkimKeys,
+  type CampaignKind,
+  type Delivery,
+  type DeliveryRoute,
+} from '../../db/schema/index';
+import { appendAuditEvents, type AuditEvent } from '../audit/chain';
+import { recordOutboundEvents, type OutboundEventInput } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
 import { PushError, pushNoticeText, type PushTransport } from '../delivery/push';
 import { activePushTargets, disablePushSubscription, markPushSuccess } from '../delivery/push-subscriptions';
 import { composeMail } from '../delivery/compose';
 import { unsubscribeMailto } from '../delivery/mail-unsubscribe';
-import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, pgpKeyFor } from '../delivery/pgp';
+import { buildPgpMime, ensureOrgSigningKey, loadOrgSigningKey, validatePatientKey } from '../delivery/pgp';
 import { mailDomainOf, tlsDecision, type ProbeResult, type TlsDecision } from '../delivery/tls';
 import type { PrivateKey } from 'openpgp';
 import { openDkimKey } from '../delivery/dkim-keys';
 import { TransportError, type DkimOptions, type MailTransport } from '../delivery/transport';
 import { LINK_PATHS } from '../links/links';
 import { DEFAULT_TTL_SECONDS, mintLink, type LinkKeyring } from '../links/tokens';
-import { campaignNotice, campaignOfDelivery } from '../campaigns/notice';
+import { campaignNotice } from '../campaigns/notice';
 import { noticeTexts } from '../i18n/notices';
 import type { Logger } from '../logger';
 import { openJson, type KekRing, type MessageContent } from '../messages/vault';
 import { MESSAGE_CONTENT } from './enqueue';
-import { loadFacts } from './facts';
-import { decide, type Decision } from './gate';
+import { loadFactsForBatch, lockConsentForBatch, rowFromJson } from './facts';
+import { decide, type Decision, type GateFacts } from './gate';
 
 export const LEASE_MS = 60_000;
 /** After this long from enqueue, a delivery that still fails is given up (failed, `max_age`). */
@@ -72,30 +80,32 @@ export type EngineDeps = {
 
 export type Outcome = 'sent' | 'blocked' | 'deferred' | 'retry' | 'failed';
 
-/** Claims up to `limit` due deliveries for this worker. Rows another worker holds are skipped, never waited for. */
+/**
+ * Claims up to `limit` due deliveries for this worker, oldest due first, in one statement. Rows another worker holds
+ * (a claim in progress, or a batch still in its hand-off transaction, which holds them FOR KEY SHARE) are skipped,
+ * never waited for.
+ */
 export async function claimBatch(deps: EngineDeps, limit: number, now: Date): Promise<Delivery[]> {
   const workerId = deps.workerId ?? 'worker';
-  return deps.db.transaction(async (tx) => {
-    const due = await tx
-      .select({ id: deliveries.id })
-      .from(deliveries)
-      .where(
-        and(
-          lte(deliveries.dueAt, now),
-          or(eq(deliveries.status, 'queued'), and(eq(deliveries.status, 'sending'), lte(deliveries.leaseUntil, now))),
-          deps.orgIds ? inArray(deliveries.orgId, deps.orgIds) : undefined,
-        ),
+  const leaseUntil = new Date(now.getTime() + (deps.leaseMs ?? LEASE_MS));
+  // The CTE runs once: an IN (subquery ... LIMIT ... SKIP LOCKED) may be re-run by the planner and claim more than asked.
+  const rows = await executePrepared<{ row: Record<string, unknown> }>(
+    deps.db,
+    sql`with due as (
+        select id from deliveries
+        where due_at <= ${now.toISOString()}::timestamptz
+          and (status = 'queued' or (status = 'sending' and lease_until <= ${now.toISOString()}::timestamptz))
+          and (${deps.orgIds ? JSON.stringify(deps.orgIds) : null}::jsonb is null or org_id in (select x::uuid from jsonb_array_elements_text(${deps.orgIds ? JSON.stringify(deps.orgIds) : null}::jsonb) x))
+        order by due_at
+        limit ${limit}
+        for update skip locked
       )
-      .orderBy(asc(deliveries.dueAt))
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    if (due.length === 0) return [];
-    return tx
-      .update(deliveries)
-      .set({ status: 'sending', leasedBy: workerId, leaseUntil: new Date(now.getTime() + (deps.leaseMs ?? LEASE_MS)), updatedAt: now })
-      .where(inArray(deliveries.id, due.map((d) => d.id)))
-      .returning();
-  });
+      update deliveries d
+      set status = 'sending', leased_by = ${workerId}, lease_until = ${leaseUntil.toISOString()}::timestamptz, updated_at = ${now.toISOString()}::timestamptz
+      from due where d.id = due.id
+      returning to_jsonb(d) as row`,
+  );
+  return rows.map((r) => rowFromJson(deliveries, r.row)!).sort((x, y) => x.dueAt.getTime() - y.dueAt.getTime());
 }
 
 function backoff(attempts: number, baseMs = BACKOFF_BASE_MS): number {
@@ -105,163 +115,353 @@ function backoff(attempts: number, baseMs = BACKOFF_BASE_MS): number {
 
 type Handoff = { route: DeliveryRoute; messageIdHeader: string | null };
 
-/** Gates one claimed delivery and, when allowed, hands it off; every outcome is recorded in the same transaction. */
-export async function processDelivery(deps: EngineDeps, claimed: Delivery, now = new Date()): Promise<Outcome> {
-  try {
-    // The TLS route may need a probe (seconds): decided before any lock is taken.
-    const tls = await tlsRouteFor(deps, claimed, now);
-    return await deps.db.transaction(async (tx) => {
-      // Re-read under a row lock: the lease may have expired and another worker may have finished it meanwhile. The
-      // message and the gate's facts (which depend only on the delivery's fixed fields: organisation, patient,
-      // category, topic, channel) are asked for at the same time; loadFacts itself orders the consent lock before the
-      // facts (RV1). If the delivery is no longer ours, the facts are simply not used.
-      const reread = tx.select().from(deliveries).where(eq(deliveries.id, claimed.id)).for('update').then((rows) => rows[0]);
-      const content = tx.select().from(messages).where(and(eq(messages.orgId, claimed.orgId), eq(messages.id, claimed.messageId))).then((rows) => rows[0]);
-      const loaded = loadFacts(tx, claimed, now);
-      const [d, message, { facts, contactValue }] = await Promise.all([reread, content, loaded]);
-      if (!d || d.status !== 'sending' || d.leasedBy !== claimed.leasedBy) return 'deferred' as const;
-      const decision = decide(
-        { category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message!.sendBy, retracted: message!.retractedAt !== null, expiresAt: message!.expiresAt },
-        facts,
-        now,
-      );
-      if (decision.kind !== 'allow') return record(tx, d, decision, now);
+/** What one delivery of a batch needs for its hand-off, read once for the batch. */
+type HandoffContext = {
+  org: { slug: string; name: string; pickupLinkDays: number; dkim?: DkimOptions };
+  locale: string | null;
+  campaign: { kind: CampaignKind; topicId: string } | undefined;
+  pgpKey: { armoredKey: string; expiresAt: Date | null } | undefined;
+};
 
-      const handoff = await handOff(deps, tx, d, message!.content, contactValue, tls, now);
-      // The ledger row and the outbound event in one network write; the audit append last, because its
-      // per-organisation lock is held until commit and serialises every delivery of the organisation.
-      await Promise.all([
-        tx
-          .update(deliveries)
-          .set({
-            status: 'sent',
-            decision: 'allow',
-            reason: decision.reason,
-            basisEventId: decision.basis?.grantEventId ?? null,
-            basisTextHash: decision.basis?.textHash ?? null,
-            route: handoff.route,
-            messageIdHeader: handoff.messageIdHeader,
-            attempts: d.attempts + 1,
-            leasedBy: null,
-            leaseUntil: null,
-            lastError: null,
-            sentAt: now,
-            updatedAt: now,
-          })
-          .where(eq(deliveries.id, d.id)),
-        recordOutboundEvent(tx, d.orgId, {
-          type: 'delivery.sent',
-          patientId: d.patientId,
-          payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, route: handoff.route, reason: decision.reason },
-          occurredAt: now,
-        }),
-      ]);
-      await appendAudit(tx, d.orgId, {
-        actorType: 'system',
-        action: 'delivery.sent',
-        subjectType: 'delivery',
-        subjectId: d.id,
-        details: { reason: decision.reason, route: handoff.route, basisEventId: decision.basis?.grantEventId ?? null, channel: d.channel },
-      });
-      return 'sent' as const;
-    });
+/** Gates one claimed delivery and, when allowed, hands it off; the outcome is committed before this returns. */
+export async function processDelivery(deps: EngineDeps, claimed: Delivery, now = new Date()): Promise<Outcome> {
+  const [outcome] = await processBatch(deps, [claimed], now, 1);
+  return outcome!;
+}
+
+/** One worker pass: claim a batch and process it. Returns how many were claimed. */
+export async function runPass(deps: EngineDeps, options: { batchSize: number; concurrency: number }): Promise<number> {
+  const batch = await claimBatch(deps, options.batchSize, new Date());
+  if (batch.length === 0) return 0;
+  try {
+    await processBatch(deps, batch, new Date(), options.concurrency);
   } catch (error) {
-    if (!(error instanceof TransportError)) throw error;
-    return recordFailure(deps, claimed, error, now);
+    // Left 'sending' (those not yet recorded): their leases expire and another pass picks them up again.
+    deps.logger.error({ deliveries: batch.length, errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'batch processing failed');
+  }
+  return batch.length;
+}
+
+/**
+ * A claimed batch (ADR 018). One transaction, on one connection, holds the batch's consent locks from the gate to the
+ * last hand-off: the shared advisory locks of all its (patient, topic) pairs in one statement, then in one statement
+ * the facts of every delivery (consent-state rows FOR SHARE), the deliveries re-read FOR KEY SHARE (another worker's
+ * claim, FOR UPDATE SKIP LOCKED, skips them until this transaction ends, even after the lease ran out) and what the
+ * hand-offs need (message, organisation, campaign, PGP key). A revocation waits for the whole batch, and every batch
+ * that starts after it sees it (RV1, DL3).
+ *
+ * Every outcome is committed on its own, right after its hand-off, by the recorder (a group commit on other
+ * connections, see Recorder): a crash can re-send only mail whose 250 had arrived and whose record had not committed
+ * yet, the same window as a transaction per delivery (ADR 007), never a whole batch. The batch transaction ends only
+ * once every outcome of the batch is committed.
+ *
+ * Deliveries to one patient run in order within the batch (a chain) and each sees the marketing mail sent before it in
+ * the chain, so a frequency or weekly cap holds inside a batch as it does across batches; chains run in parallel, up to
+ * `concurrency` hand-offs at a time.
+ */
+async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, concurrency: number): Promise<Outcome[]> {
+  // The TLS route may need a probe (seconds): decided before any lock is taken.
+  // A failed lookup is that delivery's failure (recorded like a transport error), not the batch's.
+  const tlsRoutes = await Promise.all(claimed.map((d) => tlsRouteFor(deps, d, now).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+  const outcomes = new Map<string, Outcome>();
+  const recorder = recorderFor(deps.db);
+  const release = await batchSlot(deps.db);
+  try {
+    await deps.db.transaction((tx) => batchTransaction(tx));
+  } finally {
+    release();
+  }
+  return claimed.map((d) => outcomes.get(d.id) ?? 'deferred');
+
+  async function batchTransaction(tx: Tx): Promise<void> {
+    await lockConsentForBatch(tx, claimed);
+    // Awaited before the batch's statement, so that statement's snapshot is taken after any revocation queued ahead of
+    // one of its locks has committed (RV1, DL3).
+    const rows = await loadFactsForBatch(tx, claimed, now, { pgp: deps.pgp !== false });
+    // Chains: the deliveries of one patient, in claim order.
+    const chains = new Map<string, number[]>();
+    claimed.forEach((d, i) => {
+      const key = `${d.orgId}:${d.patientId}`;
+      chains.set(key, [...(chains.get(key) ?? []), i]);
+    });
+    const records: Promise<unknown>[] = [];
+    const runChain = async (chain: number[]) => {
+      const sentInChain: { topicId: string | null }[] = [];
+      for (const i of chain) {
+        const loaded = rows.get(claimed[i]!.id)!;
+        const d = loaded.delivery;
+        // The lease may have expired and another worker may have finished or claimed it meanwhile.
+        if (!d || d.status !== 'sending' || d.leasedBy !== claimed[i]!.leasedBy) {
+          outcomes.set(claimed[i]!.id, 'deferred');
+          continue;
+        }
+        const message = loaded.message!;
+        // What this chain sent already is committed or about to be: the gate counts it (frequency, weekly cap).
+        const facts = d.category === 'marketing' && sentInChain.length > 0 ? withEarlierSends(loaded.facts, d, sentInChain, now) : loaded.facts;
+        const decision = decide(
+          { category: d.category, topicId: d.topicId, channel: d.channel, sendBy: message.sendBy, retracted: message.retractedAt !== null, expiresAt: message.expiresAt },
+          facts,
+          now,
+        );
+        if (decision.kind !== 'allow') {
+          const outcome: Outcome = decision.kind === 'block' ? 'blocked' : 'deferred';
+          records.push(recorder.record({ kind: 'decided', d, decision, now }).then((mine) => outcomes.set(d.id, mine ? outcome : 'deferred')));
+          continue;
+        }
+        const context: HandoffContext = {
+          org: { ...loaded.org, dkim: loaded.org.dkim ? dkimOf(deps, d.orgId, loaded.org.dkim) : undefined },
+          locale: loaded.locale,
+          campaign: loaded.campaign,
+          pgpKey: loaded.pgpKey,
+        };
+        let handoff: Handoff;
+        try {
+          const tls = tlsRoutes[i];
+          if (tls instanceof Error) throw tls;
+          handoff = await handOff(deps, d, message.content, loaded.contactValue, tls, context, now);
+        } catch (error) {
+          if (!(error instanceof TransportError)) {
+            // Left 'sending': the lease expires and another pass picks it up again.
+            deps.logger.error({ deliveryId: d.id, errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'delivery processing failed');
+            continue;
+          }
+          records.push(recordFailure(deps, recorder, d, error, now).then((outcome) => outcomes.set(d.id, outcome)));
+          continue;
+        }
+        if (d.category === 'marketing') sentInChain.push({ topicId: d.topicId });
+        records.push(recorder.record({ kind: 'sent', d, decision, handoff, now }).then((mine) => outcomes.set(d.id, mine ? 'sent' : 'deferred')));
+      }
+    };
+    const queue = [...chains.values()];
+    await Promise.all(
+      Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, async () => {
+        for (let chain = queue.shift(); chain; chain = queue.shift()) await runChain(chain);
+      }),
+    );
+    // The consent locks and the FOR KEY SHARE row locks are held until every outcome of the batch is committed.
+    const settled = await Promise.allSettled(records);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 }
 
-async function record(tx: Tx, d: Delivery, decision: Exclude<Decision, { kind: 'allow' }>, now: Date): Promise<Outcome> {
-  const blocked = decision.kind === 'block';
-  await tx
-    .update(deliveries)
-    .set({
-      status: blocked ? 'blocked' : 'queued',
-      decision: decision.kind,
-      reason: decision.reason,
-      dueAt: blocked ? d.dueAt : decision.until,
-      leasedBy: null,
-      leaseUntil: null,
-      updatedAt: now,
-    })
-    .where(eq(deliveries.id, d.id));
-  // A deferral is announced once per reason, not on every wake-up that finds it still deferred.
-  if (blocked || d.reason !== decision.reason) {
-    await recordOutboundEvent(tx, d.orgId, {
-      type: blocked ? 'delivery.blocked' : 'delivery.deferred',
-      patientId: d.patientId,
-      payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, reason: decision.reason, ...(blocked ? {} : { until: decision.until.toISOString() }) },
-      occurredAt: now,
-    });
+/**
+ * A batch holds a pool connection while it waits for the recorder, which needs another: so at most the pool's size
+ * less two batches are open at once per pool (one connection left for the recorder, one for claims), whatever the
+ * number of lanes. Without this, as many lanes as connections would wait for each other for ever.
+ */
+const batchSlots = new WeakMap<Database, { free: number; waiting: (() => void)[] }>();
+async function batchSlot(db: Database): Promise<() => void> {
+  let slots = batchSlots.get(db);
+  if (!slots) {
+    const max = (db as unknown as { $client?: { options?: { max?: number } } }).$client?.options?.max ?? 10;
+    slots = { free: Math.max(1, max - 2), waiting: [] };
+    batchSlots.set(db, slots);
   }
-  // Last: the organisation's audit lock is held from here to commit (see processDelivery).
-  await appendAudit(tx, d.orgId, {
-    actorType: 'system',
-    action: blocked ? 'delivery.blocked' : 'delivery.deferred',
-    subjectType: 'delivery',
-    subjectId: d.id,
-    details: { reason: decision.reason, channel: d.channel, ...(blocked ? {} : { until: decision.until.toISOString() }) },
-  });
-  return blocked ? 'blocked' : 'deferred';
+  const s = slots;
+  if (s.free > 0) s.free -= 1;
+  else await new Promise<void>((resolve) => s.waiting.push(resolve));
+  return () => {
+    const next = s.waiting.shift();
+    if (next) next();
+    else s.free += 1;
+  };
+}
+
+/** The gate's view after earlier deliveries of the same chain were sent at `now` (they count like committed ones). */
+function withEarlierSends(facts: GateFacts, d: Delivery, sent: { topicId: string | null }[], now: Date): GateFacts {
+  return {
+    ...facts,
+    marketingSentLast7Days: facts.marketingSentLast7Days + sent.length,
+    oldestMarketingSentInWindow: facts.oldestMarketingSentInWindow ?? now,
+    lastTopicSentAt: sent.some((s) => s.topicId === d.topicId) ? now : facts.lastTopicSentAt,
+  };
 }
 
 /** A transport error: 4xx and network errors retry with backoff until the maximum age; 5xx fails. */
-async function recordFailure(deps: EngineDeps, claimed: Delivery, error: TransportError, now: Date): Promise<Outcome> {
-  const attempts = claimed.attempts + 1;
-  const tooOld = now.getTime() - claimed.createdAt.getTime() >= MAX_AGE_MS;
+async function recordFailure(deps: EngineDeps, recorder: Recorder, d: Delivery, error: TransportError, now: Date): Promise<Outcome> {
+  const attempts = d.attempts + 1;
+  const tooOld = now.getTime() - d.createdAt.getTime() >= MAX_AGE_MS;
   const failed = error.permanent || tooOld;
   const errorCode = error.responseCode ? `smtp_${error.responseCode}` : error.code;
   // A push service's Retry-After (429) is honoured when it asks for longer than our backoff.
   const retryAfterMs = error instanceof PushError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
-  await deps.db.transaction(async (tx) => {
-    await tx
-      .update(deliveries)
-      .set({
-        status: failed ? 'failed' : 'queued',
-        attempts,
-        lastError: errorCode,
-        reason: failed ? (tooOld && !error.permanent ? 'max_age' : error instanceof PushError && error.gone ? 'push_subscription_gone' : 'permanent_failure') : 'transient_failure',
-        dueAt: failed ? claimed.dueAt : new Date(now.getTime() + Math.max(retryAfterMs, backoff(attempts, deps.retryBaseMs))),
-        leasedBy: null,
-        leaseUntil: null,
-        updatedAt: now,
-      })
-      .where(and(eq(deliveries.id, claimed.id), eq(deliveries.status, 'sending')));
-    await appendAudit(tx, claimed.orgId, {
-      actorType: 'system',
-      action: failed ? 'delivery.failed' : 'delivery.retry',
-      subjectType: 'delivery',
-      subjectId: claimed.id,
-      details: { errorCode, attempts },
-    });
-    if (failed) {
-      await recordOutboundEvent(tx, claimed.orgId, {
-        type: 'delivery.failed',
-        patientId: claimed.patientId,
-        payload: { deliveryId: claimed.id, messageId: claimed.messageId, channel: claimed.channel, reason: errorCode ?? 'failed' },
-        occurredAt: now,
-      });
-    }
+  const mine = await recorder.record({
+    kind: 'failure',
+    d,
+    now,
+    failed,
+    attempts,
+    errorCode: errorCode ?? null,
+    reason: failed ? (tooOld && !error.permanent ? 'max_age' : error instanceof PushError && error.gone ? 'push_subscription_gone' : 'permanent_failure') : 'transient_failure',
+    dueAt: failed ? d.dueAt : new Date(now.getTime() + Math.max(retryAfterMs, backoff(attempts, deps.retryBaseMs))),
   });
-  deps.logger.warn({ deliveryId: claimed.id, errorCode, attempts, failed }, 'delivery hand-off failed');
+  deps.logger.warn({ deliveryId: d.id, errorCode, attempts, failed }, 'delivery hand-off failed');
+  if (!mine) return 'deferred';
   return failed ? 'failed' : 'retry';
 }
 
-async function orgOf(deps: EngineDeps, tx: Tx, orgId: string, patientId: string) {
-  const [org] = await tx
-    .select({
-      slug: organisations.slug,
-      name: organisations.name,
-      pickupLinkDays: organisations.pickupLinkDays,
-      dkim: orgDkimKeys,
-      // Issue 9: the patient's language for the notice, in the same round trip.
-      locale: sql<string | null>`(select ${patients.locale} from ${patients} where ${patients.orgId} = ${orgId} and ${patients.id} = ${patientId})`,
-    })
-    .from(organisations)
-    .leftJoin(orgDkimKeys, eq(orgDkimKeys.orgId, organisations.id))
-    .where(eq(organisations.id, orgId));
-  const { dkim: dkimRow, ...rest } = org!;
-  return { ...rest, dkim: dkimRow ? dkimOf(deps, orgId, dkimRow) : undefined };
+type OutcomeRecord =
+  | { kind: 'sent'; d: Delivery; decision: Extract<Decision, { kind: 'allow' }>; handoff: Handoff; now: Date }
+  | { kind: 'decided'; d: Delivery; decision: Exclude<Decision, { kind: 'allow' }>; now: Date }
+  | { kind: 'failure'; d: Delivery; now: Date; failed: boolean; attempts: number; errorCode: string | null; reason: string; dueAt: Date };
+
+/**
+ * Group commit of delivery outcomes (ADR 018). Every outcome is queued here as soon as it is known (for a sent
+ * delivery: right after the transport accepted it) and committed by the next flush, which takes everything queued so
+ * far: one UPDATE of the ledger rows (only those still leased to the worker that decided them), one INSERT of the
+ * outbound events and one audit append per organisation (one event per outcome, AU1; one head lock), in one short
+ * transaction. One flush runs at a time per process; outcomes that arrive meanwhile wait for the next one. A record
+ * never waits for anything but that queue, so an accepted mail is recorded within about two commits, whatever the
+ * rest of its batch is doing.
+ */
+class Recorder {
+  private pending: { record: OutcomeRecord; resolve: (mine: boolean) => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  constructor(private readonly db: Database) {}
+
+  /** Resolves once the outcome is committed: true, or false when the row was no longer this worker's. */
+  record(record: OutcomeRecord): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // The next turn of the event loop: outcomes decided together (a batch's blocks) go in one flush.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending.splice(0, 500);
+      try {
+        const mine = await flushOutcomes(this.db, group.map((g) => g.record));
+        for (const g of group) g.resolve(mine.has(g.record.d.id));
+      } catch (error) {
+        for (const g of group) g.reject(error);
+      }
+    }
+    this.scheduled = false;
+  }
+}
+
+const recorders = new WeakMap<Database, Recorder>();
+function recorderFor(db: Database): Recorder {
+  let recorder = recorders.get(db);
+  if (!recorder) {
+    recorder = new Recorder(db);
+    recorders.set(db, recorder);
+  }
+  return recorder;
+}
+
+/** One group of outcomes in one transaction; returns the ids whose rows were still leased to their worker. */
+async function flushOutcomes(db: Database, records: OutcomeRecord[]): Promise<Set<string>> {
+  const rows = records.map((r) => {
+    const base = { id: r.d.id, leased_by: r.d.leasedBy, k: r.kind, updated_at: r.now.toISOString() };
+    if (r.kind === 'sent') {
+      return {
+        ...base,
+        status: 'sent',
+        decision: 'allow',
+        reason: r.decision.reason,
+        basis_event_id: r.decision.basis?.grantEventId ?? null,
+        basis_text_hash: r.decision.basis?.textHash ?? null,
+        route: r.handoff.route,
+        message_id_header: r.handoff.messageIdHeader,
+        attempts: r.d.attempts + 1,
+        last_error: null,
+        sent_at: r.now.toISOString(),
+        due_at: null,
+      };
+    }
+    if (r.kind === 'decided') {
+      const blocked = r.decision.kind === 'block';
+      return { ...base, status: blocked ? 'blocked' : 'queued', decision: r.decision.kind, reason: r.decision.reason, due_at: r.decision.kind === 'defer' ? r.decision.until.toISOString() : null };
+    }
+    return { ...base, status: r.failed ? 'failed' : 'queued', reason: r.reason, attempts: r.attempts, last_error: r.errorCode, due_at: r.dueAt.toISOString() };
+  });
+  return db.transaction(async (tx) => {
+    // Each kind sets only its own columns, as the per-delivery statements did before (a block keeps the route of an
+    // earlier attempt, a failure keeps the last decision).
+    const updated = await executePrepared<{ id: string }>(
+      tx,
+      sql`update deliveries d set
+          status = r.status,
+          decision = case when r.k = 'failure' then d.decision else r.decision end,
+          reason = r.reason,
+          basis_event_id = case when r.k = 'sent' then r.basis_event_id else d.basis_event_id end,
+          basis_text_hash = case when r.k = 'sent' then r.basis_text_hash else d.basis_text_hash end,
+          route = case when r.k = 'sent' then r.route else d.route end,
+          message_id_header = case when r.k = 'sent' then r.message_id_header else d.message_id_header end,
+          attempts = case when r.k = 'decided' then d.attempts else r.attempts end,
+          last_error = case when r.k = 'decided' then d.last_error else r.last_error end,
+          sent_at = case when r.k = 'sent' then r.sent_at else d.sent_at end,
+          due_at = coalesce(r.due_at, d.due_at),
+          leased_by = null,
+          lease_until = null,
+          updated_at = r.updated_at
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
+          id uuid, leased_by text, k text, updated_at timestamptz, status text, decision text, reason text, basis_event_id uuid,
+          basis_text_hash text, route text, message_id_header text, attempts int, last_error text, sent_at timestamptz, due_at timestamptz)
+        where d.id = r.id and d.status = 'sending' and d.leased_by is not distinct from r.leased_by
+        returning d.id`,
+    );
+    const mine = new Set(updated.map((u) => u.id));
+    const events: OutboundEventInput[] = [];
+    const audits = new Map<string, AuditEvent[]>();
+    const audit = (orgId: string, event: AuditEvent) => audits.set(orgId, [...(audits.get(orgId) ?? []), event]);
+    for (const r of records) {
+      if (!mine.has(r.d.id)) continue;
+      const d = r.d;
+      const subject = { actorType: 'system' as const, subjectType: 'delivery', subjectId: d.id };
+      if (r.kind === 'sent') {
+        const { decision, handoff } = r;
+        events.push({ orgId: d.orgId, type: 'delivery.sent', patientId: d.patientId, payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, route: handoff.route, reason: decision.reason }, occurredAt: r.now });
+        audit(d.orgId, { ...subject, action: 'delivery.sent', details: { reason: decision.reason, route: handoff.route, basisEventId: decision.basis?.grantEventId ?? null, channel: d.channel } });
+      } else if (r.kind === 'decided') {
+        const blocked = r.decision.kind === 'block';
+        const until = r.decision.kind === 'defer' ? { until: r.decision.until.toISOString() } : {};
+        // A deferral is announced once per reason, not on every wake-up that finds it still deferred.
+        if (blocked || d.reason !== r.decision.reason) {
+          events.push({
+            orgId: d.orgId,
+            type: blocked ? 'delivery.blocked' : 'delivery.deferred',
+            patientId: d.patientId,
+            payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, reason: r.decision.reason, ...until },
+            occurredAt: r.now,
+          });
+        }
+        audit(d.orgId, { ...subject, action: blocked ? 'delivery.blocked' : 'delivery.deferred', details: { reason: r.decision.reason, channel: d.channel, ...until } });
+      } else {
+        audit(d.orgId, { ...subject, action: r.failed ? 'delivery.failed' : 'delivery.retry', details: { errorCode: r.errorCode, attempts: r.attempts } });
+        if (r.failed) {
+          events.push({
+            orgId: d.orgId,
+            type: 'delivery.failed',
+            patientId: d.patientId,
+            payload: { deliveryId: d.id, messageId: d.messageId, channel: d.channel, reason: r.errorCode ?? 'failed' },
+            occurredAt: r.now,
+          });
+        }
+      }
+    }
+    // The outbound events with the first audit head lock in one network write; the organisation's audit head is locked
+    // from here to commit, so nothing else happens after the appends.
+    // Heads in organisation order: two flushes (two worker processes) never wait for each other's heads in a cycle.
+    const appends = [...audits].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    await Promise.all([recordOutboundEvents(tx, events), ...appends.map(([orgId, list]) => appendAuditEvents(tx, orgId, list))]);
+    return mine;
+  });
+}
+
+/** The patient's key when it is valid now (as pgpKeyFor, from the row the batch read). */
+async function pgpKeyFrom(row: HandoffContext['pgpKey'], now: Date): Promise<string | undefined> {
+  if (!row) return undefined;
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return undefined;
+  const checked = await validatePatientKey(row.armoredKey, now, { clockSkewMs: 0 });
+  return checked.ok ? checked.armored : undefined;
 }
 
 /** EM3: the organisation's own DKIM key, opened once per process and key. */
@@ -302,22 +502,22 @@ async function unsubscribeLinks(deps: EngineDeps, d: Delivery, slug: string, now
  */
 async function handOff(
   deps: EngineDeps,
-  tx: Tx,
   d: Delivery,
   sealed: Parameters<typeof openJson>[2],
   to: string | null,
   tls: TlsDecision | undefined,
+  context: HandoffContext,
   now: Date,
 ): Promise<Handoff> {
   if (d.channel === 'portal') return { route: 'portal', messageIdHeader: null };
-  const org = await orgOf(deps, tx, d.orgId, d.patientId);
+  const org = context.org;
   // Push carries only the PHI-free notice (EM4). Campaigns do not offer push (db/schema/campaigns.ts).
-  if (d.channel === 'push') return pushHandOff(deps, tx, d, org, now);
+  if (d.channel === 'push') return pushHandOff(deps, d, org, context.locale, now);
   // A renewal campaign's request (issue 8): the PHI-free notice with the patient's renewal link, on every route.
   // A support resend repeats the request of the delivery it resends (ADR 016).
-  const campaign = d.category === 'marketing' ? await campaignOfDelivery(tx, { orgId: d.orgId, id: d.resendOf ?? d.id }) : undefined;
+  const campaign = context.campaign;
   // Notices are written in the patient's stored language (issue 9, item 3).
-  const locale = org.locale ?? 'en';
+  const locale = context.locale ?? 'en';
   const words = noticeTexts(locale);
   if (campaign) return campaignHandOff(deps, d, org, campaign, to!, now, locale);
   if (d.channel === 'sms') {
@@ -339,7 +539,7 @@ async function handOff(
   if (d.resendOf) return portalNotice(deps, d, org, to!, unsubscribe, now, locale);
 
   // 1. PGP/MIME when the patient has a valid key: the content is protected end to end, whatever the relay does.
-  const recipientKey = deps.pgp === false ? undefined : await pgpKeyFor(tx, d.orgId, d.patientId, now);
+  const recipientKey = deps.pgp === false ? undefined : await pgpKeyFrom(context.pgpKey, now);
   if (recipientKey) {
     const mail = contentMail();
     const raw = await buildPgpMime({
@@ -410,13 +610,12 @@ async function sendSms(deps: EngineDeps, d: Delivery, to: string, body: string):
  * 429/5xx/network failure retries with backoff; otherwise the delivery fails (`push_subscription_gone` when every
  * subscription was gone).
  */
-async function pushHandOff(deps: EngineDeps, tx: Tx, d: Delivery, org: { slug: string; name: string; pickupLinkDays: number }, now: Date): Promise<Handoff> {
+async function pushHandOff(deps: EngineDeps, d: Delivery, org: { slug: string; name: string; pickupLinkDays: number }, locale: string | null, now: Date): Promise<Handoff> {
   if (!deps.push) throw new PushError('web push is not configured (no VAPID keys)', 'push_not_configured');
-  const targets = await activePushTargets(tx, deps.vault, d.orgId, d.patientId);
+  const targets = await activePushTargets(deps.db, deps.vault, d.orgId, d.patientId);
   if (targets.length === 0) throw new PushError('no active push subscription', 'push_gone');
-  const [patient] = await tx.select({ locale: patients.locale }).from(patients).where(and(eq(patients.orgId, d.orgId), eq(patients.id, d.patientId)));
   const url = await pickupUrl(deps, d, org, now);
-  const payload = JSON.stringify({ ...pushNoticeText(org.name, patient?.locale), url, tag: `carepost-${org.slug}` });
+  const payload = JSON.stringify({ ...pushNoticeText(org.name, locale), url, tag: `carepost-${org.slug}` });
   // Topic from the delivery id (32 hex digits): a repeated hand-off replaces a copy the device has not fetched yet (DL2).
   const options = { ttlSeconds: PUSH_TTL_SECONDS, urgency: 'normal' as const, topic: d.id.replace(/-/g, '') };
   const push = deps.push;
@@ -434,7 +633,8 @@ async function pushHandOff(deps: EngineDeps, tx: Tx, d: Delivery, org: { slug: s
     if (error.gone) await disablePushSubscription(deps.db, { orgId: d.orgId, subscriptionId: target.id, reason: error.status === 404 ? 'not_found' : 'gone', deliveryId: d.id, now });
   }
   if (delivered.length > 0) {
-    await markPushSuccess(tx, d.orgId, delivered, now);
+    // Bookkeeping about the devices, not about the delivery: on its own short statement.
+    await markPushSuccess(deps.db, d.orgId, delivered, now);
     if (errors.length > 0) deps.logger.info({ deliveryId: d.id, devices: targets.length, failed: errors.map((e) => e.pushCode) }, 'push reached some devices');
     return { route: 'push_notice', messageIdHeader: null };
   }
@@ -490,23 +690,3 @@ async function tlsRouteFor(deps: EngineDeps, d: Delivery, now: Date): Promise<Tl
   const domain = point ? mailDomainOf(point.value) : null;
   return domain ? tlsDecision(deps.db, d.orgId, domain, { probe: deps.tls.probe, now }) : undefined;
 }
-
-/** One worker pass: claim a batch and process it with bounded concurrency. Returns how many were handled. */
-export async function runPass(deps: EngineDeps, options: { batchSize: number; concurrency: number }): Promise<number> {
-  const batch = await claimBatch(deps, options.batchSize, new Date());
-  let next = 0;
-  const lane = async () => {
-    while (next < batch.length) {
-      const d = batch[next++]!;
-      try {
-        await processDelivery(deps, d, new Date());
-      } catch (error) {
-        // Left 'sending': the lease expires and another pass picks it up again.
-        deps.logger.error({ deliveryId: d.id, errorName: (error as Error).name, errorCode: (error as { code?: string }).code }, 'delivery processing failed');
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, batch.length) }, lane));
-  return batch.length;
-}
-

@@ -1,11 +1,25 @@
-// What the gate needs to know about one delivery, read inside the delivery's transaction. For marketing, the
-// patient's consent-state row is read FOR SHARE and that lock is held until the hand-off commits: a revocation takes
-// the row exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
+// What the gate needs to know about a delivery (loadFacts), or about every delivery of a claimed batch
+// (loadFactsForBatch, ADR 018), read inside the transaction that holds the consent locks. For marketing, the patient's
+// consent-state row is read FOR SHARE and that lock is held until the hand-off is done: a revocation takes the row
+// exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
 import { getTableColumns, sql } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
-import type { DbOrTx } from '../../db/client';
+import type { DbOrTx, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
-import { consentTopics, patientPreferences, topicPreferences, type AuthorizationText, type ConsentChannel, type Delivery } from '../../db/schema/index';
+import {
+  consentTopics,
+  deliveries,
+  orgDkimKeys,
+  patientPreferences,
+  topicPreferences,
+  type AuthorizationText,
+  type CampaignKind,
+  type ConsentChannel,
+  type Delivery,
+  type Message,
+} from '../../db/schema/index';
+
+type OrgDkimKey = typeof orgDkimKeys.$inferSelect;
 import { defaultPatientPreferences, DEFAULT_TOPIC_PREFERENCE } from '../consent/preferences';
 import { consentLockKey } from '../consent/ledger';
 import { checkAuthorizationText } from '../consent/texts';
@@ -16,7 +30,7 @@ const WEEK_MS = 7 * 86_400_000;
 export type LoadedFacts = { facts: GateFacts; contactValue: string | null };
 
 /** A row that Postgres sent as JSON (`to_jsonb`), back in the shape drizzle gives for the table: keys and value types. */
-function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
+export function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
   if (!json) return undefined;
   const row: Record<string, unknown> = {};
   for (const [key, column] of Object.entries(getTableColumns(table))) {
@@ -36,7 +50,15 @@ type FactsRow = {
   window: { n: number; oldest: string | null };
   contact: { value: string; verified_at: string | null; suppressed: string | null } | null;
   push_subscribed: boolean;
-  prefs: { prefs: Record<string, unknown> | null; patient_zone: string | null; org_zone: string; quiet_start: number | null; quiet_end: number | null; weekly_cap: number | null } | null;
+  prefs: {
+    prefs: Record<string, unknown> | null;
+    patient_zone: string | null;
+    org_zone: string;
+    quiet_start: number | null;
+    quiet_end: number | null;
+    weekly_cap: number | null;
+    locale?: string | null;
+  } | null;
 };
 
 /**
@@ -155,4 +177,137 @@ function effectivePatientPreferences(p: NonNullable<FactsRow['prefs']>): GateFac
   const own = rowFromJson(patientPreferences, p.prefs);
   if (own) return own;
   return defaultPatientPreferences({ patientZone: p.patient_zone, orgZone: p.org_zone, orgQuietStart: p.quiet_start, orgQuietEnd: p.quiet_end, orgWeeklyCap: p.weekly_cap });
+}
+
+/** What the engine asks of each delivery of a claimed batch (ADR 018). */
+export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'messageId' | 'category' | 'topicId' | 'channel' | 'resendOf'>;
+
+/** Beside the gate's facts, what the hand-off of one delivery of the batch needs, read in the same statement. */
+export type BatchRow = LoadedFacts & {
+  locale: string | null;
+  /** The delivery as it is now, read FOR KEY SHARE; undefined if it is gone. */
+  delivery: Delivery | undefined;
+  message: Pick<Message, 'content' | 'sendBy' | 'retractedAt' | 'expiresAt'> | undefined;
+  org: { slug: string; name: string; pickupLinkDays: number; dkim: OrgDkimKey | undefined };
+  /** A marketing delivery made by a campaign (or a resend of one): its kind and topic. */
+  campaign: { kind: CampaignKind; topicId: string } | undefined;
+  /** The patient's PGP key row (email, not a resend), not yet validated. */
+  pgpKey: { armoredKey: string; expiresAt: Date | null } | undefined;
+};
+
+/**
+ * The consent locks for a whole claimed batch, in one statement (ADR 018): the shared advisory lock of every
+ * (organisation, patient, topic) of its marketing deliveries, taken in ascending key order so that two batches and the
+ * revocations queued between them can never wait on each other in a cycle (each batch only ever waits for a key above
+ * every key it holds). Same keys as consentLockKey (server/consent/ledger.ts), so a revocation queues fairly behind
+ * them and every later batch queues behind the revocation (RV1, DL3).
+ */
+export async function lockConsentForBatch(tx: Tx, ds: BatchFactsInput[]): Promise<void> {
+  const keys = [...new Set(ds.filter((d) => d.category === 'marketing' && d.topicId !== null).map((d) => `consent:${d.orgId}:${d.patientId}:${d.topicId}`))];
+  if (keys.length === 0) return;
+  await executePrepared(
+    tx,
+    sql`select count(pg_advisory_xact_lock_shared(k))::int as n
+      from (select distinct hashtextextended(x, 0) as k from jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) x order by 1) ordered`,
+  );
+}
+
+/**
+ * The gate's facts for every delivery of a claimed batch in one statement: the same scalar subqueries as loadFacts,
+ * correlated with one row per delivery, plus the patient's language. The consent-state rows are read FOR SHARE. Must
+ * run after lockConsentForBatch has returned, in the same transaction (RV1, DL3), exactly like loadFacts.
+ */
+export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date, options: { pgp: boolean }): Promise<Map<string, BatchRow>> {
+  const input = ds.map((d) => ({
+    delivery_id: d.id,
+    org_id: d.orgId,
+    patient_id: d.patientId,
+    topic_id: d.topicId ?? '00000000-0000-0000-0000-000000000000',
+    marketing: d.category === 'marketing' && d.topicId !== null,
+    channel: d.channel,
+    contact_kind: d.channel === 'email' || d.channel === 'sms' ? d.channel : null,
+    message_id: d.messageId,
+    campaign_delivery_id: d.category === 'marketing' ? (d.resendOf ?? d.id) : null,
+    want_pgp: options.pgp && d.channel === 'email' && !d.resendOf,
+  }));
+  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
+  const mine = sql`d.org_id = b.org_id and d.patient_id = b.patient_id and d.category = 'marketing' and d.status = 'sent'`;
+  const statement = sql`
+    with b as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        as b(delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean, channel text, contact_kind text,
+          message_id uuid, campaign_delivery_id uuid, want_pgp boolean)
+    ),
+    -- Another worker's claim (FOR UPDATE SKIP LOCKED) skips these rows until the batch's transaction ends; the
+    -- recorder's updates (no key column changes) do not wait for this lock. "= any (array(...))": an IN (subquery) here
+    -- was planned as a hash join over every delivery.
+    dl as (select d.* from deliveries d where d.id = any (array(select delivery_id from b)) for key share of d),
+    s as (
+      select b.delivery_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      from b
+      join consent_states cs on b.marketing and cs.org_id = b.org_id and cs.patient_id = b.patient_id and cs.topic_id = b.topic_id
+      join authorization_events ae on ae.id = cs.grant_event_id
+      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
+      for share of cs
+    )
+    select
+      b.delivery_id as id,
+      (select to_jsonb(s) - 'delivery_id' from s where s.delivery_id = b.delivery_id) as state,
+      (select to_jsonb(ct) from consent_topics ct where b.marketing and ct.org_id = b.org_id and ct.id = b.topic_id) as topic,
+      (select to_jsonb(tp) from topic_preferences tp
+        where b.marketing and tp.org_id = b.org_id and tp.patient_id = b.patient_id and tp.topic_id = b.topic_id) as topic_pref,
+      (select max(d.sent_at) from deliveries d where b.marketing and ${mine} and d.topic_id = b.topic_id and d.sent_at is not null) as last_topic_sent_at,
+      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
+        where b.marketing and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
+      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
+        from contact_points cp
+        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
+        where cp.org_id = b.org_id and cp.patient_id = b.patient_id and cp.kind = b.contact_kind
+        order by cp.verified_at is null, cp.verified_at desc
+        limit 1) as contact,
+      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
+          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap, 'locale', p.locale)
+        from patients p
+        join organisations o on o.id = p.org_id
+        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
+        where p.org_id = b.org_id and p.id = b.patient_id) as prefs,
+      exists (select 1 from push_subscriptions ps
+        where b.channel = 'push' and ps.org_id = b.org_id and ps.patient_id = b.patient_id and ps.disabled_at is null) as push_subscribed,
+      (select to_jsonb(dl) from dl where dl.id = b.delivery_id) as delivery,
+      (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
+        from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
+      (select json_build_object('slug', o.slug, 'name', o.name, 'pickup_link_days', o.pickup_link_days,
+          'dkim', (select to_jsonb(k) from org_dkim_keys k where k.org_id = o.id))
+        from organisations o where o.id = b.org_id) as org,
+      (select json_build_object('kind', c.kind, 'topic_id', cr.topic_id)
+        from campaign_recipients cr join campaigns c on c.org_id = cr.org_id and c.id = cr.campaign_id
+        where cr.org_id = b.org_id and cr.delivery_id = b.campaign_delivery_id limit 1) as campaign,
+      (select json_build_object('armored_key', k.armored_key, 'expires_at', k.expires_at)
+        from patient_pgp_keys k where b.want_pgp and k.org_id = b.org_id and k.patient_id = b.patient_id limit 1) as pgp
+    from b`;
+  type Extra = {
+    id: string;
+    delivery: Record<string, unknown> | null;
+    message: { content: Message['content']; send_by: string | null; retracted_at: string | null; expires_at: string | null } | null;
+    org: { slug: string; name: string; pickup_link_days: number; dkim: Record<string, unknown> | null };
+    campaign: { kind: CampaignKind; topic_id: string } | null;
+    pgp: { armored_key: string; expires_at: string | null } | null;
+  };
+  const rows = await executePrepared<FactsRow & Extra>(tx, statement);
+  const byId = new Map(ds.map((d) => [d.id, d]));
+  const out = new Map<string, BatchRow>();
+  for (const row of rows) {
+    out.set(row.id, {
+      ...factsFrom(row, byId.get(row.id)!),
+      locale: row.prefs?.locale ?? null,
+      delivery: rowFromJson(deliveries, row.delivery),
+      message: row.message
+        ? { content: row.message.content, sendBy: at(row.message.send_by), retractedAt: at(row.message.retracted_at), expiresAt: at(row.message.expires_at) }
+        : undefined,
+      org: { slug: row.org.slug, name: row.org.name, pickupLinkDays: row.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, row.org.dkim) },
+      campaign: row.campaign ? { kind: row.campaign.kind, topicId: row.campaign.topic_id } : undefined,
+      pgpKey: row.pgp ? { armoredKey: row.pgp.armored_key, expiresAt: at(row.pgp.expires_at) } : undefined,
+    });
+  }
+  return out;
 }

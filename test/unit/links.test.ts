@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TTL_SECONDS, LINK_PURPOSES, linkKeyring, mintLink, verifyLink, type LinkPurpose } from '../../server/links/tokens';
 
@@ -15,6 +16,29 @@ function flip(segment: string): string {
 }
 
 describe('signed links', () => {
+  it('mintLink makes exactly the token jose SignJWT makes from the same claims (ADR 018: minted with node:crypto)', async () => {
+    for (const [purpose, context, ttlSeconds] of [
+      ['pickup', { deliveryId: randomUUID() }, 30 * 86_400],
+      ['unsubscribe', { topicId: randomUUID(), channel: 'email' }, undefined],
+      ['preferences', undefined, undefined],
+      ['renewal', { topicId: 'ü – "quoted" \\ <tag>' }, 600],
+    ] as const) {
+      const linkId = randomUUID();
+      const ours = await mintLink(keyring, { purpose, orgId, patientId, context, ttlSeconds, now, linkId });
+      const iat = Math.floor(now.getTime() / 1000);
+      const reference = await new SignJWT({ org: orgId, ctx: context ?? {} })
+        .setProtectedHeader({ alg: 'HS256', kid: keyring.current.kid, typ: 'carepost-link+jwt' })
+        .setIssuer('carepost')
+        .setAudience(`link:${purpose}`)
+        .setSubject(patientId)
+        .setJti(linkId)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + (ttlSeconds ?? DEFAULT_TTL_SECONDS[purpose]))
+        .sign(keyring.current.secret);
+      expect(ours).toBe(reference);
+    }
+  });
+
   it('CX4: a link verifies for its own purpose, organisation and patient, with its context', async () => {
     const token = await mint('unsubscribe', { context: { topicId: 't1', channel: 'email' } });
     const check = await verifyLink(keyring, token, { purpose: 'unsubscribe', orgId, now });
