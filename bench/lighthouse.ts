@@ -202,7 +202,8 @@ async function signIn(page: Page) {
   const ignore = await mailSnapshot(dataDir);
   await page.goto(`${base}/o/${DEMO.slug}/sign-in`);
   await page.locator('input[name="contact"]').fill(DEMO.email);
-  await page.locator('form button[type="submit"]').first().click();
+  // The contact field's own form (the language switcher is a form with buttons too).
+  await page.locator('form', { has: page.locator('input[name="contact"]') }).locator('button[type="submit"]').click();
   const code = page.locator('input[autocomplete="one-time-code"]');
   await code.waitFor();
   await code.fill(await waitForCode(dataDir, DEMO.email, { ignore, timeoutMs: 20_000 }));

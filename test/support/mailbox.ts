@@ -12,7 +12,8 @@ export async function waitForCode(dataDir: string, to: string, options: { ignore
     for (const summary of await listMail(dataDir)) {
       if (!summary.to.includes(to) || options.ignore?.has(summary.id)) continue;
       const mail = await readMail(dataDir, summary.id);
-      const match = /Your code is (\d{6})/.exec(mail?.text ?? '');
+      // The patient's language decides the mail's (issue 9): the demo's Maria Garcia reads Spanish.
+      const match = /(?:Your code is|Su código es) (\d{6})/.exec(mail?.text ?? '');
       if (match) return match[1]!;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
