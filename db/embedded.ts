@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
-import { choosePort, stopLeftoverPostmaster } from './postmaster';
+import { choosePort, livePostmasterPid, stopLeftoverPostmaster } from './postmaster';
 
 export type EmbeddedDatabase = {
   url: string;
@@ -51,11 +51,11 @@ async function loadEmbeddedPostgres() {
 /** A process that ends without stopping its cluster asks the postmaster for a fast shutdown (SIGINT). */
 function stopOnExit(pgDir: string): () => void {
   const listener = () => {
+    const pid = livePostmasterPid(pgDir);
     try {
-      const pid = Number(fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+      if (pid !== undefined) process.kill(pid, 'SIGINT');
     } catch {
-      // No pid file, or the postmaster is gone already.
+      // Gone in the meantime.
     }
   };
   process.on('exit', listener);

@@ -9,16 +9,22 @@ import path from 'node:path';
  * Stop it by the pid in postmaster.pid (fast shutdown, then SIGKILL if it will not go).
  */
 export async function stopLeftoverPostmaster(pgDir: string, log: (line: string) => void = () => {}): Promise<void> {
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !isPostgres(pid)) return; // stale: postgres cleans it
-  log(`stopping leftover postgres (pid ${pid}) found in ${pidFile}`);
+  const pid = livePostmasterPid(pgDir);
+  if (pid === undefined) return; // none, or a stale file: postgres cleans it
+  log(`stopping leftover postgres (pid ${pid}) found in ${path.join(pgDir, 'postmaster.pid')}`);
   process.kill(pid, 'SIGINT');
   if (await waitForExit(pid, 15_000)) return;
   log(`postgres (pid ${pid}) ignored fast shutdown; killing it`);
   process.kill(pid, 'SIGKILL');
   await waitForExit(pid, 5_000);
+}
+
+/** The pid in `<pgDir>/postmaster.pid` when that process is alive and is a postgres; otherwise undefined. */
+export function livePostmasterPid(pgDir: string): number | undefined {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return undefined;
+  const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && isPostgres(pid) ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -21,6 +21,7 @@ import {
   saveTopicTranslation,
   textSections,
   toLocale,
+  topicTranslationsOf,
   translationsOfTopic,
 } from '../services/admin-evidence.server';
 import { redirectTo } from '../services/identity.server';
@@ -107,7 +108,7 @@ export async function action(args: ActionFunctionArgs) {
   }
   if (intent === 'text-translation') {
     if (!can(admin.role, 'texts')) throw forbidden();
-    const { topic: words } = await translationsOfTopic(context.db, org.id, topic.id, locale);
+    const words = (await topicTranslationsOf(context.db, org.id, locale, [topic.id])).get(topic.id);
     if (!words) return data({ intent, errors: { form: 'Give the topic its name in this language first: the text’s title uses it.' } as Errors }, { status: 409 });
     const elements = Object.fromEntries(ELEMENTS.map((e) => [e.key, String(form.get(e.key) ?? '').trim()]).filter(([, v]) => v));
     const result = await addTextTranslation(context.db, {

@@ -32,6 +32,6 @@ export {
 } from '../../server/audit/search';
 export { ELEMENTS } from '../../server/consent/texts';
 export { textSections } from '../../server/consent/overview';
-export { addTextTranslation, saveTopicTranslation, translationsOfTopic } from '../../server/consent/translations';
+export { addTextTranslation, saveTopicTranslation, topicTranslationsOf, translationsOfTopic } from '../../server/consent/translations';
 export { AUTHORIZATION_WORDS } from '../../server/i18n/authorization';
 export { LOCALE_NAMES, LOCALES, toLocale } from '../../server/i18n/locale';

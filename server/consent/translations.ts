@@ -164,10 +164,7 @@ export async function saveTopicTranslation(
 
 /** The topic's words in `locale`, and each published version of its text with its translation, if there is one. */
 export async function translationsOfTopic(db: DbOrTx, orgId: string, topicId: string, locale: Locale) {
-  const [topicWords] = await db
-    .select({ name: consentTopicTranslations.name, description: consentTopicTranslations.description })
-    .from(consentTopicTranslations)
-    .where(and(eq(consentTopicTranslations.orgId, orgId), eq(consentTopicTranslations.topicId, topicId), eq(consentTopicTranslations.locale, locale)));
+  const topicWords = (await topicTranslationsOf(db, orgId, locale, [topicId])).get(topicId);
   const published = await db
     .select()
     .from(authorizationTexts)

@@ -2,7 +2,7 @@
 // (loadFactsForBatch, ADR 018), read inside the transaction that holds the consent locks. For marketing, the patient's
 // consent-state row is read FOR SHARE and that lock is held until the hand-off is done: a revocation takes the row
 // exclusively, so it waits for deliveries in flight and none is handed off after it commits (RV1, DL3).
-import { getTableColumns, sql } from 'drizzle-orm';
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
@@ -72,13 +72,48 @@ type FactsRow = {
  * question and hands nothing off: it reads the same facts with the same code without locks or a transaction
  * (`lock: false`), so a busy preflight never queues behind or ahead of a revocation.
  */
+/** Where the fact subqueries take one delivery's keys from: bound values (loadFacts) or a batch row's columns. */
+type FactKeys = { orgId: SQL; patientId: SQL; topicId: SQL; marketing: SQL; channel: SQL; contactKind: SQL; state: SQL };
+
+/**
+ * The gate's facts as scalar subqueries, one column each, shared by loadFacts and loadFactsForBatch so the two read
+ * exactly the same facts. `state` is the caller's subquery over its consent-state CTE (read FOR SHARE under lock).
+ */
+function factColumns(k: FactKeys, now: Date): SQL {
+  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
+  const mine = sql`d.org_id = ${k.orgId} and d.patient_id = ${k.patientId} and d.category = 'marketing' and d.status = 'sent'`;
+  return sql`
+      ${k.state} as state,
+      (select to_jsonb(ct) from consent_topics ct where ${k.marketing} and ct.org_id = ${k.orgId} and ct.id = ${k.topicId}) as topic,
+      (select to_jsonb(tp) from topic_preferences tp
+        where ${k.marketing} and tp.org_id = ${k.orgId} and tp.patient_id = ${k.patientId} and tp.topic_id = ${k.topicId}) as topic_pref,
+      (select max(d.sent_at) from deliveries d where ${k.marketing} and ${mine} and d.topic_id = ${k.topicId} and d.sent_at is not null) as last_topic_sent_at,
+      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
+        where ${k.marketing} and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
+      -- The newest verified point of that kind, and whether it is suppressed; an unverified one only tells the gate
+      -- why it cannot be used.
+      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
+        from contact_points cp
+        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
+        where cp.org_id = ${k.orgId} and cp.patient_id = ${k.patientId} and cp.kind = ${k.contactKind}
+        order by cp.verified_at is null, cp.verified_at desc
+        limit 1) as contact,
+      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
+          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap, 'locale', p.locale)
+        from patients p
+        join organisations o on o.id = p.org_id
+        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
+        where p.org_id = ${k.orgId} and p.id = ${k.patientId}) as prefs,
+      -- Push: the patient opted in on at least one device that the push service has not since disowned.
+      exists (select 1 from push_subscriptions ps
+        where ${k.channel} = 'push' and ps.org_id = ${k.orgId} and ps.patient_id = ${k.patientId} and ps.disabled_at is null) as push_subscribed`;
+}
+
 export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>, now: Date, options: { lock?: boolean } = {}): Promise<LoadedFacts> {
   const lock = options.lock ?? true;
   const marketing = d.category === 'marketing' && d.topicId !== null;
   const topicId = d.topicId ?? '00000000-0000-0000-0000-000000000000';
   const contactKind = d.channel === 'email' || d.channel === 'sms' ? d.channel : null;
-  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
-  const mine = sql`d.org_id = ${d.orgId} and d.patient_id = ${d.patientId} and d.category = 'marketing' and d.status = 'sent'`;
   const statement = sql`
     with s as (
       select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
@@ -88,31 +123,18 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
       where ${marketing} and cs.org_id = ${d.orgId} and cs.patient_id = ${d.patientId} and cs.topic_id = ${topicId}
       ${lock ? sql`for share of cs` : sql``}
     )
-    select
-      (select to_jsonb(s) from s) as state,
-      (select to_jsonb(ct) from consent_topics ct where ${marketing} and ct.org_id = ${d.orgId} and ct.id = ${topicId}) as topic,
-      (select to_jsonb(tp) from topic_preferences tp
-        where ${marketing} and tp.org_id = ${d.orgId} and tp.patient_id = ${d.patientId} and tp.topic_id = ${topicId}) as topic_pref,
-      (select max(d.sent_at) from deliveries d where ${marketing} and ${mine} and d.topic_id = ${topicId} and d.sent_at is not null) as last_topic_sent_at,
-      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
-        where ${marketing} and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
-      -- The newest verified point of that kind, and whether it is suppressed; an unverified one only tells the gate
-      -- why it cannot be used.
-      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
-        from contact_points cp
-        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
-        where cp.org_id = ${d.orgId} and cp.patient_id = ${d.patientId} and cp.kind = ${contactKind}
-        order by cp.verified_at is null, cp.verified_at desc
-        limit 1) as contact,
-      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
-          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap)
-        from patients p
-        join organisations o on o.id = p.org_id
-        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
-        where p.org_id = ${d.orgId} and p.id = ${d.patientId}) as prefs,
-      -- Push: the patient opted in on at least one device that the push service has not since disowned.
-      exists (select 1 from push_subscriptions ps
-        where ${d.channel === 'push'} and ps.org_id = ${d.orgId} and ps.patient_id = ${d.patientId} and ps.disabled_at is null) as push_subscribed`;
+    select ${factColumns(
+      {
+        orgId: sql`${d.orgId}::uuid`,
+        patientId: sql`${d.patientId}::uuid`,
+        topicId: sql`${topicId}::uuid`,
+        marketing: sql`${marketing}::boolean`,
+        channel: sql`${d.channel}::text`,
+        contactKind: sql`${contactKind}::text`,
+        state: sql`(select to_jsonb(s) from s)`,
+      },
+      now,
+    )}`;
   // The shared advisory lock (RV1) queues fairly behind a waiting revocation (see lockState in server/consent/ledger.ts).
   // It is awaited on its own before the facts statement: that statement reads the consent-state row FOR SHARE, and a
   // revocation holds the advisory lock while it waits for that row, so the row must never be locked first. (Sending
@@ -230,8 +252,6 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     campaign_delivery_id: d.category === 'marketing' ? (d.resendOf ?? d.id) : null,
     want_pgp: options.pgp && d.channel === 'email' && !d.resendOf,
   }));
-  const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
-  const mine = sql`d.org_id = b.org_id and d.patient_id = b.patient_id and d.category = 'marketing' and d.status = 'sent'`;
   const statement = sql`
     with b as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
@@ -252,27 +272,18 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     )
     select
       b.delivery_id as id,
-      (select to_jsonb(s) - 'delivery_id' from s where s.delivery_id = b.delivery_id) as state,
-      (select to_jsonb(ct) from consent_topics ct where b.marketing and ct.org_id = b.org_id and ct.id = b.topic_id) as topic,
-      (select to_jsonb(tp) from topic_preferences tp
-        where b.marketing and tp.org_id = b.org_id and tp.patient_id = b.patient_id and tp.topic_id = b.topic_id) as topic_pref,
-      (select max(d.sent_at) from deliveries d where b.marketing and ${mine} and d.topic_id = b.topic_id and d.sent_at is not null) as last_topic_sent_at,
-      (select json_build_object('n', count(*), 'oldest', min(d.sent_at)) from deliveries d
-        where b.marketing and ${mine} and d.sent_at > ${weekAgo}::timestamptz) as window,
-      (select json_build_object('value', cp.value, 'verified_at', cp.verified_at, 'suppressed', sp.reason)
-        from contact_points cp
-        left join suppressions sp on sp.org_id = cp.org_id and sp.kind = cp.kind and sp.value = cp.value
-        where cp.org_id = b.org_id and cp.patient_id = b.patient_id and cp.kind = b.contact_kind
-        order by cp.verified_at is null, cp.verified_at desc
-        limit 1) as contact,
-      (select json_build_object('prefs', to_jsonb(pp), 'patient_zone', p.time_zone, 'org_zone', o.time_zone,
-          'quiet_start', o.default_quiet_start_minute, 'quiet_end', o.default_quiet_end_minute, 'weekly_cap', o.default_weekly_cap, 'locale', p.locale)
-        from patients p
-        join organisations o on o.id = p.org_id
-        left join patient_preferences pp on pp.org_id = p.org_id and pp.patient_id = p.id
-        where p.org_id = b.org_id and p.id = b.patient_id) as prefs,
-      exists (select 1 from push_subscriptions ps
-        where b.channel = 'push' and ps.org_id = b.org_id and ps.patient_id = b.patient_id and ps.disabled_at is null) as push_subscribed,
+      ${factColumns(
+        {
+          orgId: sql`b.org_id`,
+          patientId: sql`b.patient_id`,
+          topicId: sql`b.topic_id`,
+          marketing: sql`b.marketing`,
+          channel: sql`b.channel`,
+          contactKind: sql`b.contact_kind`,
+          state: sql`(select to_jsonb(s) - 'delivery_id' from s where s.delivery_id = b.delivery_id)`,
+        },
+        now,
+      )},
       (select to_jsonb(dl) from dl where dl.id = b.delivery_id) as delivery,
       (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
         from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
