@@ -47,7 +47,7 @@ export default defineConfig({
       name: 'mobile',
       use: { ...devices['Pixel 7'], browserName: 'chromium' },
       // The admin console and its long campaign journey run at desktop size only.
-      testIgnore: [/admin-[^/]*\.spec\.ts$/, /campaigns\.spec\.ts$/],
+      testIgnore: [/admin-[^/]*\.spec\.ts$/, /campaigns\.spec\.ts$/, /axe-check\.spec\.ts$/],
     },
     {
       name: 'desktop',
