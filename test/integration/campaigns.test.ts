@@ -181,6 +181,22 @@ describe('DL4: launching twice never sends twice', () => {
     expect(launched).toHaveLength(1);
   });
 
+  it('a campaign scheduled for later stays scheduled, asking nobody, until its start; then it runs', async () => {
+    const c = await clinic();
+    for (let i = 0; i < 3; i++) await grantedPatient(c, 360);
+    const startsAt = new Date(Date.now() + 3_600_000);
+    const campaign = await createCampaign(db, { orgId: c.org.id, adminId: c.owner.adminId, draft: draft(c, { scheduledAt: startsAt }), now: new Date() });
+    expect((await launch(c.org.id, campaign.id, c.owner.adminId)).status).toBe('changed');
+    await lane(c.org.id, new Date(startsAt.getTime() - 1));
+    expect((await getCampaign(db, { orgId: c.org.id, campaignId: campaign.id }))?.status).toBe('scheduled');
+    expect(await recipientsOf(c.org.id, campaign.id)).toHaveLength(0);
+    expect(await campaignDeliveries(c.org.id, campaign.id)).toHaveLength(0);
+    await lane(c.org.id, startsAt);
+    await lane(c.org.id, startsAt);
+    expect((await getCampaign(db, { orgId: c.org.id, campaignId: campaign.id }))?.status).not.toBe('scheduled');
+    expect(await campaignDeliveries(c.org.id, campaign.id)).toHaveLength(3);
+  });
+
   it('DL4: concurrent launches from two pools, then two workers claiming at once, give one delivery per recipient', async () => {
     const c = await clinic();
     const N = 40;
