@@ -7,7 +7,7 @@
 // advise: index / 440 (between 1 and 4), from the index Lighthouse measured in the run before (a first, discarded run
 // warms up). `--cpu-slowdown 4` gives Lighthouse's plain default instead. The `npm start` stack runs on a throwaway data
 // folder and its own ports; the demo patient signs in through the real pages with the code from the real mail catcher,
-// and Lighthouse runs in the same browser (same cookies) over the DevTools port.
+// and Lighthouse runs in a Chromium of its own (ADR 022) that gets those cookies, over its DevTools port.
 // Per page: the performance, accessibility and best-practices scores; installability, from Chromium itself over CDP
 // (Page.getInstallabilityErrors with the service worker in control; Lighthouse 12 dropped its PWA category); and the
 // page's JavaScript, each script's body gzipped (level 6) and summed, beside what went over the wire (brotli).
