@@ -30,3 +30,24 @@ describe('page catalogue registry', () => {
     unsubscribe();
   });
 });
+
+describe('catalogue chunks in the client build', () => {
+  it('finds each language chunk by its esbuild name, and nothing without a build', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { catalogueChunk } = await import('../../server/i18n/catalogue-chunks');
+    const build = mkdtempSync(path.join(tmpdir(), 'carepost-build-'));
+    try {
+      expect(catalogueChunk('es', build)).toBeUndefined();
+      const other = mkdtempSync(path.join(tmpdir(), 'carepost-build-'));
+      mkdirSync(path.join(other, '_shared'));
+      for (const file of ['ui-en-KESIYUFB.js', 'ui-es-XWXXZJPM.js', 'ui-fr-AAAAAAAA.js', 'chunk-UI2ES3AB.js', 'ui-es-XWXXZJPM.js.br']) writeFileSync(path.join(other, '_shared', file), '');
+      expect(catalogueChunk('es', other)).toBe('/build/_shared/ui-es-XWXXZJPM.js');
+      expect(catalogueChunk('en', other)).toBe('/build/_shared/ui-en-KESIYUFB.js');
+      rmSync(other, { recursive: true, force: true });
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
+  });
+});
