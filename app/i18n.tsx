@@ -1,10 +1,11 @@
 // The page side of languages (issue 9, item 3): the locale comes from the root loader, and useT() gives the
-// t(key, params) of server/i18n/translate.ts in that language. The catalogues are plain data shared with the server.
+// t(key, params) of server/i18n/translate.ts in that language. The catalogues are plain data shared with the server;
+// the browser loads only the page's own (ADR 022): entry.client awaits loadCatalogue() before hydrating.
 import { Form, useLocation, useRouteLoaderData } from '@remix-run/react';
-import { useMemo } from 'react';
+import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { isLocale, LOCALE_NAMES, LOCALES, type Locale } from '../server/i18n/locale';
 export { INTL_LOCALES } from '../server/i18n/locale';
-import { translator, type Translate } from '../server/i18n/translate';
+import { cataloguesVersion, hasCatalogue, registerCatalogue, subscribeCatalogues, translator, type Translate, type UiCatalogue } from '../server/i18n/translate';
 
 export { formatDate, formatDateTime, formatList, formatShortDateTime, translator, type Translate, type UiKey } from '../server/i18n/translate';
 export type { Locale };
@@ -20,9 +21,27 @@ export function metaT(matches: readonly { id: string; data?: unknown }[]): Trans
   return translator(isLocale(locale) ? locale : 'en');
 }
 
+// One chunk per language (a dynamic import each), fetched only by a page in that language; the service worker
+// precaches them like every build file. A new language gets a line here (tsc asks for it).
+const CATALOGUE_CHUNKS: Record<Locale, () => Promise<UiCatalogue>> = {
+  en: () => import('../server/i18n/ui-en').then((m) => m.en),
+  es: () => import('../server/i18n/ui-es').then((m) => m.es),
+};
+
+export async function loadCatalogue(locale: Locale): Promise<void> {
+  if (!hasCatalogue(locale)) registerCatalogue(locale, await CATALOGUE_CHUNKS[locale]());
+}
+
 export function useT(): Translate {
   const locale = useLocale();
-  return useMemo(() => translator(locale), [locale]);
+  // The page's language is loaded before hydration; it can change without a reload (signing in with a stored
+  // language sets it), and then its words are fetched and the page re-renders when they arrive.
+  const version = useSyncExternalStore(subscribeCatalogues, cataloguesVersion, cataloguesVersion);
+  useEffect(() => {
+    if (!hasCatalogue(locale)) void loadCatalogue(locale).catch(() => undefined);
+  }, [locale]);
+  // `version` is a dependency on purpose: a newly registered catalogue gives a new t().
+  return useMemo(() => translator(locale), [locale, version]);
 }
 
 // A page opened from a signed link has the token in its path: that path is never copied into the page (CX4: every

@@ -1,10 +1,10 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
-import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from '@remix-run/react';
+import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError, useRouteLoaderData } from '@remix-run/react';
 import { useEffect, type ReactNode } from 'react';
 import { ServiceWorker } from './components/pwa';
 import { LanguageSwitcher, useLocale, useT } from './i18n';
 import { useNonce } from './nonce';
-import { pageLocale } from './services/i18n.server';
+import { catalogueChunk, pageLocale } from './services/i18n.server';
 import appStyles from './styles/app.css';
 
 // The PWA's manifest and icons (issue 9): stable URLs under public/, linked from every page.
@@ -22,12 +22,14 @@ export const meta: MetaFunction = () => [{ title: 'Carepost' }];
 export function loader({ request, context }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   // The admin console and the developer pages stay in English (ADR 014), so their <html lang> says so.
-  if (/^\/(admin|dev)(\/|$)/.test(url.pathname)) return { locale: 'en' as const };
-  return { locale: pageLocale(request, context.identity.cookies) };
+  const locale = /^\/(admin|dev)(\/|$)/.test(url.pathname) ? ('en' as const) : pageLocale(request, context.identity.cookies);
+  // The page's words are a chunk of their own (ADR 022), preloaded so they arrive with the other scripts.
+  return { locale, catalogueChunk: catalogueChunk(locale) };
 }
 
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();
+  const chunk = (useRouteLoaderData('root') as { catalogueChunk?: string } | undefined)?.catalogueChunk;
   const locale = useLocale();
   const t = useT();
   useEffect(() => {
@@ -43,6 +45,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <meta name="theme-color" content="#1f5f8b" />
         <Meta />
         <Links />
+        {chunk ? <link rel="modulepreload" href={chunk} /> : null}
       </head>
       <body>
         <a className="skip-link" href="#main">

@@ -2,7 +2,8 @@
 // of how they signed. Everything from the database is escaped; the file loads nothing from anywhere.
 import type { AuthorizationTextTranslation } from '../../db/schema/index';
 import { LOCALE_NAMES, isLocale, type Locale } from '../i18n/locale';
-import { formatDateTime, translator, type UiKey } from '../i18n/translate';
+import { translator } from '../i18n/catalogues';
+import { formatDateTime, type UiKey } from '../i18n/translate';
 import type { signedRecord } from './overview';
 import { textSections } from './overview';
 

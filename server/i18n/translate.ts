@@ -1,17 +1,46 @@
 // t(key, params) over the page catalogues. Browser-safe: pages import it through app/i18n.tsx.
+// The catalogues are registered, not imported (ADR 022): the server registers every language at start
+// (server/i18n/catalogues.ts), a page only its own, loaded by app/entry.client.tsx before hydration, so a patient's
+// phone downloads and evaluates one language's words, not all of them.
 import { formatMessage, type Params } from './format';
-import { DEFAULT_LOCALE, INTL_LOCALES, type Locale } from './locale';
-import { en, type UiKey } from './ui-en';
-import { es } from './ui-es';
+import { DEFAULT_LOCALE, INTL_LOCALES, LOCALES, type Locale } from './locale';
+import type { UiKey } from './ui-en';
 
 export type { UiKey };
-export const UI_CATALOGUES: Record<Locale, Record<UiKey, string>> = { en, es };
-
+export type UiCatalogue = Record<UiKey, string>;
 export type Translate = (key: UiKey, params?: Params) => string;
 
+const catalogues: Partial<Record<Locale, UiCatalogue>> = {};
+const listeners = new Set<() => void>();
+let version = 0;
+
+export function registerCatalogue(locale: Locale, catalogue: UiCatalogue): void {
+  if (catalogues[locale] === catalogue) return;
+  catalogues[locale] = catalogue;
+  version++;
+  for (const listener of listeners) listener();
+}
+
+export function hasCatalogue(locale: Locale): boolean {
+  return catalogues[locale] !== undefined;
+}
+
+/** For useSyncExternalStore: pages re-render when a language they asked for has arrived. */
+export function subscribeCatalogues(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function cataloguesVersion(): number {
+  return version;
+}
+
 export function translator(locale: Locale): Translate {
-  const catalogue = UI_CATALOGUES[locale] ?? UI_CATALOGUES[DEFAULT_LOCALE];
-  return (key, params) => formatMessage(locale, catalogue[key] ?? en[key], params);
+  // A language not loaded yet (a page whose language changed without a reload, for the moment its words take to
+  // arrive) speaks one that is, rather than showing keys.
+  const catalogue = catalogues[locale] ?? catalogues[DEFAULT_LOCALE] ?? LOCALES.map((l) => catalogues[l]).find((c) => c !== undefined);
+  if (!catalogue) throw new Error(`no page catalogue is loaded (asked for ${locale})`);
+  return (key, params) => formatMessage(locale, catalogue[key] ?? key, params);
 }
 
 // One formatter per (locale, zone, style): building an Intl.DateTimeFormat costs about 100 µs, using one about 1 µs,

@@ -5,7 +5,8 @@ import { formatMessage, placeholdersOf } from '../../server/i18n/format';
 import { negotiateLocale, toLocale } from '../../server/i18n/locale';
 import { noticeTexts } from '../../server/i18n/notices';
 import { translateServerText } from '../../server/i18n/server-texts';
-import { formatDate, translator, UI_CATALOGUES } from '../../server/i18n/translate';
+import { translator, UI_CATALOGUES } from '../../server/i18n/catalogues';
+import { formatDate } from '../../server/i18n/translate';
 import { en } from '../../server/i18n/ui-en';
 import { es } from '../../server/i18n/ui-es';
 
