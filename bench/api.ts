@@ -32,7 +32,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import express from 'express';
-import pino from 'pino';
 import { connect } from '../db/client';
 import { buildRouter, operation, type ApiDeps } from '../server/api/framework';
 import { OPERATIONS } from '../server/api/operations';
@@ -42,7 +41,7 @@ import { listen } from '../server/http/server';
 import { defaultWebProcesses } from '../server/config';
 import { forkWebWorkers, isWebWorker, serveAsWebWorker } from '../server/runtime/cluster';
 import { linkKeyring } from '../server/links/tokens';
-import { createLogger } from '../server/logger';
+import { createLogger, logDestination } from '../server/logger';
 import { kekRing } from '../server/messages/vault';
 
 const { values } = parseArgs({
@@ -107,7 +106,7 @@ async function startServer() {
 }
 
 // The request log still formats and writes its line per request, as in production; only the bytes go nowhere.
-const serverLogger = createLogger({ level: 'info', name: 'carepost-web', destination: pino.destination({ dest: '/dev/null', sync: false }) });
+const serverLogger = createLogger({ level: 'info', name: 'carepost-web', destination: logDestination('/dev/null') });
 
 /**
  * The server child. With --processes 1, it serves itself; with more, it is a cluster primary and forks that many
