@@ -1,18 +1,19 @@
 // `npm run bench:api -- [--json] [--rate 500] [--seconds 20] [--warmup 2] [--patients 10000] [--connections 50] [--pool 10] [--pacing spread|burst]
-//   [--processes N] [--server-cpu-prof DIR]` (the last writes a V8 CPU profile of each server process into DIR, for Chrome DevTools)
+//   [--processes N] [--server-cpu-prof DIR]` (the last writes a V8 CPU profile of each server process into DIR, for DevTools)
 // The consent preflight (POST /api/v1/consent/preflight) under a fixed request rate, and in the same run the reference:
 // a trivial authenticated route that goes through the same framework (bearer key check, per-key rate-limit upsert,
 // scope check) and does no work. The machine is shared and noisy, so the figure that travels is `ratio_p99`.
 //
 // Shape: this process owns a throwaway embedded Postgres, seeds it, and is the load generator (autocannon); the API
 // server is a second node process (this file with --serve), so client and server do not share an event loop, as with a
-// real client. Like `npm run web`, the server runs --processes node processes (default: WEB_PROCESSES's default, one per
-// core up to four): more than one makes it a node:cluster primary with that many workers on one port, through the same
-// server/runtime/cluster.ts (ADR 021); each worker has its own pool of --pool connections. The server is not the whole web app (that needs a Remix build): it is express + the request log + the
-// security headers + buildRouter(deps, OPERATIONS) under /api/v1, i.e. the same middleware and code path an API request
-// takes in server/http/app.ts, plus buildRouter(deps, [ping]) under /bench/v1 for the reference. Both share
-// their process's database pool (--pool, default 10 as in startWeb). The per-key limit is raised, since 500/s is 30,000
-// a minute and the default is 1,200; the counter upsert still runs on every request.
+// real client. Like `npm run web`, the server runs --processes node processes (default: WEB_PROCESSES's default, one
+// per core up to four): more than one makes it a node:cluster primary with that many workers on one port, through the
+// same server/runtime/cluster.ts (ADR 021). The server is not the whole web app (that needs a Remix build): it is
+// express + the request log + the security headers + buildRouter(deps, OPERATIONS) under /api/v1, i.e. the same
+// middleware and code path an API request takes in server/http/app.ts (where the API is mounted first), plus
+// buildRouter(deps, [ping]) under /bench/v1 for the reference. Both share their process's database pool (--pool,
+// default 10 per process as in startWeb). The per-key limit is raised, since 500/s is 30,000 a minute and the default
+// is 1,200; the counter upsert still runs on every request.
 //
 // Pacing: autocannon's rate limit is a per-connection budget per second, spent back to back at the start of each
 // second. One instance with `overallRate` therefore fires all its connections at once every second (--pacing burst),
@@ -22,8 +23,8 @@
 // autocannon's per-response times (sub-millisecond; its own histogram keeps whole milliseconds, and its coordinated
 // omission correction assumes a 1 ms interval at these rates, so it is switched off). The trivial route is measured
 // before and after the preflight (A-B-A) so drift on the machine falls on both. Beside the latencies: CPU time per
-// request of the server's processes (all of them, from /proc), of its Postgres backends (from /proc) and of this load generator, which all share the
-// machine's cores. The throwaway cluster runs with fsync and synchronous_commit off (bench/support.ts), so commits here
+// request of the server's processes (primary and workers) and of its Postgres backends (both from /proc), and of this
+// load generator, which all share the machine's cores. The throwaway cluster runs with fsync and synchronous_commit off (bench/support.ts), so commits here
 // cost less than on a durable database. The last line printed is one JSON object; errors or non-2xx answers exit 1.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

@@ -153,7 +153,13 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
  */
 export async function loadPreflightFacts(
   db: DbOrTx,
-  q: { orgId: string; patient: { id: string } | { externalRef: string }; topicKey: string | null; category: Delivery['category']; channel: Delivery['channel'] },
+  q: {
+    orgId: string;
+    patient: { id: string } | { externalRef: string };
+    topicKey: string | null;
+    category: Delivery['category'];
+    channel: Delivery['channel'];
+  },
   now: Date,
 ): Promise<{ patientId: string | null; topicId: string | null; facts: LoadedFacts | undefined }> {
   const match = 'id' in q.patient ? sql`p.id = ${q.patient.id}::uuid` : sql`p.external_ref = ${q.patient.externalRef}`;
