@@ -34,10 +34,13 @@ if (isWebWorker()) {
     process.exit(1);
   }
   logger.info({ url: workers.url, processes: config.webProcesses, workerPids: workers.pids() }, 'web listening');
-  const stop = async () => {
-    await workers.stop();
-    await database.stop();
-  };
+  // Once, whichever asks first: a signal, or the workers ending on their own (Ctrl-C reaches them too).
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await workers.stop();
+      await database.stop();
+    })());
   onShutdownSignal(logger, stop);
   // The set ends on its own when every worker was stopped directly (exit 0), or when crashes come too fast.
   workers.stopped.then(

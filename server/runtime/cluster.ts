@@ -4,7 +4,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../logger';
 
-type FromWorker = { type: 'carepost:web-ready'; url: string; port: number };
+type FromWorker = { type: 'carepost:web-ready'; url: string; port: number; pid: number };
 type ToWorker = { type: 'carepost:web-stop' };
 
 /** A worker that crashes is replaced, but not in a loop: this many crashes within a minute stop the primary. */
@@ -53,7 +53,7 @@ export async function forkWebWorkers(options: { count: number; env: Record<strin
         logger.error({ workerPid: worker.process.pid, code, signal }, 'web worker died');
         if (crashes.length >= MAX_CRASHES_PER_MINUTE) return ended.reject(new Error(`${crashes.length} web workers died within a minute`));
         fork().then(
-          (m) => logger.info({ port: m.port }, 'web worker replaced'),
+          (m) => logger.info({ workerPid: m.pid, replaces: worker.process.pid }, 'web worker replaced'),
           (error: Error) => ended.reject(error),
         );
       });
@@ -102,7 +102,7 @@ export async function serveAsWebWorker(logger: Logger, start: () => Promise<{ ur
   process.on('message', (message: ToWorker) => message?.type === 'carepost:web-stop' && stop('primary'));
   process.on('disconnect', () => stop('primary gone'));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stopping ? process.exit(130) : stop(signal)));
-  process.send!({ type: 'carepost:web-ready', url: server.url, port: server.port } satisfies FromWorker);
+  process.send!({ type: 'carepost:web-ready', url: server.url, port: server.port, pid: process.pid } satisfies FromWorker);
 }
 
 export const isWebWorker = () => cluster.isWorker;

@@ -1,6 +1,6 @@
 // ADR 021: `npm run web` with WEB_PROCESSES=2 is a node:cluster primary and two workers, run for real: requests are
-// served by more than one worker, SIGTERM (or Ctrl-C to the whole process group) stops every worker cleanly, and the
-// embedded database the primary started stops with it.
+// served by more than one worker, a worker killed with SIGKILL is replaced, SIGTERM (or Ctrl-C to the whole process
+// group) stops every worker cleanly, and the embedded database the primary started stops with it.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -71,7 +71,7 @@ async function listening(spawned: Spawned) {
 
 // Each test starts a primary, two workers (each loading the Remix build) and, in the second, Postgres.
 describe('npm run web with WEB_PROCESSES=2 (ADR 021)', { timeout: 150_000 }, () => {
-  it('serves requests from both workers and stops every worker cleanly on SIGTERM', async () => {
+  it('serves requests from both workers, replaces one that is killed, and stops every worker cleanly on SIGTERM', async () => {
     const web = startWeb({ DATABASE_URL: inject('databaseUrl') });
     const { port, workerPids } = await listening(web);
     expect(workerPids).toHaveLength(2);
@@ -86,10 +86,17 @@ describe('npm run web with WEB_PROCESSES=2 (ADR 021)', { timeout: 150_000 }, () 
     // One primary, one listening line: the workers do not announce themselves (nor apply migrations, ADR 021).
     expect(logLines(web.output()).filter((l) => l.msg === 'web listening')).toHaveLength(1);
 
+    // A worker that dies (kill -9) is replaced, and the port keeps answering.
+    process.kill(workerPids[0]!, 'SIGKILL');
+    await waitForOutput(web, /"msg":"web worker replaced"/, 60_000);
+    const replacement = logLines(web.output()).find((l) => l.msg === 'web worker replaced')!.workerPid as number;
+    expect(replacement).not.toBe(workerPids[0]);
+    for (let i = 0; i < 4; i++) expect(await get(port, '/api/v1/openapi.json')).toBe(200);
+
     web.child.kill('SIGTERM');
     expect(await web.exited).toBe(0);
-    for (const pid of workerPids) expect(isAlive(pid)).toBe(false);
-    expect(web.output()).not.toMatch(/web worker died/);
+    for (const pid of [...workerPids, replacement]) expect(isAlive(pid)).toBe(false);
+    expect(logLines(web.output()).filter((l) => l.msg === 'web worker died')).toHaveLength(1);
   });
 
   it('Ctrl-C to the process group stops the workers and the embedded database the primary owns', async () => {
