@@ -7,7 +7,7 @@
 // Shape: this process owns a throwaway embedded Postgres, seeds it, and is the load generator (autocannon); the API
 // server is a second node process (this file with --serve), so client and server do not share an event loop, as with a
 // real client. Like `npm run web`, the server runs --processes node processes (default: WEB_PROCESSES's default, one
-// per core up to four): more than one makes it a node:cluster primary with that many workers on one port, through the
+// per core but one, up to four): more than one makes it a node:cluster primary with that many workers on one port, through the
 // same server/runtime/cluster.ts (ADR 021). The server is not the whole web app (that needs a Remix build): it is
 // express + the request log + the security headers + buildRouter(deps, OPERATIONS) under /api/v1, i.e. the same
 // middleware and code path an API request takes in server/http/app.ts (where the API is mounted first), plus

@@ -9,12 +9,14 @@ export const SECRET_NAMES = ['SESSION_SECRET', 'LINK_SIGNING_SECRET', 'VAULT_KEY
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /**
- * ADR 021: one web process per core the machine gives us, at most four. Each process keeps its own pool of ten
- * database connections, so the cap keeps a large machine from opening more connections than Postgres's default
- * max_connections (100) allows next to the workers; set WEB_PROCESSES to go further.
+ * ADR 021: one web process per core but one, at most four. The spare core is for what shares the machine with the web
+ * tier (the worker process, often Postgres): on two cores shared with Postgres, two web processes answered the API
+ * benchmark worse than one, every time it was measured. Each process keeps its own pool of ten database connections,
+ * and the cap keeps a large machine within Postgres's default max_connections (100) next to the workers. Set
+ * WEB_PROCESSES to the core count where the web tier has the machine to itself.
  */
 export function defaultWebProcesses(): number {
-  return Math.max(1, Math.min(os.availableParallelism(), 4));
+  return Math.max(1, Math.min(os.availableParallelism() - 1, 4));
 }
 
 // Variables production cannot run without. Outside production each has a local default.
