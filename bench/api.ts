@@ -1,16 +1,19 @@
 // `npm run bench:api -- [--json] [--rate 500] [--seconds 20] [--warmup 2] [--patients 10000] [--connections 50] [--pool 10] [--pacing spread|burst]
-//   [--server-cpu-prof DIR]` (the last writes a V8 CPU profile of the server process into DIR, for Chrome DevTools)
+//   [--processes N] [--server-cpu-prof DIR]` (the last writes a V8 CPU profile of each server process into DIR, for DevTools)
 // The consent preflight (POST /api/v1/consent/preflight) under a fixed request rate, and in the same run the reference:
 // a trivial authenticated route that goes through the same framework (bearer key check, per-key rate-limit upsert,
 // scope check) and does no work. The machine is shared and noisy, so the figure that travels is `ratio_p99`.
 //
 // Shape: this process owns a throwaway embedded Postgres, seeds it, and is the load generator (autocannon); the API
 // server is a second node process (this file with --serve), so client and server do not share an event loop, as with a
-// real client. The server is not the whole web app (that needs a Remix build): it is express + the request log + the
-// security headers + buildRouter(deps, OPERATIONS) under /api/v1, i.e. the same middleware and code path an API request
-// takes in server/http/app.ts, plus buildRouter(deps, [ping]) under /bench/v1 for the reference. Both share the
-// server's one database pool (--pool, default 10 as in startWeb). The per-key limit is raised, since 500/s is 30,000
-// a minute and the default is 1,200; the counter upsert still runs on every request.
+// real client. Like `npm run web`, the server runs --processes node processes (default: WEB_PROCESSES's default, one
+// per core but one, up to four): more than one makes it a node:cluster primary with that many workers on one port, through the
+// same server/runtime/cluster.ts (ADR 021). The server is not the whole web app (that needs a Remix build): it is
+// express + the request log + the security headers + buildRouter(deps, OPERATIONS) under /api/v1, i.e. the same
+// middleware and code path an API request takes in server/http/app.ts (where the API is mounted first), plus
+// buildRouter(deps, [ping]) under /bench/v1 for the reference. Both share their process's database pool (--pool,
+// default 10 per process as in startWeb). The per-key limit is raised, since 500/s is 30,000 a minute and the default
+// is 1,200; the counter upsert still runs on every request.
 //
 // Pacing: autocannon's rate limit is a per-connection budget per second, spent back to back at the start of each
 // second. One instance with `overallRate` therefore fires all its connections at once every second (--pacing burst),
@@ -20,8 +23,8 @@
 // autocannon's per-response times (sub-millisecond; its own histogram keeps whole milliseconds, and its coordinated
 // omission correction assumes a 1 ms interval at these rates, so it is switched off). The trivial route is measured
 // before and after the preflight (A-B-A) so drift on the machine falls on both. Beside the latencies: CPU time per
-// request of the server process, of its Postgres backends (from /proc) and of this load generator, which all share the
-// machine's cores. The throwaway cluster runs with fsync and synchronous_commit off (bench/support.ts), so commits here
+// request of the server's processes (primary and workers) and of its Postgres backends (both from /proc), and of this
+// load generator, which all share the machine's cores. The throwaway cluster runs with fsync and synchronous_commit off (bench/support.ts), so commits here
 // cost less than on a durable database. The last line printed is one JSON object; errors or non-2xx answers exit 1.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,15 +33,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import express from 'express';
-import pino from 'pino';
 import { connect } from '../db/client';
 import { buildRouter, operation, type ApiDeps } from '../server/api/framework';
 import { OPERATIONS } from '../server/api/operations';
 import { requestLog } from '../server/http/request-log';
 import { securityHeaders } from '../server/http/security';
 import { listen } from '../server/http/server';
+import { defaultWebProcesses } from '../server/config';
+import { forkWebWorkers, isWebWorker, serveAsWebWorker } from '../server/runtime/cluster';
 import { linkKeyring } from '../server/links/tokens';
-import { createLogger } from '../server/logger';
+import { createLogger, logDestination } from '../server/logger';
 import { kekRing } from '../server/messages/vault';
 
 const { values } = parseArgs({
@@ -51,6 +55,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     pool: { type: 'string', default: '10' },
     pacing: { type: 'string', default: 'spread' },
+    /** Web processes of the server, as WEB_PROCESSES for `npm run web`; unset: the same default (ADR 021). */
+    processes: { type: 'string' },
     'server-cpu-prof': { type: 'string' },
     /** Internal: run as the API server child. */
     serve: { type: 'boolean', default: false },
@@ -58,10 +64,11 @@ const { values } = parseArgs({
 });
 
 const TARGET_P99_MS = 15;
-const SERVER_ENV = { url: 'BENCH_API_DATABASE_URL', pool: 'BENCH_API_POOL', secret: 'BENCH_API_HMAC_SECRET' } as const;
+const SERVER_ENV = { url: 'BENCH_API_DATABASE_URL', pool: 'BENCH_API_POOL', secret: 'BENCH_API_HMAC_SECRET', processes: 'BENCH_API_PROCESSES' } as const;
 
-type ToServer = { type: 'cpu' } | { type: 'stop' };
-type FromServer = { type: 'ready'; port: number } | { type: 'cpu'; us: number };
+type ToServer = { type: 'stop' };
+/** `pids`: the server's processes (the primary and its workers), whose CPU time is read from /proc. */
+type FromServer = { type: 'ready'; port: number; pids: number[] };
 
 // ---- the server (child process) --------------------------------------------------------------------------------
 
@@ -77,46 +84,57 @@ const ping = operation({
   handler: async () => ({ status: 200, body: { ok: true } }),
 });
 
-async function serve() {
+/** The server of one process: what an API request meets in server/http/app.ts, on the shared port in a cluster. */
+async function startServer() {
   const handle = connect(process.env[SERVER_ENV.url]!, { max: Number(process.env[SERVER_ENV.pool]), applicationName: 'carepost-bench-api' });
-  // The request log still formats and writes its line per request, as in production; only the bytes go nowhere.
-  const logger = createLogger({ level: 'info', name: 'carepost-web', destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const deps: ApiDeps = {
     db: handle.db,
     vault: kekRing(Buffer.alloc(32, 1)),
     links: linkKeyring(Buffer.alloc(32, 2)),
     publicUrl: new URL('https://portal.example.com'),
     hmacSecret: Buffer.from(process.env[SERVER_ENV.secret]!, 'base64'),
-    logger,
+    logger: serverLogger,
     rateLimitPerMinute: 1_000_000_000,
   };
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestLog(logger));
+  app.use(requestLog(serverLogger));
   app.use(securityHeaders({ isProduction: true }));
   app.use('/api/v1', buildRouter(deps, OPERATIONS));
   app.use('/bench/v1', buildRouter(deps, [ping]));
   const server = await listen(app, 0, '127.0.0.1');
+  return { ...server, close: (graceMs?: number) => server.close(graceMs).then(() => handle.close()) };
+}
+
+// The request log still formats and writes its line per request, as in production; only the bytes go nowhere.
+const serverLogger = createLogger({ level: 'info', name: 'carepost-web', destination: logDestination('/dev/null') });
+
+/**
+ * The server child. With --processes 1, it serves itself; with more, it is a cluster primary and forks that many
+ * workers through server/runtime/cluster.ts, the mechanism `npm run web` uses (ADR 021).
+ */
+async function serve() {
+  const processes = Number(process.env[SERVER_ENV.processes]);
+  let server: { port: number; pids: () => number[]; close: () => Promise<void> };
+  if (processes === 1) {
+    const single = await startServer();
+    server = { port: single.port, pids: () => [process.pid], close: () => single.close(1_000) };
+  } else {
+    const workers = await forkWebWorkers({ count: processes, env: {}, logger: serverLogger });
+    server = { port: workers.port, pids: () => [process.pid, ...workers.pids()], close: () => workers.stop(1_000) };
+  }
   process.on('message', (message: ToServer) => {
-    if (message.type === 'cpu') {
-      const cpu = process.cpuUsage();
-      process.send!({ type: 'cpu', us: cpu.user + cpu.system } satisfies FromServer);
-    } else if (message.type === 'stop') {
-      void server
-        .close(1_000)
-        .then(() => handle.close())
-        .finally(() => process.exit(0));
-    }
+    if (message.type === 'stop') void server.close().finally(() => process.exit(0));
   });
-  // The parent's end is our end too: never outlive it.
+  // The parent's end is our end too: never outlive it (workers follow their primary, server/runtime/cluster.ts).
   process.on('disconnect', () => process.exit(0));
-  process.send!({ type: 'ready', port: server.port } satisfies FromServer);
+  process.send!({ type: 'ready', port: server.port, pids: server.pids() } satisfies FromServer);
 }
 
 // ---- the load generator (this process) ------------------------------------------------------------------------
 
 type Target = 'preflight' | 'trivial';
-type Segment = { latencies: number[]; seconds: number; errors: number; timeouts: number; non2xx: number; mismatches: number; serverCpuUs: number; dbCpuUs: number | null; clientCpuUs: number };
+type Segment = { latencies: number[]; seconds: number; errors: number; timeouts: number; non2xx: number; mismatches: number; serverCpuUs: number | null; dbCpuUs: number | null; clientCpuUs: number };
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -159,6 +177,8 @@ async function main() {
   const PATIENTS = Number(values.patients);
   const CONNECTIONS = Number(values.connections);
   const POOL = Number(values.pool);
+  const PROCESSES = values.processes === undefined ? defaultWebProcesses() : Number(values.processes);
+  if (!(Number.isInteger(PROCESSES) && PROCESSES >= 1 && PROCESSES <= 64)) throw new Error('--processes is a whole number from 1 to 64');
   const PACING = values.pacing;
   if (PACING !== 'spread' && PACING !== 'burst') throw new Error('--pacing is spread or burst');
   if (!(RATE >= CONNECTIONS)) throw new Error('--rate must be at least --connections (each connection sends at least one request a second)');
@@ -204,32 +224,23 @@ async function main() {
     await sql`analyze`;
     const hmacSecret = Buffer.alloc(32, 7);
     const { key } = await createApiKey(db, hmacSecret, { orgId: org.id, name: 'bench', scopes: ['consent'], actor: { type: 'system' }, now });
-    log(`bench: ${PATIENTS} patients (60% granted, 10% revoked, 30% never asked); server pool ${POOL}; ${RATE} req/s over ${CONNECTIONS} connections, ${PACING} pacing`);
+    log(`bench: ${PATIENTS} patients (60% granted, 10% revoked, 30% never asked); ${PROCESSES} server process${PROCESSES === 1 ? '' : 'es'}, pool ${POOL} each; ${RATE} req/s over ${CONNECTIONS} connections, ${PACING} pacing`);
 
     // The server: this file again, in its own node process (fork keeps `--import tsx`).
     const profileDir = values['server-cpu-prof'];
     const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], {
       execArgv: [...process.execArgv, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-      env: { ...process.env, NODE_ENV: 'production', [SERVER_ENV.url]: url, [SERVER_ENV.pool]: String(POOL), [SERVER_ENV.secret]: hmacSecret.toString('base64') },
+      env: { ...process.env, NODE_ENV: 'production', [SERVER_ENV.url]: url, [SERVER_ENV.pool]: String(POOL), [SERVER_ENV.processes]: String(PROCESSES), [SERVER_ENV.secret]: hmacSecret.toString('base64') },
       stdio: ['ignore', 2, 2, 'ipc'], // stdout stays the JSON line's alone
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     try {
-      const port = await new Promise<number>((resolve, reject) => {
+      const { port, pids: serverPids } = await new Promise<{ port: number; pids: number[] }>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`bench:api: the server exited (${code}) before it was ready`)));
-        child.on('message', (m: FromServer) => m.type === 'ready' && resolve(m.port));
+        child.on('message', (m: FromServer) => m.type === 'ready' && resolve(m));
       });
+      const serverCpu = () => procCpuUs(serverPids);
       const base = `http://127.0.0.1:${port}`;
-      const serverCpu = () =>
-        new Promise<number>((resolve) => {
-          const onMessage = (m: FromServer) => {
-            if (m.type !== 'cpu') return;
-            child.off('message', onMessage);
-            resolve(m.us);
-          };
-          child.on('message', onMessage);
-          child.send({ type: 'cpu' } satisfies ToServer);
-        });
       const dbPids = async () =>
         (await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = 'carepost-bench-api'`).map((r) => r.pid);
 
@@ -264,7 +275,7 @@ async function main() {
         const latencies: number[] = [];
         const common = { url: base, duration: seconds, timeout: 10, ignoreCoordinatedOmission: true, requests: [requests[target]] };
         const pids = await dbPids();
-        const [server0, db0, client0] = [await serverCpu(), procCpuUs(pids), process.cpuUsage()];
+        const [server0, db0, client0] = [serverCpu(), procCpuUs(pids), process.cpuUsage()];
         const results =
           PACING === 'burst'
             ? [await cannon({ ...common, connections: CONNECTIONS, overallRate: RATE }, (ms) => latencies.push(ms))]
@@ -276,7 +287,7 @@ async function main() {
                 }),
               );
         const client = process.cpuUsage(client0);
-        const [server1, db1] = [await serverCpu(), procCpuUs(pids)];
+        const [server1, db1] = [serverCpu(), procCpuUs(pids)];
         const sum = (f: (r: autocannon.Result) => number) => results.reduce((n, r) => n + f(r), 0);
         return {
           latencies,
@@ -285,7 +296,7 @@ async function main() {
           timeouts: sum((r) => r.timeouts),
           non2xx: sum((r) => r.non2xx),
           mismatches: sum((r) => r.mismatches),
-          serverCpuUs: server1 - server0,
+          serverCpuUs: server0 === null || server1 === null ? null : server1 - server0,
           dbCpuUs: db0 === null || db1 === null ? null : db1 - db0,
           clientCpuUs: client.user + client.system,
         };
@@ -296,6 +307,7 @@ async function main() {
         const n = sorted.length;
         const total = (f: (s: Segment) => number) => segments.reduce((t, s) => t + f(s), 0);
         const dbCpu = segments.some((s) => s.dbCpuUs === null) ? null : total((s) => s.dbCpuUs!);
+        const serverCpu = segments.some((s) => s.serverCpuUs === null) ? null : total((s) => s.serverCpuUs!);
         return {
           requests: n,
           achieved_per_s: Math.round(n / total((s) => s.seconds)),
@@ -307,7 +319,7 @@ async function main() {
           timeouts: total((s) => s.timeouts),
           non2xx: total((s) => s.non2xx),
           mismatches: total((s) => s.mismatches),
-          server_cpu_us_per_req: Math.round(total((s) => s.serverCpuUs) / n),
+          server_cpu_us_per_req: serverCpu === null ? null : Math.round(serverCpu / n),
           db_cpu_us_per_req: dbCpu === null ? null : Math.round(dbCpu / n),
           client_cpu_us_per_req: Math.round(total((s) => s.clientCpuUs) / n),
         };
@@ -332,7 +344,7 @@ async function main() {
       ] as const) {
         log(
           `${name.padEnd(9)} ${s.requests} req at ${s.achieved_per_s}/s: p50 ${s.p50_ms} ms, p90 ${s.p90_ms} ms, p99 ${s.p99_ms} ms, max ${s.max_ms} ms; ` +
-            `errors ${s.errors}, non-2xx ${s.non2xx}; CPU per request: server ${s.server_cpu_us_per_req} µs, db ${s.db_cpu_us_per_req ?? '?'} µs, client ${s.client_cpu_us_per_req} µs`,
+            `errors ${s.errors}, non-2xx ${s.non2xx}; CPU per request: server ${s.server_cpu_us_per_req ?? '?'} µs, db ${s.db_cpu_us_per_req ?? '?'} µs, client ${s.client_cpu_us_per_req} µs`,
         );
       }
       log(`preflight answers: ${Object.entries(decisions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -350,6 +362,7 @@ async function main() {
         connections: CONNECTIONS,
         pacing: PACING,
         pool: POOL,
+        processes: PROCESSES,
         patients: PATIENTS,
         p99_ms: preflight.p99_ms,
         ratio_p99: Number((preflight.p99_ms / trivial.p99_ms).toFixed(3)),
@@ -373,5 +386,6 @@ async function main() {
   });
 }
 
-if (values.serve) await serve();
+if (isWebWorker()) await serveAsWebWorker(serverLogger, startServer);
+else if (values.serve) await serve();
 else await main();

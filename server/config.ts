@@ -1,11 +1,23 @@
 // The one place where the environment is read and validated (ARCHITECTURE.md, "Defaults that make it run anywhere").
 import { createECDH, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
 export const SECRET_NAMES = ['SESSION_SECRET', 'LINK_SIGNING_SECRET', 'VAULT_KEY', 'CODE_HMAC_SECRET'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
+
+/**
+ * ADR 021: one web process per core but one, at most four. The spare core is for what shares the machine with the web
+ * tier (the worker process, often Postgres): on two cores shared with Postgres, two web processes answered the API
+ * benchmark worse than one, every time it was measured. Each process keeps its own pool of ten database connections,
+ * and the cap keeps a large machine within Postgres's default max_connections (100) next to the workers. Set
+ * WEB_PROCESSES to the core count where the web tier has the machine to itself.
+ */
+export function defaultWebProcesses(): number {
+  return Math.max(1, Math.min(os.availableParallelism() - 1, 4));
+}
 
 // Variables production cannot run without. Outside production each has a local default.
 const REQUIRED_IN_PRODUCTION = ['DATABASE_URL', 'SMTP_URL', 'PUBLIC_URL', ...SECRET_NAMES] as const;
@@ -18,6 +30,8 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
+  /** How many node processes `npm run web` serves HTTP with (node:cluster, ADR 021); unset: defaultWebProcesses(). */
+  WEB_PROCESSES: z.coerce.number().int().min(1).max(64).optional(),
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
@@ -88,6 +102,8 @@ export type Config = {
   isProduction: boolean;
   port: number;
   host: string;
+  /** `npm run web` only (ADR 021): 1 is one plain process; more is a cluster primary and that many workers. */
+  webProcesses: number;
   publicUrl: URL;
   /** Unset outside production means: start embedded Postgres. */
   databaseUrl: string | undefined;
@@ -187,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     isProduction,
     port: e.PORT,
     host: e.HOST,
+    webProcesses: e.WEB_PROCESSES ?? defaultWebProcesses(),
     publicUrl: new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`),
     databaseUrl: e.DATABASE_URL,
     smtpUrl: e.SMTP_URL,

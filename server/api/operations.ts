@@ -1,16 +1,15 @@
 // The operations of /api/v1. Each names its scope, its input and output schemas, and calls the same server
 // functions the portal and the engine use: enqueueMessage, decide() through loadFacts, mintPatientLink, retractMessage.
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx, Tx } from '../../db/client';
-import { executePrepared } from '../../db/prepared';
 import { contactPoints, deliveries, messageReplies, messages, organisations, patients, suppressions, webhookEndpoints, type WebhookDelivery } from '../../db/schema/index';
 import { appendAudit } from '../audit/chain';
 import { choicesOf } from '../consent/overview';
 import { recordOutboundEvent } from '../events/outbound';
 import { checkWebhookUrl, createWebhookEndpoint, disableWebhookEndpoint, listWebhookEndpoints, replayWebhookDelivery, WEBHOOK_EVENT_TYPES, webhookLog } from '../delivery/webhooks';
 import { enqueueMessage } from '../engine/enqueue';
-import { loadFacts } from '../engine/facts';
+import { loadPreflightFacts } from '../engine/facts';
 import { decide } from '../engine/gate';
 import { normaliseContact } from '../identity/contact';
 import { mintPatientLink } from '../links/links';
@@ -77,18 +76,14 @@ const preflight = operation({
   body: preflightBody,
   responses: { 200: { description: 'The decision', schema: decisionSchema }, ...problems(400, 404, ...COMMON) },
   handler: async ({ principal, body, db, now }) => {
-    const orgId = principal.orgId;
-    // Patient and topic in one round trip (the preflight is the API's hot path: issue 7).
-    const match = body.patient.id !== undefined ? sql`p.id = ${body.patient.id}` : sql`p.external_ref = ${body.patient.externalRef!}`;
-    const [ids] = await executePrepared<{ patient_id: string | null; topic_id: string | null }>(db, sql`
-      select (select p.id from patients p where p.org_id = ${orgId} and ${match}) as patient_id,
-             (select t.id from consent_topics t where t.org_id = ${orgId} and t.key = ${body.topic ?? null}) as topic_id`);
-    const patientId = ids?.patient_id;
-    if (!patientId) throw new ApiProblem('not_found', 'No such patient in this organisation (patient).');
-    if (body.topic && !ids.topic_id) throw new ApiProblem('not_found', `No topic "${body.topic}" in this organisation.`);
-    const topicId = ids.topic_id;
-    // The engine's own facts and gate, read without the engine's locks: a question, not a hand-off.
-    const { facts } = await loadFacts(db, { orgId, patientId, category: body.category, topicId, channel: body.channel }, now, { lock: false });
+    // Patient, topic and the engine's own facts in one round trip (the preflight is the API's hot path: issue 7), read
+    // without the engine's locks: a question, not a hand-off.
+    const patient = body.patient.id !== undefined ? { id: body.patient.id } : { externalRef: body.patient.externalRef! };
+    const found = await loadPreflightFacts(db, { orgId: principal.orgId, patient, topicKey: body.topic ?? null, category: body.category, channel: body.channel }, now);
+    if (!found.patientId) throw new ApiProblem('not_found', 'No such patient in this organisation (patient).');
+    if (body.topic && !found.topicId) throw new ApiProblem('not_found', `No topic "${body.topic}" in this organisation.`);
+    const { topicId } = found;
+    const { facts } = found.facts!;
     const d = decide({ category: body.category, topicId, channel: body.channel, sendBy: null }, facts, now);
     const out: z.infer<typeof decisionSchema> =
       d.kind === 'defer' ? { decision: 'defer', reason: d.reason, until: d.until.toISOString() } : d.kind === 'allow' ? { decision: 'allow', reason: d.reason, basis: d.basis } : { decision: 'block', reason: d.reason };

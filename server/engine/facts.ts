@@ -145,6 +145,58 @@ export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patient
   return factsFrom(rows[0], d);
 }
 
+/**
+ * The API's consent preflight (issue 7): the patient (by id or by the organisation's external reference) and the
+ * topic (by key) are resolved in the same statement as the facts, so a question is one round trip, not two. Read
+ * like loadFacts with `lock: false`: no advisory lock, no row lock, no transaction. `facts` is undefined when the
+ * patient, or a named topic, is not the organisation's.
+ */
+export async function loadPreflightFacts(
+  db: DbOrTx,
+  q: {
+    orgId: string;
+    patient: { id: string } | { externalRef: string };
+    topicKey: string | null;
+    category: Delivery['category'];
+    channel: Delivery['channel'];
+  },
+  now: Date,
+): Promise<{ patientId: string | null; topicId: string | null; facts: LoadedFacts | undefined }> {
+  const match = 'id' in q.patient ? sql`p.id = ${q.patient.id}::uuid` : sql`p.external_ref = ${q.patient.externalRef}`;
+  const contactKind = q.channel === 'email' || q.channel === 'sms' ? q.channel : null;
+  const patientId = sql`(select patient_id from ids)`;
+  const topicId = sql`coalesce((select topic_id from ids), '00000000-0000-0000-0000-000000000000'::uuid)`;
+  const marketing = sql`(${q.category === 'marketing'}::boolean and (select topic_id from ids) is not null)`;
+  const statement = sql`
+    with ids as (
+      select (select p.id from patients p where p.org_id = ${q.orgId} and ${match}) as patient_id,
+             (select t.id from consent_topics t where t.org_id = ${q.orgId} and t.key = ${q.topicKey}) as topic_id
+    ),
+    s as (
+      select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      from consent_states cs
+      join authorization_events ae on ae.id = cs.grant_event_id
+      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
+      where ${marketing} and cs.org_id = ${q.orgId} and cs.patient_id = ${patientId} and cs.topic_id = ${topicId}
+    )
+    select (select patient_id from ids) as patient_id, (select topic_id from ids) as topic_id, ${factColumns(
+      {
+        orgId: sql`${q.orgId}::uuid`,
+        patientId,
+        topicId,
+        marketing,
+        channel: sql`${q.channel}::text`,
+        contactKind: sql`${contactKind}::text`,
+        state: sql`(select to_jsonb(s) from s)`,
+      },
+      now,
+    )}`;
+  const [row] = await executePrepared<FactsRow & { patient_id: string | null; topic_id: string | null }>(db, statement);
+  const found = { patientId: row?.patient_id ?? null, topicId: row?.topic_id ?? null };
+  if (!found.patientId || (q.topicKey !== null && !found.topicId)) return { ...found, facts: undefined };
+  return { ...found, facts: factsFrom(row, q) };
+}
+
 function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>): LoadedFacts {
   if (!row?.prefs) throw new Error('loadFacts: no such patient in this organisation');
   const state = row.state;

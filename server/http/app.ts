@@ -39,6 +39,16 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
   app.use(requestLog(logger));
   app.use(securityHeaders({ isProduction: config.isProduction }));
 
+  // The organisation API (issue 7): its own authentication (API keys), JSON in and out, problem details for errors.
+  // First after the headers and the log: nothing below applies to it (static files, cookies, CX1), and a GET that
+  // passed the static handler cost a file-system lookup per request (issue 7's benchmark, ADR 021).
+  const links = { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) };
+  const vault = vaultRing(config);
+  const apiDocument = openApiDocument(OPERATIONS, new URL('/api/v1', config.publicUrl).toString());
+  app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(JSON.stringify(apiDocument)));
+  app.get('/api/v1/docs', (_req, res) => void res.type('text/html').send(docsPage(apiDocument)));
+  app.use('/api/v1', buildRouter({ db: database.db, vault, links: links.keyring, publicUrl: config.publicUrl, hmacSecret: config.secrets.CODE_HMAC_SECRET, logger, allowHttpWebhooks: !config.isProduction }, OPERATIONS));
+
   // Fingerprinted build output for a year, the service worker and manifest revalidated, compressed at build time.
   app.use(staticFiles(publicDir));
 
@@ -59,17 +69,9 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     }
   });
 
-  const links = { keyring: linkKeyring(config.secrets.LINK_SIGNING_SECRET, config.previousLinkSecrets) };
   app.use(oneClickUnsubscribe({ db: database.db, keyring: links.keyring, logger }));
   app.use(smsWebhook({ sms: config.sms, isProduction: config.isProduction, publicUrl: config.publicUrl, db: database.db, codeSecret: config.secrets.CODE_HMAC_SECRET, logger }));
   app.use(refuseCrossSite({ allowedOrigins: [config.publicUrl.origin], exemptPrefixes: ['/api/'] }));
-
-  // The organisation API (issue 7): its own authentication (API keys), JSON in and out, problem details for errors.
-  const vault = vaultRing(config);
-  const apiDocument = openApiDocument(OPERATIONS, new URL('/api/v1', config.publicUrl).toString());
-  app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(JSON.stringify(apiDocument)));
-  app.get('/api/v1/docs', (_req, res) => void res.type('text/html').send(docsPage(apiDocument)));
-  app.use('/api/v1', buildRouter({ db: database.db, vault, links: links.keyring, publicUrl: config.publicUrl, hmacSecret: config.secrets.CODE_HMAC_SECRET, logger, allowHttpWebhooks: !config.isProduction }, OPERATIONS));
 
   const context = {
     db: database.db,

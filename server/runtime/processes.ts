@@ -43,9 +43,10 @@ export function createPush(config: Config, logger: Logger): PushTransport | unde
   return createWebPushTransport({ vapid: config.push, allowPrivateNetworks: !config.isProduction });
 }
 
-export async function startWeb(config: Config, databaseUrl: string, logger: Logger) {
+/** `migrate: false` in a cluster worker (ADR 021): its primary has applied the migrations once, before forking. */
+export async function startWeb(config: Config, databaseUrl: string, logger: Logger, options: { migrate?: boolean } = {}) {
   if (!config.smtpUrl) throw new Error('SMTP_URL is not set: the web process sends sign-in codes by email');
-  await runMigrations(databaseUrl);
+  if (options.migrate !== false) await runMigrations(databaseUrl);
   const database = connect(databaseUrl, { max: 10, applicationName: 'carepost-web' });
   const build = await loadRemixBuild();
   const mail = createSmtpTransport(config.smtpUrl, { dkim: config.dkim });

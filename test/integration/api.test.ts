@@ -100,6 +100,9 @@ describe('contract: every operation, as documented', () => {
     expect((await ask('treatment', 'email')).json).toMatchObject({ decision: 'allow', reason: 'care_message' });
     expect((await ask('marketing', 'email')).status).toBe(400);
     expect((await ask('marketing', 'email', 'no-such-topic')).status).toBe(404);
+    // Patient and topic are resolved in the facts statement itself (one round trip): an unknown patient is still a 404.
+    expect((await api('POST', '/consent/preflight', { body: { patient: { externalRef: `${ref}-nobody` }, category: 'treatment', channel: 'email' } })).status).toBe(404);
+    expect((await api('POST', '/consent/preflight', { body: { patient: { externalRef: `${ref}-nobody` }, category: 'marketing', topic: topic.key, channel: 'email' } })).status).toBe(404);
     // The same gate as the engine: with a grant, marketing is allowed and names its basis.
     const patientId = upsert.json.id as string;
     const grant = await grantAuthorization(db, {
