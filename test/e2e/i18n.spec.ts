@@ -1,6 +1,8 @@
 // Issue 9, item 3: the Spanish sign-in and choices flows end to end (the code read from the real mail), the language
 // switcher by keyboard, and an axe scan of the patient pages in English and Spanish.
 import type { Page } from '@playwright/test';
+import { and, eq } from 'drizzle-orm';
+import { patients } from '../../db/schema/index';
 import { listMail, readMail } from '../../server/delivery/dev-mailbox';
 import { e2e } from '../../playwright.config';
 import { mailSnapshot } from '../support/mailbox';
@@ -107,6 +109,44 @@ test('Spanish: switch by keyboard, sign in with the code from a Spanish email, g
     await page.getByRole('button', { name: 'Guardar mis preferencias' }).click();
     // The page has a second status line, the push opt-in's.
     await expect(page.getByRole('status').filter({ hasText: 'Sus preferencias quedaron guardadas. Se aplican a partir del próximo mensaje.' })).toBeVisible();
+  } finally {
+    await patient.remove();
+  }
+});
+
+// ADR 022: a page loads only its own language's words. Signing in with a stored language changes the page's language
+// without a reload (the code form is a client-side submission and the redirect sets the language cookie), so the
+// other language's chunk is fetched then, and the page must end up wholly in it.
+test('a stored Spanish preference takes over after an English sign-in, without a reload, in Spanish words throughout', async ({ page }) => {
+  const patient = await createE2ePatient();
+  try {
+    await patient.db.update(patients).set({ locale: 'es' }).where(and(eq(patients.orgId, patient.orgId), eq(patients.id, patient.id)));
+    const chunks: string[] = [];
+    page.on('request', (request) => {
+      const match = /\/ui-(en|es)-[A-Z0-9]+\.js$/.exec(new URL(request.url()).pathname);
+      if (match) chunks.push(match[1]!);
+    });
+    const ignore = await mailSnapshot(e2e.dataDir);
+    await page.goto('/o/riverside/sign-in');
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    expect(chunks).toEqual(['en']);
+    await page.getByLabel('Email address or mobile number').fill(patient.email);
+    await page.getByRole('button', { name: 'Send me a code' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Enter your code');
+    const mail = await waitForCodeMail(patient.email, ignore);
+    expect(mail.text).toContain('Su código es'); // notices follow the stored language
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    await page.getByLabel('6-digit code').fill(mail.code);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Sesión iniciada como ${patient.displayName}`);
+    await expect(page.locator('html')).toHaveAttribute('lang', 'es');
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), 'the page was not reloaded').toBe(true);
+    expect(chunks).toEqual(['en', 'es']);
+    await expect(page.getByRole('button', { name: 'Cerrar sesión' }).first()).toBeVisible();
+    await expect(page.getByText(/^Signed in as|^Sign out$/)).toHaveCount(0);
+    await expectAxeClean(page);
   } finally {
     await patient.remove();
   }
