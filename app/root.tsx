@@ -4,7 +4,7 @@ import { useEffect, type ReactNode } from 'react';
 import { ServiceWorker } from './components/pwa';
 import { LanguageSwitcher, useLocale, useT } from './i18n';
 import { useNonce } from './nonce';
-import { catalogueChunk, pageLocale } from './services/i18n.server';
+import { catalogueChunk, pageLocale } from './services/all.server';
 import appStyles from './styles/app.css';
 
 // The PWA's manifest and icons (issue 9): stable URLs under public/, linked from every page.

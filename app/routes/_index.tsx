@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { useLoaderData } from '@remix-run/react';
 import { LanguageSwitcher, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 export function loader({ request, context }: LoaderFunctionArgs) {
   const { t } = pageT(request, context);

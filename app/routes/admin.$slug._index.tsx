@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { capabilitiesOf, requireAdmin, type AdminCapability } from '../services/admin.server';
+import { capabilitiesOf, requireAdmin, type AdminCapability } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Overview · Admin · Carepost' }];
 

@@ -3,7 +3,7 @@ import { Form, useActionData, useLoaderData, useNavigation, useRevalidator } fro
 import { AddAdminPasskey } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
 import { formatDateTime } from '../utils/consent-words';
-import { changePassword, listAdminPasskeys, passwordProblem, PASSWORD_MIN_LENGTH, removeAdminPasskey, requireAdmin, signedInRecently } from '../services/admin.server';
+import { changePassword, listAdminPasskeys, passwordProblem, PASSWORD_MIN_LENGTH, removeAdminPasskey, requireAdmin, signedInRecently } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Your account · Admin · Carepost' }];
 

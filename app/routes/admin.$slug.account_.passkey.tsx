@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs } from '@remix-run/node';
-import { adminWebauthnCookieName, finishAdminPasskeyRegistration, requireAdmin, signedInRecently, startAdminPasskeyRegistration } from '../services/admin.server';
-import { json, readCookie, serializeCookie } from '../services/identity.server';
+import { adminWebauthnCookieName, finishAdminPasskeyRegistration, requireAdmin, signedInRecently, startAdminPasskeyRegistration } from '../services/all.server';
+import { json, readCookie, serializeCookie } from '../services/all.server';
 
 // Adding a passkey to the signed-in admin, called by fetch() from the account page. A passkey is a new way in, so it
 // needs a sign-in within the last 15 minutes.

@@ -6,7 +6,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { useEffect, useRef } from 'react';
 import { ErrorSummary } from '../components/error-summary';
 import { TableScroll } from '../components/table-scroll';
-import { requireAdmin } from '../services/admin.server';
+import { requireAdmin } from '../services/all.server';
 import {
   AUDIT_ACTOR_TYPES,
   filterQuery,
@@ -15,7 +15,7 @@ import {
   searchAudit,
   verifyAndRecord,
   type AuditFilterInput,
-} from '../services/admin-evidence.server';
+} from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'Audit log · Carepost admin' }];

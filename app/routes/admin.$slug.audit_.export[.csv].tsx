@@ -2,8 +2,8 @@
 // from keyset batches so a log of a million rows never sits in memory, and paced by the client (responseDrained).
 // The file ends at the chain head as it was when the download began; the download itself is recorded (AU1).
 import { type LoaderFunctionArgs } from '@remix-run/node';
-import { requireAdmin } from '../services/admin.server';
-import { auditCsvStream, auditHeadSeq, organisationTimeZone, parseAuditFilters, recordAuditExport } from '../services/admin-evidence.server';
+import { requireAdmin } from '../services/all.server';
+import { auditCsvStream, auditHeadSeq, organisationTimeZone, parseAuditFilters, recordAuditExport } from '../services/all.server';
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const now = new Date();

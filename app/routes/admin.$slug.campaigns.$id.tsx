@@ -2,7 +2,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useLoaderData, useNavigation, useRevalidator, useSearchParams } from '@remix-run/react';
 import { useEffect } from 'react';
 import { CampaignSamples } from '../components/campaign-samples';
-import { can, requireAdmin } from '../services/admin.server';
+import { can, requireAdmin } from '../services/all.server';
 import {
   allowedIntents,
   campaignResults,
@@ -14,8 +14,8 @@ import {
   topicNames,
   transitionCampaign,
   type TransitionIntent,
-} from '../services/campaigns.server';
-import { redirectTo } from '../services/identity.server';
+} from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 import { CAMPAIGN_CHANNEL_LABELS, CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS, percent, reasonLabel } from '../utils/campaign-words';
 import { formatDate, formatDateTime } from '../utils/consent-words';
 

@@ -1,8 +1,8 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { CampaignSamples } from '../components/campaign-samples';
-import { can, requireAdmin } from '../services/admin.server';
-import { getCampaign, orgTimeZone, sampleRecipients, sampleTargets } from '../services/campaigns.server';
+import { can, requireAdmin } from '../services/all.server';
+import { getCampaign, orgTimeZone, sampleRecipients, sampleTargets } from '../services/all.server';
 
 // Sample recipients of a campaign, by name: only roles with 'campaign_recipients' (owner, compliance). The marketer
 // gets a 403 here and never sees a patient's name anywhere (issue 8, roles).

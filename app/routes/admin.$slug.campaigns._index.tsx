@@ -1,8 +1,8 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData, useRevalidator } from '@remix-run/react';
 import { useEffect } from 'react';
-import { requireAdmin } from '../services/admin.server';
-import { listCampaigns, orgTimeZone } from '../services/campaigns.server';
+import { requireAdmin } from '../services/all.server';
+import { listCampaigns, orgTimeZone } from '../services/all.server';
 import { CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS, percent } from '../utils/campaign-words';
 import { formatDateTime } from '../utils/consent-words';
 

@@ -2,9 +2,9 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { Field } from '../components/field';
-import { requireAdmin } from '../services/admin.server';
-import { CAMPAIGN_CHANNELS, campaignTopics, createCampaign, DEFAULT_THROTTLE, MAX_NAME, orgTimeZone, parseCampaignForm, type CampaignFieldErrors, type CampaignFormInput } from '../services/campaigns.server';
-import { redirectTo } from '../services/identity.server';
+import { requireAdmin } from '../services/all.server';
+import { CAMPAIGN_CHANNELS, campaignTopics, createCampaign, DEFAULT_THROTTLE, MAX_NAME, orgTimeZone, parseCampaignForm, type CampaignFieldErrors, type CampaignFormInput } from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 import { CAMPAIGN_CHANNEL_LABELS, CAMPAIGN_KIND_LABELS } from '../utils/campaign-words';
 
 // A new campaign, saved as a draft: the admin previews and launches it on its own page. Bad input is a 400 with

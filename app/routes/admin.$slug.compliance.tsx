@@ -6,8 +6,8 @@ import { Link, useLoaderData } from '@remix-run/react';
 import { ChartFigure } from '../components/chart-figure';
 import { TableScroll } from '../components/table-scroll';
 import { renderColumns, renderHorizontalBars } from '../components/charts.server';
-import { can, requireAdmin } from '../services/admin.server';
-import { complianceDashboard, DASHBOARD_WEEKS } from '../services/admin-evidence.server';
+import { can, requireAdmin } from '../services/all.server';
+import { complianceDashboard, DASHBOARD_WEEKS } from '../services/all.server';
 import { formatDate, formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'Compliance · Carepost admin' }];

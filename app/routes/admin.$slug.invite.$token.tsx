@@ -13,8 +13,8 @@ import {
   otpauthUri,
   passwordProblem,
   PASSWORD_MIN_LENGTH,
-} from '../services/admin.server';
-import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/identity.server';
+} from '../services/all.server';
+import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Accept your invitation · Admin · Carepost' }, { name: 'robots', content: 'noindex' }];
 

@@ -1,8 +1,8 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
-import { adminResetCookieName, deliverResetCode, requestPasswordReset } from '../services/admin.server';
-import { CODE_TTL_MS, redirectTo, requireOrganisation, serializeCookie } from '../services/identity.server';
+import { adminResetCookieName, deliverResetCode, requestPasswordReset } from '../services/all.server';
+import { CODE_TTL_MS, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Reset your password · Admin · Carepost' }];
 

@@ -1,8 +1,8 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
-import { adminResetCookieName, hashPassword, passwordProblem, PASSWORD_MIN_LENGTH, resetPassword } from '../services/admin.server';
-import { clearCookie, readCookie, redirectTo, requireOrganisation } from '../services/identity.server';
+import { adminResetCookieName, hashPassword, passwordProblem, PASSWORD_MIN_LENGTH, resetPassword } from '../services/all.server';
+import { clearCookie, readCookie, redirectTo, requireOrganisation } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Choose a new password · Admin · Carepost' }];
 

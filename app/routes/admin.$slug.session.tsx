@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { requireAdmin } from '../services/admin.server';
-import { json, redirectTo, requireOrganisation } from '../services/identity.server';
+import { requireAdmin } from '../services/all.server';
+import { json, redirectTo, requireOrganisation } from '../services/all.server';
 
 // "Stay signed in": any authenticated request counts as activity; this one does nothing else. Every role has 'overview'.
 export async function action({ request, params, context }: ActionFunctionArgs) {

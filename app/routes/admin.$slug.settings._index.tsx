@@ -18,8 +18,8 @@ import {
   sanitiseLogoSvg,
   saveOrganisationLogo,
   saveOrganisationSettings,
-} from '../services/admin.server';
-import { redirectTo } from '../services/identity.server';
+} from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Settings · Admin · Carepost' }];
 

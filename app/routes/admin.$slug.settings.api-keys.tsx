@@ -4,7 +4,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
-import { API_SCOPES, createApiKey, listApiKeys, parseNewKeyForm, requireAdmin, revokeApiKey, rotateApiKey } from '../services/admin.server';
+import { API_SCOPES, createApiKey, listApiKeys, parseNewKeyForm, requireAdmin, revokeApiKey, rotateApiKey } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'API keys · Admin · Carepost' }];

@@ -2,7 +2,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
-import { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey, requireAdmin } from '../services/admin.server';
+import { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey, requireAdmin } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'DKIM signing · Admin · Carepost' }];

@@ -2,7 +2,7 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { Field, FormError } from '../components/field';
-import { addTlsEnforcedDomain, listTlsEnforcedDomains, removeTlsEnforcedDomain, requireAdmin } from '../services/admin.server';
+import { addTlsEnforcedDomain, listTlsEnforcedDomains, removeTlsEnforcedDomain, requireAdmin } from '../services/all.server';
 import { formatDate } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'TLS-enforced domains · Admin · Carepost' }];

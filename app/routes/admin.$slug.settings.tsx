@@ -1,7 +1,7 @@
 // Settings (owner only): a frame with its own navigation; each section is its own route and checks the role itself.
 import type { LoaderFunctionArgs } from '@remix-run/node';
 import { NavLink, Outlet, useLoaderData } from '@remix-run/react';
-import { requireAdmin } from '../services/admin.server';
+import { requireAdmin } from '../services/all.server';
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const { org } = await requireAdmin({ request, db: context.db, cookies: context.identity.cookies, slug: params.slug, capability: 'settings', now: new Date() });

@@ -13,7 +13,7 @@ import {
   requireAdmin,
   WEBHOOK_EVENT_TYPES,
   webhookLog,
-} from '../services/admin.server';
+} from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'Webhooks · Admin · Carepost' }];

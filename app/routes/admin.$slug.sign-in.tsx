@@ -2,8 +2,8 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { AdminPasskeySignIn } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
-import { adminAttemptCookieName, optionalAdmin, SIGN_IN_ATTEMPT_TTL_MS, signInWithPassword } from '../services/admin.server';
-import { redirectTo, requireOrganisation, serializeCookie } from '../services/identity.server';
+import { adminAttemptCookieName, optionalAdmin, SIGN_IN_ATTEMPT_TTL_MS, signInWithPassword } from '../services/all.server';
+import { redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Admin sign-in · Carepost' }];
 

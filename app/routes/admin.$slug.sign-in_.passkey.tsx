@@ -8,8 +8,8 @@ import {
   secondFactorChoices,
   signInWithVerifiedPasskey,
   startAdminPasskeyAuthentication,
-} from '../services/admin.server';
-import { clearCookie, json, readCookie, requireOrganisation, serializeCookie } from '../services/identity.server';
+} from '../services/all.server';
+import { clearCookie, json, readCookie, requireOrganisation, serializeCookie } from '../services/all.server';
 
 // Admin sign-in with a passkey, called by fetch(): {intent: 'options', step} then {intent: 'finish', step, response}.
 // step 'only': the passkey alone (usernameless); step 'second': after the password, only that admin's passkeys.

@@ -2,8 +2,8 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { AdminPasskeySignIn } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
-import { adminAttemptCookieName, adminSessionCookieName, secondFactorChoices, signInWithTotp } from '../services/admin.server';
-import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/identity.server';
+import { adminAttemptCookieName, adminSessionCookieName, secondFactorChoices, signInWithTotp } from '../services/all.server';
+import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Authentication code · Admin sign-in · Carepost' }];
 

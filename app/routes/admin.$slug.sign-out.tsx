@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { adminSessionCookieName, endAdminSession, optionalAdmin } from '../services/admin.server';
-import { clearCookie, redirectTo, requireOrganisation } from '../services/identity.server';
+import { adminSessionCookieName, endAdminSession, optionalAdmin } from '../services/all.server';
+import { clearCookie, redirectTo, requireOrganisation } from '../services/all.server';
 
 // GET never changes anything: only the POST from the sign-out button (or the idle timer) signs out (CX1).
 export async function loader({ params, context }: LoaderFunctionArgs) {

@@ -15,7 +15,7 @@ import {
   RESENDS_PER_MESSAGE_PER_DAY,
   unlockContactForSupport,
   type SupportNotice,
-} from '../services/admin.server';
+} from '../services/all.server';
 import { reasonLabel } from '../utils/campaign-words';
 import { formatDateTime } from '../utils/consent-words';
 

@@ -15,8 +15,8 @@ import {
   requireAdmin,
   resetAdminFactors,
   type AdminRole,
-} from '../services/admin.server';
-import { redirectTo } from '../services/identity.server';
+} from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Team · Admin · Carepost' }];
 

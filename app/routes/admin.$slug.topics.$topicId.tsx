@@ -10,7 +10,7 @@ import { TableScroll } from '../components/table-scroll';
 import { ErrorSummary } from '../components/error-summary';
 import { Field, FormError } from '../components/field';
 import { TextareaField } from '../components/textarea-field';
-import { can, forbidden, requireAdmin, type AdminCapability } from '../services/admin.server';
+import { can, forbidden, requireAdmin, type AdminCapability } from '../services/all.server';
 import {
   discardDraft,
   draftInputFrom,
@@ -28,8 +28,8 @@ import {
   updateTopic,
   type DraftField,
   type TopicField,
-} from '../services/admin-evidence.server';
-import { redirectTo } from '../services/identity.server';
+} from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction<typeof loader> = ({ data: d }) => [{ title: `${d ? d.topic.name : 'Topic'} · Topics and texts · Carepost admin` }];

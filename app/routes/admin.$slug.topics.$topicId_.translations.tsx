@@ -9,7 +9,7 @@ import { AuthorizationTextView } from '../components/consent';
 import { ErrorSummary } from '../components/error-summary';
 import { Field, FormError } from '../components/field';
 import { TextareaField } from '../components/textarea-field';
-import { can, forbidden, requireAdmin } from '../services/admin.server';
+import { can, forbidden, requireAdmin } from '../services/all.server';
 import {
   addTextTranslation,
   AUTHORIZATION_WORDS,
@@ -23,8 +23,8 @@ import {
   toLocale,
   topicTranslationsOf,
   translationsOfTopic,
-} from '../services/admin-evidence.server';
-import { redirectTo } from '../services/identity.server';
+} from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
 
 export const meta: MetaFunction<typeof loader> = ({ data: d }) => [{ title: `${d ? `${d.languageName}: ${d.topic.name}` : 'Translations'} · Topics and texts · Carepost admin` }];

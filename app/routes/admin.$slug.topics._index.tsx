@@ -3,8 +3,8 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { TableScroll } from '../components/table-scroll';
-import { can, forbidden, requireAdmin } from '../services/admin.server';
-import { listTopics, organisationTimeZone } from '../services/admin-evidence.server';
+import { can, forbidden, requireAdmin } from '../services/all.server';
+import { listTopics, organisationTimeZone } from '../services/all.server';
 import { formatDate } from '../utils/consent-words';
 
 export const meta: MetaFunction = () => [{ title: 'Topics and texts · Carepost admin' }];

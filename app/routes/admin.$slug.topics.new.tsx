@@ -5,9 +5,9 @@ import { useEffect, useRef } from 'react';
 import { ErrorSummary } from '../components/error-summary';
 import { Field } from '../components/field';
 import { TextareaField } from '../components/textarea-field';
-import { requireAdmin } from '../services/admin.server';
-import { createTopic, topicInputFrom, type TopicField } from '../services/admin-evidence.server';
-import { redirectTo } from '../services/identity.server';
+import { requireAdmin } from '../services/all.server';
+import { createTopic, topicInputFrom, type TopicField } from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'New topic · Carepost admin' }];
 

@@ -3,8 +3,8 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, isRouteErrorResponse, Link, NavLink, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
 import { SessionTimeoutWarning } from '../components/session-timeout';
-import { capabilitiesOf, optionalAdmin, type AdminCapability } from '../services/admin.server';
-import { getOrganisationBranding } from '../services/organisations.server';
+import { capabilitiesOf, optionalAdmin, type AdminCapability } from '../services/all.server';
+import { getOrganisationBranding } from '../services/all.server';
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');

@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs } from '@remix-run/node';
-import { readRawMail } from '../services/dev-mailbox.server';
+import { readRawMail } from '../services/all.server';
 
 export async function loader({ params, context }: LoaderFunctionArgs) {
   const raw = context.config.isProduction ? undefined : readRawMail(context.config.dataDir, params.id ?? '');

@@ -1,6 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { readMail } from '../services/dev-mailbox.server';
+import { readMail } from '../services/all.server';
 
 export const meta: MetaFunction<typeof loader> = ({ data: d }) => [{ title: `${d?.mail.subject ?? 'Mail'} · Dev mailbox` }];
 

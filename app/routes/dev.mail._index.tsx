@@ -1,6 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { listMail } from '../services/dev-mailbox.server';
+import { listMail } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Dev mailbox · Carepost' }];
 

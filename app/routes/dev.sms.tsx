@@ -1,6 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { listDevSms } from '../services/dev-sms.server';
+import { listDevSms } from '../services/all.server';
 
 export const meta: MetaFunction = () => [{ title: 'Dev SMS · Carepost' }];
 

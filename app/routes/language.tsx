@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { changeLanguage } from '../services/i18n.server';
-import { redirectTo } from '../services/identity.server';
+import { changeLanguage } from '../services/all.server';
+import { redirectTo } from '../services/all.server';
 
 // The language switcher's target (issue 9, item 3). GET changes nothing (CX1).
 export function loader(_args: LoaderFunctionArgs) {

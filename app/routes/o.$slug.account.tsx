@@ -1,9 +1,9 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useLoaderData } from '@remix-run/react';
-import { clearCookie, endAllPatientSessions, listPasskeys, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/identity.server';
+import { clearCookie, endAllPatientSessions, listPasskeys, listPatientSessions, redirectTo, requirePatient, sessionCookieName } from '../services/all.server';
 import { formatShortDateTime, metaT, useT, type UiKey } from '../i18n';
-import { pageT } from '../services/i18n.server';
-import { patientPreferencesOf } from '../services/consent.server';
+import { pageT } from '../services/all.server';
+import { patientPreferencesOf } from '../services/all.server';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('account.metaTitle') }];
 

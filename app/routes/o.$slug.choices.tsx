@@ -1,11 +1,11 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData, useSearchParams } from '@remix-run/react';
-import { choicesOf, patientPreferencesOf } from '../services/consent.server';
-import { requirePatient } from '../services/identity.server';
+import { choicesOf, patientPreferencesOf } from '../services/all.server';
+import { requirePatient } from '../services/all.server';
 import { channelList, statusText, type StatusView } from '../utils/consent-words';
 import { metaT, useLocale, useT, type UiKey } from '../i18n';
-import { pageT } from '../services/i18n.server';
-import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT } from '../services/all.server';
+import { topicTranslationsOf } from '../services/all.server';
 
 // "My choices": every marketing topic and where the patient's authorisation stands, in plain words.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('choices.metaTitle') }];

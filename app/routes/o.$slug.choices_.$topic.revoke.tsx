@@ -1,10 +1,10 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useLoaderData, useNavigation } from '@remix-run/react';
-import { choicesOf, revokeAuthorization } from '../services/consent.server';
-import { redirectTo, requirePatient } from '../services/identity.server';
+import { choicesOf, revokeAuthorization } from '../services/all.server';
+import { redirectTo, requirePatient } from '../services/all.server';
 import { metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
-import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT } from '../services/all.server';
+import { topicTranslationsOf } from '../services/all.server';
 
 // RV1: one action plus a confirmation, effective when it commits. Taking permission back never needs a step-up.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('revoke.metaTitle') }];

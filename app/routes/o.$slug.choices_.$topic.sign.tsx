@@ -3,12 +3,12 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { useEffect, useRef } from 'react';
 import { AuthorizationTextView } from '../components/consent';
 import { Field, FormError } from '../components/field';
-import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/consent.server';
-import { redirectTo, requireRecentVerification } from '../services/identity.server';
+import { checkSignatureAndChannels, choicesOf, CONSENT_CHANNELS, grantAuthorization, renewAuthorization, signableText, textSections } from '../services/all.server';
+import { redirectTo, requireRecentVerification } from '../services/all.server';
 import { CHANNELS, channelWord } from '../utils/consent-words';
 import { metaT, useT } from '../i18n';
-import { pageT, translateServerErrors, translateServerText } from '../services/i18n.server';
-import { textTranslationFor, topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT, translateServerErrors, translateServerText } from '../services/all.server';
+import { textTranslationFor, topicTranslationsOf } from '../services/all.server';
 
 // Grant or renew one authorisation (AV5: one topic per signature; AV7: a renewal is a new signed record).
 // SE5: signing needs a verification from the last few minutes; otherwise the patient is sent to confirm it is them.

@@ -1,7 +1,7 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { consentHistory, patientPreferencesOf } from '../services/consent.server';
-import { requirePatient } from '../services/identity.server';
+import { consentHistory, patientPreferencesOf } from '../services/all.server';
+import { requirePatient } from '../services/all.server';
 import { channelList } from '../utils/consent-words';
 import { formatDate, formatDateTime, metaT, useLocale, useT, type UiKey } from '../i18n';
 

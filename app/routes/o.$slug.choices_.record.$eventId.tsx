@@ -1,10 +1,10 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData, useSearchParams } from '@remix-run/react';
-import { evidenceRows, patientPreferencesOf, signedBody, signedRecord, textSections } from '../services/consent.server';
+import { evidenceRows, patientPreferencesOf, signedBody, signedRecord, textSections } from '../services/all.server';
 import { AuthorizationTextView } from '../components/consent';
-import { requirePatient } from '../services/identity.server';
+import { requirePatient } from '../services/all.server';
 import { metaT, useT, type UiKey } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 // AV5: the text the patient signed and the evidence, printable; the download is the same record as one HTML file.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('record.metaTitle') }];

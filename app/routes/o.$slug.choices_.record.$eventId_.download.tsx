@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from '@remix-run/node';
-import { patientPreferencesOf, recordFileName, renderRecordHtml, signedRecord } from '../services/consent.server';
-import { requirePatient } from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+import { patientPreferencesOf, recordFileName, renderRecordHtml, signedRecord } from '../services/all.server';
+import { requirePatient } from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // AV5: the signed record as one self-contained HTML file, for the patient's own files.
 export async function loader({ request, params, context }: LoaderFunctionArgs) {

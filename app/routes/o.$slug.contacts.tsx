@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { listContactPoints, requirePatient } from '../services/identity.server';
+import { listContactPoints, requirePatient } from '../services/all.server';
 import { metaT, useT, type UiKey } from '../i18n';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contacts.metaTitle') }];

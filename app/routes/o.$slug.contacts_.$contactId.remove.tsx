@@ -9,8 +9,8 @@ import {
   redirectTo,
   removeContactPoint,
   requireRecentVerification,
-} from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+} from '../services/all.server';
+import { pageT } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactRemove.metaTitle') }];

@@ -17,9 +17,9 @@ import {
   requireRecentVerification,
   serializeCookie,
   STEP_UP_MAX_AGE_MS,
-} from '../services/identity.server';
+} from '../services/all.server';
 import { codeFailure } from '../utils/code-errors';
-import { pageT, translateServerText } from '../services/i18n.server';
+import { pageT, translateServerText } from '../services/all.server';
 import { metaT, useT, type UiKey } from '../i18n';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactNew.metaTitle') }];

@@ -1,13 +1,13 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { Pager, pageOf } from '../components/pager';
-import { patientPreferencesOf } from '../services/consent.server';
-import { deliveriesForPatient } from '../services/deliveries.server';
-import { requirePatient } from '../services/identity.server';
+import { patientPreferencesOf } from '../services/all.server';
+import { deliveriesForPatient } from '../services/all.server';
+import { requirePatient } from '../services/all.server';
 import { channelWord } from '../utils/consent-words';
 import { deliveryKindText, deliveryOutcomeText } from '../utils/delivery-words';
 import { formatDateTime, metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 // "How we reached you" (issue 5, item 9): the signed-in patient's deliveries in this organisation (EN3), newest
 // first, in words. Never the content of a message: only its kind, the channel and what became of it.

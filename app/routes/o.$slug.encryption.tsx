@@ -1,9 +1,9 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { FormError } from '../components/field';
-import { redirectTo, requirePatient, requireRecentVerification, verifiedWithin } from '../services/identity.server';
-import { formatFingerprint, getPatientPgpKey, PGP_KEY_MAX_BYTES, removePatientPgpKey, savePatientPgpKey } from '../services/pgp.server';
-import { pageT, translateServerText } from '../services/i18n.server';
+import { redirectTo, requirePatient, requireRecentVerification, verifiedWithin } from '../services/all.server';
+import { formatFingerprint, getPatientPgpKey, PGP_KEY_MAX_BYTES, removePatientPgpKey, savePatientPgpKey } from '../services/all.server';
+import { pageT, translateServerText } from '../services/all.server';
 import { formatDate, metaT, useT, type UiKey } from '../i18n';
 
 // A patient's OpenPGP public key: when there is one, the send engine encrypts their email to it (PGP/MIME);

@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs } from '@remix-run/node';
-import { getOrganisationLogo } from '../services/organisations.server';
+import { getOrganisationLogo } from '../services/all.server';
 
 // The organisation's logo, served as an image from our own origin. It was sanitised on upload (server/orgs/logo.ts,
 // ADR 016). Its security headers come from server/http/security.ts for this path: a sandboxing CSP that loads nothing

@@ -3,8 +3,8 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { ChooseContactForm, EnterCodeForm } from '../components/code-confirmation';
 import { FormError } from '../components/field';
 import { PasskeySignIn } from '../components/passkey-sign-in';
-import { openPatientLink } from '../services/consent.server';
-import { confirmCode, contactChoices, sendCodeToContact, type CodeStep } from '../services/code-confirmation.server';
+import { openPatientLink } from '../services/all.server';
+import { confirmCode, contactChoices, sendCodeToContact, type CodeStep } from '../services/all.server';
 import {
   encodeReturnTo,
   optionalPatient,
@@ -13,9 +13,9 @@ import {
   returnCookieName,
   serializeCookie,
   signedInRedirect,
-} from '../services/identity.server';
-import { messageIdForDelivery } from '../services/messages.server';
-import { pageT } from '../services/i18n.server';
+} from '../services/all.server';
+import { messageIdForDelivery } from '../services/all.server';
+import { pageT } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a

@@ -1,10 +1,10 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
 import { Pager, pageOf } from '../components/pager';
-import { patientPreferencesOf } from '../services/consent.server';
-import { listInbox, requireReader } from '../services/messages.server';
+import { patientPreferencesOf } from '../services/all.server';
+import { listInbox, requireReader } from '../services/all.server';
 import { formatDateTime, metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 // The secure inbox (issue 6, item 3): messages handed off to the signed-in patient in this organisation (EN3), newest
 // first. Subjects are health information, so the page needs the organisation's pickup level (OT5) and is never cached (PW1).

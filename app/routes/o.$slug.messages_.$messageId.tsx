@@ -2,11 +2,11 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation, type ShouldRevalidateFunction } from '@remix-run/react';
 import { useEffect, useRef, useState } from 'react';
 import { FormError } from '../components/field';
-import { patientPreferencesOf } from '../services/consent.server';
-import { notFound } from '../services/identity.server';
-import { accessHistory, MAX_REPLY_LENGTH, openMessage, replyToMessage, REPLY_LIMIT, requireReader, sessionRef } from '../services/messages.server';
+import { patientPreferencesOf } from '../services/all.server';
+import { notFound } from '../services/all.server';
+import { accessHistory, MAX_REPLY_LENGTH, openMessage, replyToMessage, REPLY_LIMIT, requireReader, sessionRef } from '../services/all.server';
 import { formatDateTime, INTL_LOCALES, metaT, useT } from '../i18n';
-import { pageT, translateServerText } from '../services/i18n.server';
+import { pageT, translateServerText } from '../services/all.server';
 import { deviceWords, fileSizeWords, fileTypeWords, verificationWords } from '../utils/message-words';
 
 // One secure message (issue 6): opening it is recorded (AU1) and shown back in "Who opened this message" (AU3). The

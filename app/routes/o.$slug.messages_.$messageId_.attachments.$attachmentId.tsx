@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from '@remix-run/node';
-import { notFound } from '../services/identity.server';
-import { openAttachment, requireReader } from '../services/messages.server';
-import { pageT } from '../services/i18n.server';
+import { notFound } from '../services/all.server';
+import { openAttachment, requireReader } from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // An attachment of a secure message: always a download (Content-Disposition: attachment) with a type from the
 // allow-list, never cached (PW1: Cache-Control no-store and nosniff come from the security headers on every

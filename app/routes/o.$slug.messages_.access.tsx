@@ -1,9 +1,9 @@
 import { type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useLoaderData } from '@remix-run/react';
-import { patientPreferencesOf } from '../services/consent.server';
-import { accessHistory, requireReader, sessionRef, subjectsOf } from '../services/messages.server';
+import { patientPreferencesOf } from '../services/all.server';
+import { accessHistory, requireReader, sessionRef, subjectsOf } from '../services/all.server';
 import { formatDateTime, metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 import { deviceWords, verificationWords } from '../utils/message-words';
 
 // AU3: every open of the patient's messages and attachments in this organisation, newest first: when, which

@@ -1,11 +1,11 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { LinkDoesNotWork } from '../components/consent';
 import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
-import { choicesOf, LINK_PAUSE_DAYS, lowerPreferences, openPatientLink, patientPreferencesOf, revokeAuthorization, type Lowering } from '../services/consent.server';
-import { redirectTo, requireOrganisation } from '../services/identity.server';
+import { choicesOf, LINK_PAUSE_DAYS, lowerPreferences, openPatientLink, patientPreferencesOf, revokeAuthorization, type Lowering } from '../services/all.server';
+import { redirectTo, requireOrganisation } from '../services/all.server';
 import { channelWord, statusText, type StatusView } from '../utils/consent-words';
-import { pageT } from '../services/i18n.server';
-import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT } from '../services/all.server';
+import { topicTranslationsOf } from '../services/all.server';
 import { formatDate, metaT, useT } from '../i18n';
 
 // The preference link an organisation puts in its mail. Without signing in, the patient sees their choices and can

@@ -1,8 +1,8 @@
 import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, Link, useActionData, useLoaderData } from '@remix-run/react';
 import { FormError } from '../components/field';
-import { listPasskeys, removePasskey, renamePasskey, requirePatient } from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+import { listPasskeys, removePasskey, renamePasskey, requirePatient } from '../services/all.server';
+import { pageT } from '../services/all.server';
 import { formatDate, metaT, useT } from '../i18n';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('passkeys.metaTitle') }];

@@ -4,7 +4,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Field, FormError } from '../components/field';
 import { addPasskey, browserSupportsWebAuthn } from '../components/passkey-client';
 import { passkeyWords } from '../components/passkey-sign-in';
-import { requireRecentVerification } from '../services/identity.server';
+import { requireRecentVerification } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('passkeyNew.metaTitle') }];

@@ -7,8 +7,8 @@ import {
   serializeCookie,
   startPasskeyRegistration,
   webauthnCookieName,
-} from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+} from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // Adding a passkey, called by fetch() from /passkeys/new. It needs a recent verification (SE5, PK7).
 export async function action({ request, params, context }: ActionFunctionArgs) {

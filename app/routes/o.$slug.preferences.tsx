@@ -3,13 +3,13 @@ import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParam
 import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
 import { PushOptIn } from '../components/push-opt-in';
-import { choicesOf, patientPreferencesOf, savePreferences } from '../services/consent.server';
-import { redirectTo, requirePatient } from '../services/identity.server';
-import { pushOptInData } from '../services/push.server';
+import { choicesOf, patientPreferencesOf, savePreferences } from '../services/all.server';
+import { redirectTo, requirePatient } from '../services/all.server';
+import { pushOptInData } from '../services/all.server';
 import { CHANNELS, channelWord, FREQUENCY_CHOICES, frequencyWord, statusText, type StatusView } from '../utils/consent-words';
 import { metaT, useT } from '../i18n';
-import { pageT, translateServerErrors } from '../services/i18n.server';
-import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT, translateServerErrors } from '../services/all.server';
+import { topicTranslationsOf } from '../services/all.server';
 
 // How and how often the organisation may contact the patient. Care messages cannot be switched off, only routed.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('prefs.metaTitle') }];

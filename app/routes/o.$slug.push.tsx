@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { redirectTo, requireOrganisation, requirePatient } from '../services/identity.server';
-import { parseSubscription, subscribePush, unsubscribePush } from '../services/push.server';
-import { pageT } from '../services/i18n.server';
+import { redirectTo, requireOrganisation, requirePatient } from '../services/all.server';
+import { parseSubscription, subscribePush, unsubscribePush } from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // Web push opt-in (issue 9): the preferences page's <PushOptIn> posts the browser's subscription here as JSON. A
 // signed-in patient only, for this organisation only (EN3); CX1's same-origin check runs before Remix, as for every POST.

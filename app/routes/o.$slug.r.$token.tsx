@@ -1,7 +1,7 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { useLoaderData } from '@remix-run/react';
-import { choicesOf, openPatientLink } from '../services/consent.server';
-import { optionalPatient, redirectTo, requireOrganisation } from '../services/identity.server';
+import { choicesOf, openPatientLink } from '../services/all.server';
+import { optionalPatient, redirectTo, requireOrganisation } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 
 // A renewal link: it lands on the renewal flow after sign-in. It signs nobody in, and renews nothing by itself.

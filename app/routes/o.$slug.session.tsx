@@ -1,5 +1,5 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { redirectTo, requireOrganisation, requirePatient } from '../services/identity.server';
+import { redirectTo, requireOrganisation, requirePatient } from '../services/all.server';
 
 // "Stay signed in": any authenticated request counts as activity; this one does nothing else.
 export async function action({ request, params, context }: ActionFunctionArgs) {

@@ -15,9 +15,9 @@ import {
   returnCookieName,
   safeReturnTo,
   serializeCookie,
-} from '../services/identity.server';
+} from '../services/all.server';
 import { metaT, useT } from '../i18n';
-import { chosenLocale, pageT } from '../services/i18n.server';
+import { chosenLocale, pageT } from '../services/all.server';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('signIn.metaTitle') }];
 

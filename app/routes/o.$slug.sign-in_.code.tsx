@@ -2,9 +2,9 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-run/react';
 import { CodeField, FormError } from '../components/field';
 import { codeFailure } from '../utils/code-errors';
-import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/identity.server';
+import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/all.server';
 import { metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('code.metaTitle') }];
 

@@ -10,8 +10,8 @@ import {
   serializeCookie,
   signedInRedirect,
   webauthnCookieName,
-} from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+} from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // Sign-in with a passkey, called by fetch() from the sign-in page: {intent: 'options', contact?} then
 // {intent: 'finish', response}. The challenge stays on the server; the browser holds its id in a 5-minute cookie.

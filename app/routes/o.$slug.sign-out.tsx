@@ -1,6 +1,6 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from '@remix-run/node';
-import { clearCookie, endPatientSession, optionalPatient, redirectTo, requireOrganisation, sessionCookieName } from '../services/identity.server';
-import { pageT } from '../services/i18n.server';
+import { clearCookie, endPatientSession, optionalPatient, redirectTo, requireOrganisation, sessionCookieName } from '../services/all.server';
+import { pageT } from '../services/all.server';
 
 // GET never changes anything: only the POST from the sign-out button signs out (CX1).
 export async function loader({ params, context }: LoaderFunctionArgs) {

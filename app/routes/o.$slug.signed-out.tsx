@@ -1,7 +1,7 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Link, useParams, useSearchParams } from '@remix-run/react';
 import { metaT, useT } from '../i18n';
-import { localeCookie, toLocale } from '../services/i18n.server';
+import { localeCookie, toLocale } from '../services/all.server';
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('signedOut.metaTitle') }];
 

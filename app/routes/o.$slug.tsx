@@ -1,8 +1,8 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { Form, isRouteErrorResponse, Link, NavLink, Outlet, useLoaderData, useRouteError } from '@remix-run/react';
 import { SessionTimeoutWarning } from '../components/session-timeout';
-import { optionalPatient } from '../services/identity.server';
-import { getOrganisationBranding } from '../services/organisations.server';
+import { optionalPatient } from '../services/all.server';
+import { getOrganisationBranding } from '../services/all.server';
 import { useNonce } from '../nonce';
 import { LanguageSwitcher, useT } from '../i18n';
 

@@ -1,11 +1,11 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/node';
 import { LinkDoesNotWork } from '../components/consent';
 import { useLoaderData } from '@remix-run/react';
-import { choicesOf, openPatientLink } from '../services/consent.server';
-import { requireOrganisation } from '../services/identity.server';
+import { choicesOf, openPatientLink } from '../services/all.server';
+import { requireOrganisation } from '../services/all.server';
 import { channelWord } from '../utils/consent-words';
-import { pageT } from '../services/i18n.server';
-import { topicTranslationsOf } from '../services/i18n-consent.server';
+import { pageT } from '../services/all.server';
+import { topicTranslationsOf } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 
 // The page behind an unsubscribe link. GET and HEAD change nothing (EM2): link scanners open every link in a mail.

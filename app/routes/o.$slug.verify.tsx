@@ -3,7 +3,7 @@ import { Link, useActionData, useLoaderData, useNavigation } from '@remix-run/re
 import { ChooseContactForm, EnterCodeForm } from '../components/code-confirmation';
 import { FormError } from '../components/field';
 import { PasskeySignIn } from '../components/passkey-sign-in';
-import { confirmCode, contactChoices, sendCodeToContact } from '../services/code-confirmation.server';
+import { confirmCode, contactChoices, sendCodeToContact } from '../services/all.server';
 import {
   encodeReturnTo,
   returnCookieName,
@@ -11,9 +11,9 @@ import {
   safeReturnTo,
   serializeCookie,
   signedInRedirect,
-} from '../services/identity.server';
+} from '../services/all.server';
 import { metaT, useT } from '../i18n';
-import { pageT } from '../services/i18n.server';
+import { pageT } from '../services/all.server';
 
 // SE5 step-up: prove it is still you before a sensitive change. A new session id comes out of it (SE1).
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('verify.metaTitle') }];
