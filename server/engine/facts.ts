@@ -61,23 +61,12 @@ type FactsRow = {
   } | null;
 };
 
-/**
- * The facts the gate decides on, in one statement: every fact is a scalar subquery, so a decision costs one round trip
- * and one parse/plan/execute in Postgres instead of eight (issues 5 and 7: statements, not plans, were the cost).
- *
- * The engine reads them inside its hand-off transaction under the consent locks (`lock`, the default): the shared
- * advisory lock is its own statement, awaited first, so the facts statement starts (and takes its snapshot) only once
- * the lock is granted, i.e. after any revocation queued ahead of it has committed (RV1, DL3).
- * The consent-state row is also read FOR SHARE, which backs the advisory lock up. The API's preflight only answers a
- * question and hands nothing off: it reads the same facts with the same code without locks or a transaction
- * (`lock: false`), so a busy preflight never queues behind or ahead of a revocation.
- */
 /** Where the fact subqueries take one delivery's keys from: bound values (loadFacts) or a batch row's columns. */
 type FactKeys = { orgId: SQL; patientId: SQL; topicId: SQL; marketing: SQL; channel: SQL; contactKind: SQL; state: SQL };
 
 /**
- * The gate's facts as scalar subqueries, one column each, shared by loadFacts and loadFactsForBatch so the two read
- * exactly the same facts. `state` is the caller's subquery over its consent-state CTE (read FOR SHARE under lock).
+ * The gate's facts as scalar subqueries, one column each, shared by loadFacts, loadPreflightFacts and
+ * loadFactsForBatch so all three read exactly the same facts. `state` is the caller's subquery over its consent-state CTE (read FOR SHARE under lock).
  */
 function factColumns(k: FactKeys, now: Date): SQL {
   const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
@@ -109,32 +98,49 @@ function factColumns(k: FactKeys, now: Date): SQL {
         where ${k.channel} = 'push' and ps.org_id = ${k.orgId} and ps.patient_id = ${k.patientId} and ps.disabled_at is null) as push_subscribed`;
 }
 
+/**
+ * One delivery's consent state as the CTE `s` that factColumns' `state` reads, for loadFacts and loadPreflightFacts
+ * (the batch has its own, keyed by delivery). FOR SHARE when the facts are for a hand-off (RV1, DL3).
+ */
+function stateCte(k: Pick<FactKeys, 'orgId' | 'patientId' | 'topicId' | 'marketing'>, lock: boolean): SQL {
+  return sql`s as (
+      select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      from consent_states cs
+      join authorization_events ae on ae.id = cs.grant_event_id
+      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
+      where ${k.marketing} and cs.org_id = ${k.orgId} and cs.patient_id = ${k.patientId} and cs.topic_id = ${k.topicId}
+      ${lock ? sql`for share of cs` : sql``}
+    )`;
+}
+
+const STATE = sql`(select to_jsonb(s) from s)`;
+
+/**
+ * The facts the gate decides on, in one statement: every fact is a scalar subquery, so a decision costs one round trip
+ * and one parse/plan/execute in Postgres instead of eight (issues 5 and 7: statements, not plans, were the cost).
+ *
+ * The engine reads them inside its hand-off transaction under the consent locks (`lock`, the default): the shared
+ * advisory lock is its own statement, awaited first, so the facts statement starts (and takes its snapshot) only once
+ * the lock is granted, i.e. after any revocation queued ahead of it has committed (RV1, DL3).
+ * The consent-state row is also read FOR SHARE, which backs the advisory lock up. A reader that only asks and hands
+ * nothing off (support's resend, saying what the gate would decide now) passes `lock: false`: the same facts without locks or a transaction, so it
+ * never queues behind or ahead of a revocation. The API's preflight does the same through loadPreflightFacts.
+ */
 export async function loadFacts(tx: DbOrTx, d: Pick<Delivery, 'orgId' | 'patientId' | 'category' | 'topicId' | 'channel'>, now: Date, options: { lock?: boolean } = {}): Promise<LoadedFacts> {
   const lock = options.lock ?? true;
   const marketing = d.category === 'marketing' && d.topicId !== null;
   const topicId = d.topicId ?? '00000000-0000-0000-0000-000000000000';
   const contactKind = d.channel === 'email' || d.channel === 'sms' ? d.channel : null;
-  const statement = sql`
-    with s as (
-      select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
-      from consent_states cs
-      join authorization_events ae on ae.id = cs.grant_event_id
-      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
-      where ${marketing} and cs.org_id = ${d.orgId} and cs.patient_id = ${d.patientId} and cs.topic_id = ${topicId}
-      ${lock ? sql`for share of cs` : sql``}
-    )
-    select ${factColumns(
-      {
-        orgId: sql`${d.orgId}::uuid`,
-        patientId: sql`${d.patientId}::uuid`,
-        topicId: sql`${topicId}::uuid`,
-        marketing: sql`${marketing}::boolean`,
-        channel: sql`${d.channel}::text`,
-        contactKind: sql`${contactKind}::text`,
-        state: sql`(select to_jsonb(s) from s)`,
-      },
-      now,
-    )}`;
+  const keys = {
+    orgId: sql`${d.orgId}::uuid`,
+    patientId: sql`${d.patientId}::uuid`,
+    topicId: sql`${topicId}::uuid`,
+    marketing: sql`${marketing}::boolean`,
+    channel: sql`${d.channel}::text`,
+    contactKind: sql`${contactKind}::text`,
+    state: STATE,
+  };
+  const statement = sql`with ${stateCte(keys, lock)} select ${factColumns(keys, now)}`;
   // The shared advisory lock (RV1) queues fairly behind a waiting revocation (see lockState in server/consent/ledger.ts).
   // It is awaited on its own before the facts statement: that statement reads the consent-state row FOR SHARE, and a
   // revocation holds the advisory lock while it waits for that row, so the row must never be locked first. (Sending
@@ -167,30 +173,14 @@ export async function loadPreflightFacts(
   const patientId = sql`(select patient_id from ids)`;
   const topicId = sql`coalesce((select topic_id from ids), '00000000-0000-0000-0000-000000000000'::uuid)`;
   const marketing = sql`(${q.category === 'marketing'}::boolean and (select topic_id from ids) is not null)`;
+  const keys = { orgId: sql`${q.orgId}::uuid`, patientId, topicId, marketing, channel: sql`${q.channel}::text`, contactKind: sql`${contactKind}::text`, state: STATE };
   const statement = sql`
     with ids as (
       select (select p.id from patients p where p.org_id = ${q.orgId} and ${match}) as patient_id,
              (select t.id from consent_topics t where t.org_id = ${q.orgId} and t.key = ${q.topicKey}) as topic_id
     ),
-    s as (
-      select cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
-      from consent_states cs
-      join authorization_events ae on ae.id = cs.grant_event_id
-      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
-      where ${marketing} and cs.org_id = ${q.orgId} and cs.patient_id = ${patientId} and cs.topic_id = ${topicId}
-    )
-    select (select patient_id from ids) as patient_id, (select topic_id from ids) as topic_id, ${factColumns(
-      {
-        orgId: sql`${q.orgId}::uuid`,
-        patientId,
-        topicId,
-        marketing,
-        channel: sql`${q.channel}::text`,
-        contactKind: sql`${contactKind}::text`,
-        state: sql`(select to_jsonb(s) from s)`,
-      },
-      now,
-    )}`;
+    ${stateCte(keys, false)}
+    select (select patient_id from ids) as patient_id, (select topic_id from ids) as topic_id, ${factColumns(keys, now)}`;
   const [row] = await executePrepared<FactsRow & { patient_id: string | null; topic_id: string | null }>(db, statement);
   const found = { patientId: row?.patient_id ?? null, topicId: row?.topic_id ?? null };
   if (!found.patientId || (q.topicKey !== null && !found.topicId)) return { ...found, facts: undefined };
