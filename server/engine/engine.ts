@@ -477,7 +477,7 @@ function dkimOf(deps: EngineDeps, orgId: string, row: typeof orgDkimKeys.$inferS
 }
 
 /** EM4: the signed pickup link, valid for the organisation's period (30 days unless it set another). */
-async function pickupUrl(deps: EngineDeps, d: Delivery, org: { slug: string; pickupLinkDays: number }, now: Date): Promise<string> {
+async function pickupUrl(deps: Pick<EngineDeps, 'links' | 'publicUrl'>, d: Pick<Delivery, 'id' | 'orgId' | 'patientId'>, org: { slug: string; pickupLinkDays: number }, now: Date): Promise<string> {
   const token = await mintLink(deps.links, {
     purpose: 'pickup',
     orgId: d.orgId,
@@ -490,7 +490,12 @@ async function pickupUrl(deps: EngineDeps, d: Delivery, org: { slug: string; pic
   return new URL(`/o/${org.slug}/${LINK_PATHS.pickup}/${token}`, deps.publicUrl).toString();
 }
 
-async function unsubscribeLinks(deps: EngineDeps, d: Delivery, slug: string, now: Date): Promise<{ https: string; mailto: string }> {
+async function unsubscribeLinks(
+  deps: Pick<EngineDeps, 'links' | 'publicUrl' | 'messageIdDomain'>,
+  d: Pick<Delivery, 'orgId' | 'patientId' | 'topicId' | 'channel'>,
+  slug: string,
+  now: Date,
+): Promise<{ https: string; mailto: string }> {
   const token = await mintLink(deps.links, { purpose: 'unsubscribe', orgId: d.orgId, patientId: d.patientId, context: { topicId: d.topicId!, channel: d.channel }, now, linkId: randomUUID() });
   return { https: new URL(`/o/${slug}/${LINK_PATHS.unsubscribe}/${token}`, deps.publicUrl).toString(), mailto: unsubscribeMailto(deps.messageIdDomain, token) };
 }
@@ -579,21 +584,52 @@ async function handOff(
   return portalNotice(deps, d, org, to!, unsubscribe, now, locale);
 }
 
+type NoticeOrg = { slug: string; name: string; pickupLinkDays: number; dkim?: DkimOptions };
+
 /** EM4: the PHI-free notice with a signed pickup link for this delivery; its Message-ID comes from the delivery id (DL2). */
 async function portalNotice(
   deps: EngineDeps,
   d: Delivery,
-  org: { slug: string; name: string; pickupLinkDays: number; dkim?: DkimOptions },
+  org: NoticeOrg,
   to: string,
   unsubscribe: { https: string; mailto: string } | undefined,
   now: Date,
   locale: string,
 ): Promise<Handoff> {
+  const mail = await portalNoticeMail(deps, d, org, to, unsubscribe, now, locale);
+  await deps.mail.send(mail);
+  return { route: 'portal_notice', messageIdHeader: mail.messageId! };
+}
+
+async function portalNoticeMail(
+  deps: Pick<EngineDeps, 'links' | 'publicUrl' | 'mailFrom' | 'messageIdDomain'>,
+  d: Pick<Delivery, 'id' | 'orgId' | 'patientId'>,
+  org: NoticeOrg,
+  to: string,
+  unsubscribe: { https: string; mailto: string } | undefined,
+  now: Date,
+  locale: string,
+) {
   const pickup = await pickupUrl(deps, d, org, now);
   const notice = noticeTexts(locale).portalNotice({ org: org.name, url: pickup, days: org.pickupLinkDays });
   const mail = composeMail({ from: deps.mailFrom, to, subject: notice.subject, text: notice.text, deliveryId: d.id, domain: deps.messageIdDomain, unsubscribe, locale });
-  await deps.mail.send({ ...mail, dkim: org.dkim });
-  return { route: 'portal_notice', messageIdHeader: mail.messageId! };
+  return { ...mail, dkim: org.dkim };
+}
+
+/**
+ * The mail the engine hands off for a marketing email delivery that falls back to the portal (EM4 notice, EM1
+ * unsubscribe headers and footer, DL2 Message-ID), built without a database or a transport: `bench:send`'s raw
+ * reference sends exactly these, so the two sides of its ratio send the same messages.
+ */
+export async function marketingNoticeMail(
+  deps: Pick<EngineDeps, 'links' | 'publicUrl' | 'mailFrom' | 'messageIdDomain'>,
+  d: Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'topicId' | 'channel'>,
+  org: NoticeOrg,
+  to: string,
+  now: Date,
+  locale = 'en',
+) {
+  return portalNoticeMail(deps, d, org, to, await unsubscribeLinks(deps, d, org.slug, now), now, locale);
 }
 
 async function sendSms(deps: EngineDeps, d: Delivery, to: string, body: string): Promise<void> {

@@ -2,7 +2,7 @@
 // and can answer with a chosen SMTP error for chosen messages.
 import { SMTPServer } from 'smtp-server';
 
-export type Received = { messageId: string | null; to: string[]; raw: string; at: number };
+export type Received = { messageId: string | null; to: string[]; raw: string; bytes: number; at: number };
 
 export async function startSink(options: { failWith?: (raw: string) => number | undefined; keepRaw?: boolean } = {}) {
   const received: Received[] = [];
@@ -17,14 +17,15 @@ export async function startSink(options: { failWith?: (raw: string) => number | 
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
+        const data = Buffer.concat(chunks);
+        const raw = data.toString('utf8');
         const code = options.failWith?.(raw);
         if (code) {
           callback(Object.assign(new Error(code >= 500 ? 'Rejected' : 'Try again later'), { responseCode: code }));
           return;
         }
         const messageId = /^Message-ID:\s*(<[^>]+>)/im.exec(raw)?.[1] ?? null;
-        received.push({ messageId, to: session.envelope.rcptTo.map((r) => r.address), raw: options.keepRaw === false ? '' : raw, at: Date.now() });
+        received.push({ messageId, to: session.envelope.rcptTo.map((r) => r.address), raw: options.keepRaw === false ? '' : raw, bytes: data.length, at: Date.now() });
         callback();
       });
     },
