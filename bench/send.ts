@@ -1,10 +1,12 @@
-// `npm run bench:send -- [--json] [--deliveries 20000] [--patients 10000] [--concurrency 8]`
+// `npm run bench:send -- [--json] [--deliveries 20000] [--patients 10000] [--concurrency 8] [--processes 0]`
 // The real engine (claim, gate under the consent lock, hand-off, record, audit) against a throwaway embedded Postgres
 // and a local smtp-server sink, and in the same run the reference: raw pooled nodemailer sending the same number of
 // messages to the same sink with no database. Figures are reported as a ratio, since the machine is shared.
 // The last line printed is one JSON object.
 import { randomUUID } from 'node:crypto';
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
@@ -15,6 +17,7 @@ import { linkKeyring } from '../server/links/tokens';
 import { createLogger } from '../server/logger';
 import { kekRing, sealJson } from '../server/messages/vault';
 import { startSink } from '../test/support/engine-sink';
+import type { EngineProcessConfig, EngineProcessReport } from './send-engine-process';
 import { createBenchClinic, progress, withBenchDatabase } from './support';
 
 const { values } = parseArgs({
@@ -27,6 +30,10 @@ const { values } = parseArgs({
     lanes: { type: 'string' },
     'batch-size': { type: 'string', default: '20' },
     'per-batch': { type: 'string', default: '1' },
+    // 0 (the default, the headline figure): the engine lanes run in this process, beside the sink. N: they run in N
+    // forked engine processes (bench/send-engine-process.ts), the lanes split between them, as `npm run worker` per
+    // core would; the sink stays here. A stated variant: the raw reference is still one process.
+    processes: { type: 'string', default: '0' },
   },
 });
 const DELIVERIES = Number(values.deliveries);
@@ -35,6 +42,8 @@ const CONCURRENCY = Number(values.concurrency);
 const LANES = Number(values.lanes ?? values.concurrency);
 const BATCH_SIZE = Number(values['batch-size']);
 const PER_BATCH = Number(values['per-batch']);
+const PROCESSES = Number(values.processes);
+if (!Number.isInteger(PROCESSES) || PROCESSES < 0 || PROCESSES > LANES) throw new Error(`--processes must be a whole number from 0 to --lanes (${LANES})`);
 const log = progress(values.json!);
 
 /** CPU microseconds (user + system) per process, from /proc (Linux); processes without /proc entries are left out. */
@@ -54,7 +63,7 @@ function procCpuUs(pids: number[]): Map<number, number> {
 
 const sink = await startSink({ keepRaw: false });
 try {
-  await withBenchDatabase('send', Math.max(CONCURRENCY, LANES) + 4, async (handle) => {
+  await withBenchDatabase('send', Math.max(CONCURRENCY, LANES) + 4, async (handle, databaseUrl) => {
     const db = handle.db;
     const vault = kekRing(Buffer.alloc(32, 1));
     const now = new Date();
@@ -226,6 +235,8 @@ try {
       sms: undefined,
       logger: createLogger({ level: 'silent' }),
     };
+    // With --processes, the engine processes connect (and open their pools) before the clock starts.
+    const children = await startEngineProcesses(PROCESSES, databaseUrl, sink.url);
     // CPU per sent mail, this process (engine and sink) and Postgres (every process of the cluster that pg_stat_activity
     // lists, pool backends opened first): a figure the load of a shared machine moves less than a rate.
     await Promise.all(Array.from({ length: Math.max(CONCURRENCY, LANES) + 4 }, () => handle.sql`select pg_sleep(0.05)`));
@@ -233,14 +244,19 @@ try {
     const db0 = procCpuUs(await dbPids());
     const engineCpu0 = process.cpuUsage();
     const engineStart = performance.now();
-    await Promise.all(
-      Array.from({ length: LANES }, async (_, lane) => {
-        const laneDeps = { ...deps, workerId: `bench-${lane}` };
-        while ((await runPass(laneDeps, { batchSize: BATCH_SIZE, concurrency: PER_BATCH })) > 0) {
-          /* keep going until nothing is due */
-        }
-      }),
-    );
+    let childCpuUs = 0;
+    if (children.length > 0) {
+      childCpuUs = (await Promise.all(children.map((child) => child.run()))).reduce((a, b) => a + b, 0);
+    } else {
+      await Promise.all(
+        Array.from({ length: LANES }, async (_, lane) => {
+          const laneDeps = { ...deps, workerId: `bench-${lane}` };
+          while ((await runPass(laneDeps, { batchSize: BATCH_SIZE, concurrency: PER_BATCH })) > 0) {
+            /* keep going until nothing is due */
+          }
+        }),
+      );
+    }
     const engineSeconds = (performance.now() - engineStart) / 1000;
     const engineCpu = process.cpuUsage(engineCpu0);
     let dbCpuUs = 0;
@@ -281,10 +297,14 @@ try {
       failed: by.failed ?? 0,
       left: (by.queued ?? 0) + (by.sending ?? 0),
       received: sink.received.length,
-      // CPU per sent mail (µs): the raw reference's process, the engine's process (both include the sink), Postgres.
+      // CPU per sent mail (µs): the raw reference's process, the engine's process or processes (both include the sink),
+      // Postgres.
       raw_cpu_us_per_msg: Math.round(rawSame.cpuUsPerMessage),
       raw_text_cpu_us_per_msg: Math.round(rawText.cpuUsPerMessage),
-      engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system) / Math.max(1, sent)),
+      engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system + childCpuUs) / Math.max(1, sent)),
+      processes: PROCESSES,
+      // With --processes: this process's share (the sink and its idle pool) of engine_cpu_us_per_sent.
+      ...(PROCESSES > 0 ? { sink_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system) / Math.max(1, sent)) } : {}),
       db_cpu_us_per_sent: Math.round(dbCpuUs / Math.max(1, sent)),
       duplicates,
     };
@@ -292,4 +312,35 @@ try {
   });
 } finally {
   await sink.close();
+}
+
+/** Forks the engine processes of --processes N, each with its share of the lanes, and waits until they are connected. */
+async function startEngineProcesses(count: number, databaseUrl: string, sinkUrl: string): Promise<{ run: () => Promise<number> }[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, index) => {
+      const lanes = Math.floor(LANES / count) + (index < LANES % count ? 1 : 0);
+      const config: EngineProcessConfig = { databaseUrl, sinkUrl, lanes, batchSize: BATCH_SIZE, perBatch: PER_BATCH, concurrency: CONCURRENCY, index };
+      const child = fork(fileURLToPath(new URL('./send-engine-process.ts', import.meta.url)), {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, BENCH_ENGINE_PROCESS: JSON.stringify(config) },
+      });
+      const next = () =>
+        new Promise<EngineProcessReport>((resolve, reject) => {
+          child.once('message', (m) => resolve(m as EngineProcessReport));
+          child.once('exit', (code) => reject(new Error(`bench: engine process ${index} exited with ${code}`)));
+        });
+      return next().then((ready) => {
+        if (ready.type !== 'ready') throw new Error(`bench: engine process ${index} did not start`);
+        return {
+          run: async () => {
+            const done = next();
+            child.send('go');
+            const report = await done;
+            if (report.type !== 'done') throw new Error(`bench: engine process ${index}: ${report.type === 'error' ? report.message : 'no result'}`);
+            return report.cpuUs;
+          },
+        };
+      });
+    }),
+  );
 }

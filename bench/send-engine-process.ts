@@ -1,0 +1,54 @@
+// One engine process of `npm run bench:send -- --processes N` (forked by bench/send.ts): the same engine lanes as the
+// in-process run, against the bench's database and sink, started on the parent's signal. Reports its CPU time.
+import { connect } from '../db/client';
+import { createSmtpTransport } from '../server/delivery/transport';
+import { runPass, type EngineDeps } from '../server/engine/engine';
+import { linkKeyring } from '../server/links/tokens';
+import { createLogger } from '../server/logger';
+import { kekRing } from '../server/messages/vault';
+
+export type EngineProcessConfig = { databaseUrl: string; sinkUrl: string; lanes: number; batchSize: number; perBatch: number; concurrency: number; index: number };
+export type EngineProcessReport = { type: 'ready' } | { type: 'done'; cpuUs: number } | { type: 'error'; message: string };
+
+const config = JSON.parse(process.env.BENCH_ENGINE_PROCESS ?? 'null') as EngineProcessConfig | null;
+if (!config || !process.send) throw new Error('bench/send-engine-process.ts is forked by bench/send.ts (--processes)');
+const send = (report: EngineProcessReport) => process.send!(report);
+
+const handle = connect(config.databaseUrl, { max: config.lanes + 4 });
+const mail = createSmtpTransport(config.sinkUrl, { pool: true, maxConnections: config.concurrency });
+const deps: EngineDeps = {
+  db: handle.db,
+  // The same keys as bench/send.ts: the messages were sealed and the links are minted with them.
+  vault: kekRing(Buffer.alloc(32, 1)),
+  links: linkKeyring(Buffer.alloc(32, 2)),
+  publicUrl: new URL('https://portal.example.com'),
+  mailFrom: 'Bench Clinic <no-reply@bench.test>',
+  messageIdDomain: 'bench.test',
+  mail,
+  sms: undefined,
+  logger: createLogger({ level: 'silent' }),
+};
+// Open the pool's connections before the clock starts, as the in-process run does.
+await Promise.all(Array.from({ length: config.lanes + 4 }, () => handle.sql`select 1`));
+process.once('message', async () => {
+  try {
+    const cpu0 = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: config.lanes }, async (_, lane) => {
+        const laneDeps = { ...deps, workerId: `bench-p${config.index}-${lane}` };
+        while ((await runPass(laneDeps, { batchSize: config.batchSize, concurrency: config.perBatch })) > 0) {
+          /* until nothing is due */
+        }
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    send({ type: 'done', cpuUs: cpu.user + cpu.system });
+  } catch (error) {
+    send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    await mail.close?.();
+    await handle.close();
+    process.disconnect();
+  }
+});
+send({ type: 'ready' });
