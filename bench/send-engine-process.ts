@@ -45,10 +45,12 @@ process.once('message', async () => {
     send({ type: 'done', cpuUs: cpu.user + cpu.system });
   } catch (error) {
     send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-  } finally {
+  }
+  // The parent reads Postgres's CPU per backend first, so the connections stay open until it says so.
+  process.once('message', async () => {
     await mail.close?.();
     await handle.close();
     process.disconnect();
-  }
+  });
 });
 send({ type: 'ready' });

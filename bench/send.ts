@@ -34,6 +34,9 @@ const { values } = parseArgs({
     // forked engine processes (bench/send-engine-process.ts), the lanes split between them, as `npm run worker` per
     // core would; the sink stays here. A stated variant: the raw reference is still one process.
     processes: { type: 'string', default: '0' },
+    // Diagnostic: the engine hands off to a transport that accepts at once, with no SMTP at all; the engine's own cost
+    // (claim, facts, gate, links, composition, records, audit) without the client and the sink. No ratio is meaningful.
+    'null-transport': { type: 'boolean', default: false },
   },
 });
 const DELIVERIES = Number(values.deliveries);
@@ -43,6 +46,8 @@ const LANES = Number(values.lanes ?? values.concurrency);
 const BATCH_SIZE = Number(values['batch-size']);
 const PER_BATCH = Number(values['per-batch']);
 const PROCESSES = Number(values.processes);
+const NULL_TRANSPORT = values['null-transport']!;
+if (NULL_TRANSPORT && PROCESSES > 0) throw new Error('--null-transport runs the engine in this process only');
 if (!Number.isInteger(PROCESSES) || PROCESSES < 0 || PROCESSES > LANES) throw new Error(`--processes must be a whole number from 0 to --lanes (${LANES})`);
 const log = progress(values.json!);
 
@@ -228,10 +233,9 @@ try {
       db,
       vault,
       ...linkDeps,
-      mail: createSmtpTransport(sink.url, {
-        pool: true,
-        maxConnections: CONCURRENCY,
-      }),
+      mail: NULL_TRANSPORT
+        ? { send: async (m) => ({ messageId: m.messageId!, accepted: [m.to], rejected: [], response: '250 accepted by the null transport' }) }
+        : createSmtpTransport(sink.url, { pool: true, maxConnections: CONCURRENCY }),
       sms: undefined,
       logger: createLogger({ level: 'silent' }),
     };
@@ -261,6 +265,8 @@ try {
     const engineCpu = process.cpuUsage(engineCpu0);
     let dbCpuUs = 0;
     for (const [pid, us] of procCpuUs(await dbPids())) dbCpuUs += us - (db0.get(pid) ?? 0);
+    // Read while the engine processes' connections are still open: they close theirs only when told to.
+    await Promise.all(children.map((child) => child.close()));
     await deps.mail.close?.();
     const counts = await handle.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
     const by = Object.fromEntries(counts.map((c) => [c.status, c.n]));
@@ -285,10 +291,10 @@ try {
       engine_sent_per_s: Math.round(sentPerSecond),
       // The reference: raw nodemailer sending the engine's own messages (same size, headers and links).
       raw_per_s: Math.round(rawPerSecond),
-      ratio: Number((sentPerSecond / rawPerSecond).toFixed(3)),
+      ratio: NULL_TRANSPORT ? null : Number((sentPerSecond / rawPerSecond).toFixed(3)),
       // The text-only reference used until 2026-11-24, and the ratio against it (continuity only).
       raw_text_per_s: Math.round(rawText.perSecond),
-      ratio_text: Number((sentPerSecond / rawText.perSecond).toFixed(3)),
+      ratio_text: NULL_TRANSPORT ? null : Number((sentPerSecond / rawText.perSecond).toFixed(3)),
       // Mean size at the sink: the engine's messages and the reference's must match.
       engine_bytes_per_msg: Math.round(sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length)),
       raw_bytes_per_msg: Math.round(rawSame.bytes),
@@ -303,6 +309,7 @@ try {
       raw_text_cpu_us_per_msg: Math.round(rawText.cpuUsPerMessage),
       engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system + childCpuUs) / Math.max(1, sent)),
       processes: PROCESSES,
+      ...(NULL_TRANSPORT ? { null_transport: true } : {}),
       // With --processes: this process's share (the sink and its idle pool) of engine_cpu_us_per_sent.
       ...(PROCESSES > 0 ? { sink_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system) / Math.max(1, sent)) } : {}),
       db_cpu_us_per_sent: Math.round(dbCpuUs / Math.max(1, sent)),
@@ -315,13 +322,14 @@ try {
 }
 
 /** Forks the engine processes of --processes N, each with its share of the lanes, and waits until they are connected. */
-async function startEngineProcesses(count: number, databaseUrl: string, sinkUrl: string): Promise<{ run: () => Promise<number> }[]> {
+async function startEngineProcesses(count: number, databaseUrl: string, sinkUrl: string): Promise<{ run: () => Promise<number>; close: () => Promise<void> }[]> {
   return Promise.all(
     Array.from({ length: count }, (_, index) => {
       const lanes = Math.floor(LANES / count) + (index < LANES % count ? 1 : 0);
       const config: EngineProcessConfig = { databaseUrl, sinkUrl, lanes, batchSize: BATCH_SIZE, perBatch: PER_BATCH, concurrency: CONCURRENCY, index };
       const child = fork(fileURLToPath(new URL('./send-engine-process.ts', import.meta.url)), {
-        execArgv: ['--import', 'tsx'],
+        // BENCH_ENGINE_NODE_ARGS: extra node flags for the engine processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        execArgv: ['--import', 'tsx', ...(process.env.BENCH_ENGINE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
         env: { ...process.env, BENCH_ENGINE_PROCESS: JSON.stringify(config) },
       });
       const next = () =>
@@ -336,8 +344,14 @@ async function startEngineProcesses(count: number, databaseUrl: string, sinkUrl:
             const done = next();
             child.send('go');
             const report = await done;
+            if (report.type !== 'done') child.kill();
             if (report.type !== 'done') throw new Error(`bench: engine process ${index}: ${report.type === 'error' ? report.message : 'no result'}`);
             return report.cpuUs;
+          },
+          close: async () => {
+            const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+            child.send('close');
+            await exited;
           },
         };
       });
