@@ -2,10 +2,8 @@
 // in-process run, against the bench's database and sink, started on the parent's signal. Reports its CPU time.
 import { connect } from '../db/client';
 import { createSmtpTransport } from '../server/delivery/transport';
-import { runPass, type EngineDeps } from '../server/engine/engine';
-import { linkKeyring } from '../server/links/tokens';
-import { createLogger } from '../server/logger';
-import { kekRing } from '../server/messages/vault';
+import { runPass } from '../server/engine/engine';
+import { benchEngineDeps } from './support';
 
 export type EngineProcessConfig = { databaseUrl: string; sinkUrl: string; lanes: number; batchSize: number; perBatch: number; concurrency: number; index: number };
 export type EngineProcessReport = { type: 'ready' } | { type: 'done'; cpuUs: number } | { type: 'error'; message: string };
@@ -16,18 +14,7 @@ const send = (report: EngineProcessReport) => process.send!(report);
 
 const handle = connect(config.databaseUrl, { max: config.lanes + 4 });
 const mail = createSmtpTransport(config.sinkUrl, { pool: true, maxConnections: config.concurrency });
-const deps: EngineDeps = {
-  db: handle.db,
-  // The same keys as bench/send.ts: the messages were sealed and the links are minted with them.
-  vault: kekRing(Buffer.alloc(32, 1)),
-  links: linkKeyring(Buffer.alloc(32, 2)),
-  publicUrl: new URL('https://portal.example.com'),
-  mailFrom: 'Bench Clinic <no-reply@bench.test>',
-  messageIdDomain: 'bench.test',
-  mail,
-  sms: undefined,
-  logger: createLogger({ level: 'silent' }),
-};
+const deps = benchEngineDeps(handle.db, mail);
 // Open the pool's connections before the clock starts, as the in-process run does.
 await Promise.all(Array.from({ length: config.lanes + 4 }, () => handle.sql`select 1`));
 process.once('message', async () => {

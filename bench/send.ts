@@ -11,14 +11,12 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
 import { createSmtpTransport, nodemailerMessage } from '../server/delivery/transport';
-import { marketingNoticeMail, runPass, type EngineDeps } from '../server/engine/engine';
+import { marketingNoticeMail, runPass } from '../server/engine/engine';
 import { MESSAGE_CONTENT } from '../server/engine/enqueue';
-import { linkKeyring } from '../server/links/tokens';
-import { createLogger } from '../server/logger';
-import { kekRing, sealJson } from '../server/messages/vault';
+import { sealJson } from '../server/messages/vault';
 import { startSink } from '../test/support/engine-sink';
 import type { EngineProcessConfig, EngineProcessReport } from './send-engine-process';
-import { createBenchClinic, progress, withBenchDatabase } from './support';
+import { benchEngineDeps, benchLinkDeps, benchVault, createBenchClinic, progress, withBenchDatabase } from './support';
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +68,7 @@ const sink = await startSink({ keepRaw: false });
 try {
   await withBenchDatabase('send', Math.max(CONCURRENCY, LANES) + 4, async (handle, databaseUrl) => {
     const db = handle.db;
-    const vault = kekRing(Buffer.alloc(32, 1));
+    const vault = benchVault();
     const now = new Date();
 
     // A clinic with PATIENTS patients, each with a verified email; a realistic consent mix for one marketing topic:
@@ -175,12 +173,7 @@ try {
     // 2. The text-only reference is what this bench compared against until 2026-11-24 (a 300-byte notice without the
     //    unsubscribe headers, links or footer): reported for continuity, not used for the ratio.
     const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
-    const linkDeps = {
-      links: linkKeyring(Buffer.alloc(32, 2)),
-      publicUrl: new URL('https://portal.example.com'),
-      mailFrom: 'Bench Clinic <no-reply@bench.test>',
-      messageIdDomain: 'bench.test',
-    };
+    const linkDeps = benchLinkDeps();
     const sameMessages = await Promise.all(
       Array.from({ length: sentByEngineEstimate }, (_, i) =>
         marketingNoticeMail(
@@ -229,16 +222,12 @@ try {
     const rawSame = await reference('raw nodemailer, the engine\'s messages', (i) => nodemailerMessage(sameMessages[i]!));
     const rawPerSecond = rawSame.perSecond;
 
-    const deps: EngineDeps = {
+    const deps = benchEngineDeps(
       db,
-      vault,
-      ...linkDeps,
-      mail: NULL_TRANSPORT
+      NULL_TRANSPORT
         ? { send: async (m) => ({ messageId: m.messageId!, accepted: [m.to], rejected: [], response: '250 accepted by the null transport' }) }
         : createSmtpTransport(sink.url, { pool: true, maxConnections: CONCURRENCY }),
-      sms: undefined,
-      logger: createLogger({ level: 'silent' }),
-    };
+    );
     // With --processes, the engine processes connect (and open their pools) before the clock starts.
     const children = await startEngineProcesses(PROCESSES, databaseUrl, sink.url);
     // CPU per sent mail, this process (engine and sink) and Postgres (every process of the cluster that pg_stat_activity

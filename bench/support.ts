@@ -8,6 +8,11 @@ import { startEmbeddedPostgres } from '../db/embedded';
 import { runMigrations } from '../db/migrate';
 import { consentTopics, organisations, type AuthorizationText } from '../db/schema/index';
 import { createTextDraft, publishText } from '../server/consent/texts';
+import type { MailTransport } from '../server/delivery/transport';
+import type { EngineDeps } from '../server/engine/engine';
+import { linkKeyring } from '../server/links/tokens';
+import { createLogger } from '../server/logger';
+import { kekRing } from '../server/messages/vault';
 
 /** With --json, progress goes to stderr so the JSON object is stdout's only line. */
 export function progress(json: boolean): (line: string) => void {
@@ -67,4 +72,17 @@ export async function createBenchClinic(handle: DbHandle, slug: string, name: st
   if (published.status !== 'published') throw new Error('bench: text not published');
   const text: AuthorizationText = published.text;
   return { org: org!, topic: topic!, text };
+}
+
+/** The engine's settings in bench:send, in its own process and in its forked engine processes: the same keys, so
+ * every process opens the messages the bench sealed and mints the same links. */
+export const benchLinkDeps = () => ({
+  links: linkKeyring(Buffer.alloc(32, 2)),
+  publicUrl: new URL('https://portal.example.com'),
+  mailFrom: 'Bench Clinic <no-reply@bench.test>',
+  messageIdDomain: 'bench.test',
+});
+export const benchVault = () => kekRing(Buffer.alloc(32, 1));
+export function benchEngineDeps(db: DbHandle['db'], mail: MailTransport): EngineDeps {
+  return { db, vault: benchVault(), ...benchLinkDeps(), mail, sms: undefined, logger: createLogger({ level: 'silent' }) };
 }
