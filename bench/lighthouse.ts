@@ -69,6 +69,7 @@ type Row = {
   scripts: number;
   benchmarkIndex: number;
   cpuSlowdown: number;
+  fcpMs: number;
   lcpMs: number;
   tbtMs: number;
   cls: number;
@@ -76,7 +77,7 @@ type Row = {
   /** One-minute load average when the run ended. */
   load: number;
   /** Every run's performance score, when --runs is above 1 (the row is the median run). */
-  runs?: { performance: number; tbtMs: number; lcpMs: number; load: number }[];
+  runs?: { performance: number; tbtMs: number; fcpMs: number; lcpMs: number; load: number }[];
 };
 
 if (!args.has('--no-build')) {
@@ -133,7 +134,7 @@ try {
       measured.push(await measureWithRetry(page, spec.name, pathname));
       const last = measured.at(-1)!;
       log(
-        `  benchmark index ${last.benchmarkIndex}, CPU slowdown ${last.cpuSlowdown}x, load ${last.load}: perf ${last.performance} (TBT ${last.tbtMs} ms, LCP ${last.lcpMs} ms) ` +
+        `  benchmark index ${last.benchmarkIndex}, CPU slowdown ${last.cpuSlowdown}x, load ${last.load}: perf ${last.performance} (TBT ${last.tbtMs} ms, FCP ${last.fcpMs} ms, LCP ${last.lcpMs} ms) ` +
           `a11y ${last.accessibility} bp ${last.bestPractices} installable ${last.installable} JS ${kb(last.jsGzipBytes)} KB gzip`,
       );
     }
@@ -192,7 +193,7 @@ async function copyCookies(from: BrowserContext) {
 function median(measured: Row[]): Row {
   const sorted = [...measured].sort((a, b) => a.performance - b.performance);
   const middle = sorted[Math.floor((sorted.length - 1) / 2)]!;
-  return measured.length === 1 ? middle : { ...middle, runs: measured.map((r) => ({ performance: r.performance, tbtMs: r.tbtMs, lcpMs: r.lcpMs, load: r.load })) };
+  return measured.length === 1 ? middle : { ...middle, runs: measured.map((r) => ({ performance: r.performance, tbtMs: r.tbtMs, fcpMs: r.fcpMs, lcpMs: r.lcpMs, load: r.load })) };
 }
 
 async function measureWithRetry(page: Page, name: string, pathname: string): Promise<Row> {
@@ -251,6 +252,7 @@ async function measure(page: Page, name: string, pathname: string): Promise<Row>
     jsGzipBytes,
     jsTransferBytes: scripts.reduce((sum, s) => sum + (s.transferSize ?? 0), 0),
     scripts: scripts.length,
+    fcpMs: Math.round(lhr.audits['first-contentful-paint']?.numericValue ?? 0),
     lcpMs: Math.round(lhr.audits['largest-contentful-paint']?.numericValue ?? 0),
     tbtMs: Math.round(lhr.audits['total-blocking-time']?.numericValue ?? 0),
     cls: Number((lhr.audits['cumulative-layout-shift']?.numericValue ?? 0).toFixed(3)),
@@ -305,12 +307,12 @@ function meetsTargets(row: Row): boolean {
 
 function renderTable(rows: Row[]): string {
   const lines = [
-    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS sent (brotli, with headers) | LCP | TBT | CPU index / slowdown | Load (1 min) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS sent (brotli, with headers) | FCP | LCP | TBT | CPU index / slowdown | Load (1 min) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
         `| ${r.page} (\`${r.path.replace(/\/messages\/[^/]+$/, '/messages/<id>')}\`) | ${r.performance.toFixed(2)} | ${r.accessibility.toFixed(2)} | ${r.bestPractices.toFixed(2)} | ` +
-        `${r.installable ? 'yes' : `no (${r.installabilityErrors.join(', ')})`} | ${kb(r.jsGzipBytes)} KB | ${kb(r.jsTransferBytes)} KB | ${(r.lcpMs / 1000).toFixed(1)} s | ${r.tbtMs} ms | ${r.benchmarkIndex} / ${r.cpuSlowdown}x | ${r.load.toFixed(2)} |`,
+        `${r.installable ? 'yes' : `no (${r.installabilityErrors.join(', ')})`} | ${kb(r.jsGzipBytes)} KB | ${kb(r.jsTransferBytes)} KB | ${(r.fcpMs / 1000).toFixed(1)} s | ${(r.lcpMs / 1000).toFixed(1)} s | ${r.tbtMs} ms | ${r.benchmarkIndex} / ${r.cpuSlowdown}x | ${r.load.toFixed(2)} |`,
     ),
   ];
   return lines.join('\n');
