@@ -2,7 +2,6 @@ import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from '@remix-run
 import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError, useRouteLoaderData } from '@remix-run/react';
 import { useEffect, type ReactNode } from 'react';
 import { ServiceWorker } from './components/pwa';
-import { ScriptPreloads } from './components/script-preloads';
 import { LanguageSwitcher, useLocale, useT } from './i18n';
 import { useNonce } from './nonce';
 import { catalogueChunk, pageLocale } from './services/all.server';
@@ -46,8 +45,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <meta name="theme-color" content="#1f5f8b" />
         <Meta />
         <Links />
-        {/* The page's scripts and its words (ADR 022), requested early at low priority: the stylesheet goes first (ADR 023). */}
-        <ScriptPreloads extra={chunk} />
+        {chunk ? <link rel="modulepreload" href={chunk} /> : null}
       </head>
       <body>
         <a className="skip-link" href="#main">
