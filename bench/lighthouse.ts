@@ -209,7 +209,9 @@ async function measureWithRetry(page: Page, name: string, pathname: string, file
   }
 }
 
-const artifactsDir = (fileStem: string) => `.cache/lighthouse/${fileStem}.artifacts`;
+function artifactsDir(fileStem: string) {
+  return `.cache/lighthouse/${fileStem}.artifacts`;
+}
 
 /** One Lighthouse run (cold: Lighthouse clears the origin's storage and service worker, not its cookies), then installability. */
 async function measure(page: Page, name: string, pathname: string, fileStem: string): Promise<Row> {
