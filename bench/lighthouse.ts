@@ -1,4 +1,4 @@
-// `npm run bench:lighthouse -- [--json] [--no-build] [--no-readme] [--cpu-slowdown N] [--runs N] [--pages inbox,sign-in] [--trace] [--same-browser]`
+// `npm run bench:lighthouse -- [--json] [--no-build] [--no-readme] [--cpu-slowdown N] [--runs N] [--pages inbox,sign-in] [--trace] [--artifacts] [--same-browser]`
 // Lighthouse (mobile emulation: a mid-tier phone on simulated slow 4G) in Debian's Chromium on the patient pages:
 // landing, sign-in, inbox, a message and My choices.
 // CPU: Lighthouse's default 4x slowdown is tuned for a high-end desktop (benchmark index about 1750) and so emulates a
@@ -14,7 +14,8 @@
 // `--runs N` measures each page N times and reports the run with the median performance score (every run's score is
 // in the JSON, with the load average at the time): one run on two shared cores moves by several points. A run that
 // Lighthouse itself gives up on (NO_NAVSTART and the like, seen under load) is tried again, twice at most.
-// `--pages` measures only the named pages (for trying a change); it never writes the README.
+// `--pages` measures only the named pages (for trying a change); it never writes the README. `--artifacts` keeps what
+// Lighthouse gathered (trace, network log) in .cache/lighthouse/<page>[-<run>].artifacts/, for bench/lighthouse-whatif.ts.
 // Writes the table into README.md between the lighthouse markers; the last line printed is one JSON object.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,6 +70,7 @@ type Row = {
   scripts: number;
   benchmarkIndex: number;
   cpuSlowdown: number;
+  fcpMs: number;
   lcpMs: number;
   tbtMs: number;
   cls: number;
@@ -76,7 +78,7 @@ type Row = {
   /** One-minute load average when the run ended. */
   load: number;
   /** Every run's performance score, when --runs is above 1 (the row is the median run). */
-  runs?: { performance: number; tbtMs: number; lcpMs: number; load: number }[];
+  runs?: { performance: number; tbtMs: number; fcpMs: number; lcpMs: number; load: number }[];
 };
 
 if (!args.has('--no-build')) {
@@ -130,10 +132,10 @@ try {
     log(`lighthouse ${spec.name} (${pathname}) ...`);
     const measured: Row[] = [];
     for (let run = 0; run < runs; run++) {
-      measured.push(await measureWithRetry(page, spec.name, pathname));
+      measured.push(await measureWithRetry(page, spec.name, pathname, runs > 1 ? `${spec.name}-${run + 1}` : spec.name));
       const last = measured.at(-1)!;
       log(
-        `  benchmark index ${last.benchmarkIndex}, CPU slowdown ${last.cpuSlowdown}x, load ${last.load}: perf ${last.performance} (TBT ${last.tbtMs} ms, LCP ${last.lcpMs} ms) ` +
+        `  benchmark index ${last.benchmarkIndex}, CPU slowdown ${last.cpuSlowdown}x, load ${last.load}: perf ${last.performance} (TBT ${last.tbtMs} ms, FCP ${last.fcpMs} ms, LCP ${last.lcpMs} ms) ` +
           `a11y ${last.accessibility} bp ${last.bestPractices} installable ${last.installable} JS ${kb(last.jsGzipBytes)} KB gzip`,
       );
     }
@@ -192,13 +194,13 @@ async function copyCookies(from: BrowserContext) {
 function median(measured: Row[]): Row {
   const sorted = [...measured].sort((a, b) => a.performance - b.performance);
   const middle = sorted[Math.floor((sorted.length - 1) / 2)]!;
-  return measured.length === 1 ? middle : { ...middle, runs: measured.map((r) => ({ performance: r.performance, tbtMs: r.tbtMs, lcpMs: r.lcpMs, load: r.load })) };
+  return measured.length === 1 ? middle : { ...middle, runs: measured.map((r) => ({ performance: r.performance, tbtMs: r.tbtMs, fcpMs: r.fcpMs, lcpMs: r.lcpMs, load: r.load })) };
 }
 
-async function measureWithRetry(page: Page, name: string, pathname: string): Promise<Row> {
+async function measureWithRetry(page: Page, name: string, pathname: string, fileStem = name): Promise<Row> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await measure(page, name, pathname);
+      return await measure(page, name, pathname, fileStem);
     } catch (error) {
       // Only Lighthouse's own give-ups are retried (a trace it could not record); a wrong page is a real failure.
       if (attempt >= 3 || !(error instanceof Error) || !error.message.startsWith('lighthouse: ')) throw error;
@@ -207,21 +209,25 @@ async function measureWithRetry(page: Page, name: string, pathname: string): Pro
   }
 }
 
+function artifactsDir(fileStem: string) {
+  return `.cache/lighthouse/${fileStem}.artifacts`;
+}
+
 /** One Lighthouse run (cold: Lighthouse clears the origin's storage and service worker, not its cookies), then installability. */
-async function measure(page: Page, name: string, pathname: string): Promise<Row> {
+async function measure(page: Page, name: string, pathname: string, fileStem: string): Promise<Row> {
   const url = `${base}${pathname}`;
   const cpuSlowdown = slowdownNow();
   // Only the CPU multiplier changes; the rest of the throttling (slow 4G) and the phone emulation stay Lighthouse's.
-  const flags = { port: debugPort, output: 'json', logLevel: 'error', onlyCategories: ['performance', 'accessibility', 'best-practices'], throttling: { cpuSlowdownMultiplier: cpuSlowdown } };
+  const flags = { port: debugPort, output: 'json', logLevel: 'error', onlyCategories: ['performance', 'accessibility', 'best-practices'], throttling: { cpuSlowdownMultiplier: cpuSlowdown }, ...(args.has('--artifacts') ? { gatherMode: artifactsDir(fileStem), auditMode: artifactsDir(fileStem) } : {}) };
   const result = await lighthouse(url, flags as Parameters<typeof lighthouse>[1]);
   if (!result) throw new Error(`lighthouse returned nothing for ${url}`);
   const { lhr } = result;
   lastBenchmarkIndex = lhr.environment.benchmarkIndex;
-  // The whole report, for a closer look: .cache/lighthouse/<page>.json (open it in the Lighthouse viewer).
+  // The whole report, for a closer look: .cache/lighthouse/<page>[-<run>].json (open it in the Lighthouse viewer).
   fs.mkdirSync('.cache/lighthouse', { recursive: true });
-  fs.writeFileSync(`.cache/lighthouse/${name}.json`, JSON.stringify(lhr));
+  fs.writeFileSync(`.cache/lighthouse/${fileStem}.json`, JSON.stringify(lhr));
   // --trace: the page load's trace too (open it in the DevTools Performance panel), to see what a long task was.
-  if (args.has('--trace')) fs.writeFileSync(`.cache/lighthouse/${name}.trace.json`, JSON.stringify(result.artifacts.Trace));
+  if (args.has('--trace')) fs.writeFileSync(`.cache/lighthouse/${fileStem}.trace.json`, JSON.stringify(result.artifacts.Trace));
   if (lhr.runtimeError) throw new Error(`lighthouse: ${lhr.runtimeError.code} ${lhr.runtimeError.message}`);
   if (new URL(lhr.finalDisplayedUrl).pathname !== pathname) throw new Error(`${url} ended at ${lhr.finalDisplayedUrl} (signed out?)`);
 
@@ -251,6 +257,7 @@ async function measure(page: Page, name: string, pathname: string): Promise<Row>
     jsGzipBytes,
     jsTransferBytes: scripts.reduce((sum, s) => sum + (s.transferSize ?? 0), 0),
     scripts: scripts.length,
+    fcpMs: Math.round(lhr.audits['first-contentful-paint']?.numericValue ?? 0),
     lcpMs: Math.round(lhr.audits['largest-contentful-paint']?.numericValue ?? 0),
     tbtMs: Math.round(lhr.audits['total-blocking-time']?.numericValue ?? 0),
     cls: Number((lhr.audits['cumulative-layout-shift']?.numericValue ?? 0).toFixed(3)),
@@ -305,12 +312,12 @@ function meetsTargets(row: Row): boolean {
 
 function renderTable(rows: Row[]): string {
   const lines = [
-    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS sent (brotli, with headers) | LCP | TBT | CPU index / slowdown | Load (1 min) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| Page | Performance | Accessibility | Best practices | Installable | JS (gzip) | JS sent (brotli, with headers) | FCP | LCP | TBT | CPU index / slowdown | Load (1 min) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
         `| ${r.page} (\`${r.path.replace(/\/messages\/[^/]+$/, '/messages/<id>')}\`) | ${r.performance.toFixed(2)} | ${r.accessibility.toFixed(2)} | ${r.bestPractices.toFixed(2)} | ` +
-        `${r.installable ? 'yes' : `no (${r.installabilityErrors.join(', ')})`} | ${kb(r.jsGzipBytes)} KB | ${kb(r.jsTransferBytes)} KB | ${(r.lcpMs / 1000).toFixed(1)} s | ${r.tbtMs} ms | ${r.benchmarkIndex} / ${r.cpuSlowdown}x | ${r.load.toFixed(2)} |`,
+        `${r.installable ? 'yes' : `no (${r.installabilityErrors.join(', ')})`} | ${kb(r.jsGzipBytes)} KB | ${kb(r.jsTransferBytes)} KB | ${(r.fcpMs / 1000).toFixed(1)} s | ${(r.lcpMs / 1000).toFixed(1)} s | ${r.tbtMs} ms | ${r.benchmarkIndex} / ${r.cpuSlowdown}x | ${r.load.toFixed(2)} |`,
     ),
   ];
   return lines.join('\n');

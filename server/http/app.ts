@@ -1,6 +1,5 @@
 // The Express app in front of the Remix build: headers, logging, CX1, static files, health, Remix.
 import path from 'node:path';
-import { createRequestHandler } from '@remix-run/express';
 import type { ServerBuild } from '@remix-run/node';
 import express from 'express';
 import type { DbHandle } from '../../db/client';
@@ -14,6 +13,7 @@ import { OPERATIONS } from '../api/operations';
 import { linkKeyring } from '../links/tokens';
 import { vaultRing } from '../messages/vault';
 import type { Logger } from '../logger';
+import { remixRequestHandler } from './compression';
 import type { CarepostLoadContext } from './load-context';
 import { requestLog } from './request-log';
 import { refuseCrossSite, securityHeaders } from './security';
@@ -88,9 +88,10 @@ export function createHttpApp({ config, database, logger, build, mail, sms, publ
     vault,
     push: config.push ? { vapidPublicKey: config.push.publicKey } : undefined,
   };
+  // Remix, with documents and data compressed only for requests no other site can have started (ADR 023).
   app.all(
     '*',
-    createRequestHandler({
+    remixRequestHandler({
       build,
       mode: config.isProduction ? 'production' : 'development',
       getLoadContext: (req, res): CarepostLoadContext => ({

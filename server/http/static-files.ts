@@ -1,6 +1,6 @@
 // Static files: the Remix browser build, the PWA files (manifest, icons, service worker, offline page) and their
 // caching rules. Text files are compressed once at build time (scripts/compress-static.ts), not per request: no CPU
-// spent per response, and dynamic pages (which carry PHI) are never compressed (no BREACH-style size oracle).
+// spent per response. Dynamic pages are compressed per request, and only under the rule of compression.ts (ADR 023).
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';

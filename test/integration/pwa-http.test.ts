@@ -57,7 +57,8 @@ describe('PWA files', () => {
     expect(plain.headers.get('content-encoding')).toBeNull();
   });
 
-  it('PW1: pages are never compressed or cached (they may carry PHI)', async () => {
+  // Compressed only for a request with Sec-Fetch-Site same-origin or none (ADR 023, compression-http.test.ts).
+  it('PW1: pages are never cached, nor compressed for a request that does not say who started it (they may carry PHI)', async () => {
     const res = await server.fetch(`/o/${slug}`, { headers: { 'accept-encoding': 'gzip, br' } });
     expect(res.headers.get('content-encoding')).toBeNull();
     expect(res.headers.get('cache-control')).toBe('no-store');
