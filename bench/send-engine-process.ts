@@ -2,8 +2,7 @@
 // in-process run, against the bench's database and sink, started on the parent's signal. Reports its CPU time.
 import { connect } from '../db/client';
 import { createSmtpTransport } from '../server/delivery/transport';
-import { runPass } from '../server/engine/engine';
-import { benchEngineDeps } from './support';
+import { benchEngineDeps, runEngineLanes } from './support';
 
 export type EngineProcessConfig = { databaseUrl: string; sinkUrl: string; lanes: number; batchSize: number; perBatch: number; concurrency: number; index: number };
 export type EngineProcessReport = { type: 'ready' } | { type: 'done'; cpuUs: number } | { type: 'error'; message: string };
@@ -20,14 +19,7 @@ await Promise.all(Array.from({ length: config.lanes + 4 }, () => handle.sql`sele
 process.once('message', async () => {
   try {
     const cpu0 = process.cpuUsage();
-    await Promise.all(
-      Array.from({ length: config.lanes }, async (_, lane) => {
-        const laneDeps = { ...deps, workerId: `bench-p${config.index}-${lane}` };
-        while ((await runPass(laneDeps, { batchSize: config.batchSize, concurrency: config.perBatch })) > 0) {
-          /* until nothing is due */
-        }
-      }),
-    );
+    await runEngineLanes(deps, config.lanes, `bench-p${config.index}`, { batchSize: config.batchSize, concurrency: config.perBatch });
     const cpu = process.cpuUsage(cpu0);
     send({ type: 'done', cpuUs: cpu.user + cpu.system });
   } catch (error) {

@@ -11,12 +11,12 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
 import { createSmtpTransport, nodemailerMessage } from '../server/delivery/transport';
-import { marketingNoticeMail, runPass } from '../server/engine/engine';
+import { marketingNoticeMail } from '../server/engine/engine';
 import { MESSAGE_CONTENT } from '../server/engine/enqueue';
 import { sealJson } from '../server/messages/vault';
 import { startSink } from '../test/support/engine-sink';
 import type { EngineProcessConfig, EngineProcessReport } from './send-engine-process';
-import { benchEngineDeps, benchLinkDeps, benchVault, createBenchClinic, progress, withBenchDatabase } from './support';
+import { benchEngineDeps, benchLinkDeps, benchVault, createBenchClinic, progress, runEngineLanes, withBenchDatabase } from './support';
 
 const { values } = parseArgs({
   options: {
@@ -170,7 +170,7 @@ try {
     // 1. The headline reference sends the same messages the engine sends: each a marketing notice built by the engine's
     //    own composition (signed pickup and unsubscribe links, EM1 headers and footer, DL2 Message-ID) for a delivery
     //    of this bench, built before the clock starts, handed to nodemailer like the engine's transport does.
-    // 2. The text-only reference is what this bench compared against until 2026-11-24 (a 300-byte notice without the
+    // 2. The text-only reference is what this bench compared against until 2026-11-24 (a notice of about 615 bytes without the
     //    unsubscribe headers, links or footer): reported for continuity, not used for the ratio.
     const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
     const linkDeps = benchLinkDeps();
@@ -193,8 +193,10 @@ try {
       text: textBody,
       messageId: `<raw-${i}@bench.test>`,
     });
+    // Mean size of what the sink received since it was last emptied: the engine's messages and the reference's must match.
+    const meanBytes = () => sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length);
+    // Each reference empties the sink when it is done, so the next one (and the engine) count only their own mail.
     const reference = async (label: string, message: (i: number) => object) => {
-      sink.received.length = 0;
       const raw = nodemailer.createTransport({
         host: '127.0.0.1',
         port: Number(new URL(sink.url).port),
@@ -213,7 +215,7 @@ try {
       const seconds = (performance.now() - start) / 1000;
       const cpu = process.cpuUsage(cpu0);
       raw.close();
-      const bytes = sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length);
+      const bytes = meanBytes();
       log(`${label}: ${sentByEngineEstimate} messages (${Math.round(bytes)} bytes each) in ${seconds.toFixed(1)} s = ${(sentByEngineEstimate / seconds).toFixed(0)}/s`);
       sink.received.length = 0;
       return { perSecond: sentByEngineEstimate / seconds, cpuUsPerMessage: (cpu.user + cpu.system) / sentByEngineEstimate, bytes };
@@ -241,14 +243,7 @@ try {
     if (children.length > 0) {
       childCpuUs = (await Promise.all(children.map((child) => child.run()))).reduce((a, b) => a + b, 0);
     } else {
-      await Promise.all(
-        Array.from({ length: LANES }, async (_, lane) => {
-          const laneDeps = { ...deps, workerId: `bench-${lane}` };
-          while ((await runPass(laneDeps, { batchSize: BATCH_SIZE, concurrency: PER_BATCH })) > 0) {
-            /* keep going until nothing is due */
-          }
-        }),
-      );
+      await runEngineLanes(deps, LANES, 'bench', { batchSize: BATCH_SIZE, concurrency: PER_BATCH });
     }
     const engineSeconds = (performance.now() - engineStart) / 1000;
     const engineCpu = process.cpuUsage(engineCpu0);
@@ -284,8 +279,7 @@ try {
       // The text-only reference used until 2026-11-24, and the ratio against it (continuity only).
       raw_text_per_s: Math.round(rawText.perSecond),
       ratio_text: NULL_TRANSPORT ? null : Number((sentPerSecond / rawText.perSecond).toFixed(3)),
-      // Mean size at the sink: the engine's messages and the reference's must match.
-      engine_bytes_per_msg: Math.round(sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length)),
+      engine_bytes_per_msg: Math.round(meanBytes()),
       raw_bytes_per_msg: Math.round(rawSame.bytes),
       sent,
       blocked: by.blocked ?? 0,

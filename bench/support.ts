@@ -9,7 +9,7 @@ import { runMigrations } from '../db/migrate';
 import { consentTopics, organisations, type AuthorizationText } from '../db/schema/index';
 import { createTextDraft, publishText } from '../server/consent/texts';
 import type { MailTransport } from '../server/delivery/transport';
-import type { EngineDeps } from '../server/engine/engine';
+import { runPass, type EngineDeps } from '../server/engine/engine';
 import { linkKeyring } from '../server/links/tokens';
 import { createLogger } from '../server/logger';
 import { kekRing } from '../server/messages/vault';
@@ -85,4 +85,17 @@ export const benchLinkDeps = () => ({
 export const benchVault = () => kekRing(Buffer.alloc(32, 1));
 export function benchEngineDeps(db: DbHandle['db'], mail: MailTransport): EngineDeps {
   return { db, vault: benchVault(), ...benchLinkDeps(), mail, sms: undefined, logger: createLogger({ level: 'silent' }) };
+}
+
+/** Engine lanes as the worker runs them, each claiming and processing batches until nothing is due: the same loop for
+ * bench:send's in-process run and for each of its engine processes, so both modes drive the engine alike. */
+export async function runEngineLanes(deps: EngineDeps, lanes: number, workerPrefix: string, options: { batchSize: number; concurrency: number }): Promise<void> {
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      const laneDeps = { ...deps, workerId: `${workerPrefix}-${lane}` };
+      while ((await runPass(laneDeps, options)) > 0) {
+        /* until nothing is due */
+      }
+    }),
+  );
 }

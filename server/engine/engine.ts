@@ -585,6 +585,8 @@ async function handOff(
 }
 
 type NoticeOrg = { slug: string; name: string; pickupLinkDays: number; dkim?: DkimOptions };
+/** What building a notice mail needs of the engine: link keys and URLs, the sender and the Message-ID domain. */
+type MailDeps = Pick<EngineDeps, 'links' | 'publicUrl' | 'mailFrom' | 'messageIdDomain'>;
 
 /** EM4: the PHI-free notice with a signed pickup link for this delivery; its Message-ID comes from the delivery id (DL2). */
 async function portalNotice(
@@ -602,7 +604,7 @@ async function portalNotice(
 }
 
 async function portalNoticeMail(
-  deps: Pick<EngineDeps, 'links' | 'publicUrl' | 'mailFrom' | 'messageIdDomain'>,
+  deps: MailDeps,
   d: Pick<Delivery, 'id' | 'orgId' | 'patientId'>,
   org: NoticeOrg,
   to: string,
@@ -622,7 +624,7 @@ async function portalNoticeMail(
  * reference sends exactly these, so the two sides of its ratio send the same messages.
  */
 export async function marketingNoticeMail(
-  deps: Pick<EngineDeps, 'links' | 'publicUrl' | 'mailFrom' | 'messageIdDomain'>,
+  deps: MailDeps,
   d: Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'topicId' | 'channel'>,
   org: NoticeOrg,
   to: string,
