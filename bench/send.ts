@@ -35,6 +35,11 @@ const { values } = parseArgs({
     // Diagnostic: the engine hands off to a transport that accepts at once, with no SMTP at all; the engine's own cost
     // (claim, facts, gate, links, composition, records, audit) without the client and the sink. No ratio is meaningful.
     'null-transport': { type: 'boolean', default: false },
+    // Diagnostic, with --null-transport: while the engine runs, this process also sends the reference's messages (as
+    // many as the engine hands off) through raw pooled nodemailer to the sink. engine_cpu_us_per_sent is then the CPU
+    // of one decision-and-hand-off plus one raw send: compared with --null-transport alone plus raw_cpu_us_per_msg, it
+    // shows what the two kinds of work cost when they share one process (ADR 024).
+    'beside-raw': { type: 'boolean', default: false },
   },
 });
 const DELIVERIES = Number(values.deliveries);
@@ -45,7 +50,9 @@ const BATCH_SIZE = Number(values['batch-size']);
 const PER_BATCH = Number(values['per-batch']);
 const PROCESSES = Number(values.processes);
 const NULL_TRANSPORT = values['null-transport']!;
+const BESIDE_RAW = values['beside-raw']!;
 if (NULL_TRANSPORT && PROCESSES > 0) throw new Error('--null-transport runs the engine in this process only');
+if (BESIDE_RAW && !NULL_TRANSPORT) throw new Error('--beside-raw goes with --null-transport');
 if (!Number.isInteger(PROCESSES) || PROCESSES < 0 || PROCESSES > LANES) throw new Error(`--processes must be a whole number from 0 to --lanes (${LANES})`);
 const log = progress(values.json!);
 
@@ -64,6 +71,7 @@ function procCpuUs(pids: number[]): Map<number, number> {
   return out;
 }
 
+type NoticeMail = Awaited<ReturnType<typeof marketingNoticeMail>>;
 const sink = await startSink({ keepRaw: false });
 try {
   await withBenchDatabase('send', Math.max(CONCURRENCY, LANES) + 4, async (handle, databaseUrl) => {
@@ -174,7 +182,7 @@ try {
     //    unsubscribe headers, links or footer): reported for continuity, not used for the ratio.
     const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
     const linkDeps = benchLinkDeps();
-    const sameMessages = await Promise.all(
+    let sameMessages: NoticeMail[] | null = await Promise.all(
       Array.from({ length: sentByEngineEstimate }, (_, i) =>
         marketingNoticeMail(
           linkDeps,
@@ -221,7 +229,11 @@ try {
       return { perSecond: sentByEngineEstimate / seconds, cpuUsPerMessage: (cpu.user + cpu.system) / sentByEngineEstimate, bytes };
     };
     const rawText = await reference('raw nodemailer, text-only notice', textOnly);
-    const rawSame = await reference('raw nodemailer, the engine\'s messages', (i) => nodemailerMessage(sameMessages[i]!));
+    const rawSame = await reference('raw nodemailer, the engine\'s messages', (i) => nodemailerMessage(sameMessages![i]!));
+    // The reference's messages are not the engine's to carry (unless --beside-raw sends them again): tens of megabytes
+    // left live would slow its garbage collector.
+    const besideMessages: NoticeMail[] = BESIDE_RAW ? sameMessages : [];
+    sameMessages = null;
     const rawPerSecond = rawSame.perSecond;
 
     const deps = benchEngineDeps(
@@ -243,9 +255,10 @@ try {
     if (children.length > 0) {
       childCpuUs = (await Promise.all(children.map((child) => child.run()))).reduce((a, b) => a + b, 0);
     } else {
-      await runEngineLanes(deps, LANES, 'bench', { batchSize: BATCH_SIZE, concurrency: PER_BATCH });
+      await Promise.all([runEngineLanes(deps, LANES, 'bench', { batchSize: BATCH_SIZE, concurrency: PER_BATCH }), sendBeside(besideMessages)]);
     }
     const engineSeconds = (performance.now() - engineStart) / 1000;
+    if (BESIDE_RAW) sink.received.length = 0; // the engine sent nothing (null transport); these were the raw sends
     const engineCpu = process.cpuUsage(engineCpu0);
     let dbCpuUs = 0;
     for (const [pid, us] of procCpuUs(await dbPids())) dbCpuUs += us - (db0.get(pid) ?? 0);
@@ -293,6 +306,7 @@ try {
       engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system + childCpuUs) / Math.max(1, sent)),
       processes: PROCESSES,
       ...(NULL_TRANSPORT ? { null_transport: true } : {}),
+      ...(BESIDE_RAW ? { beside_raw: besideMessages.length } : {}),
       // With --processes: this process's share (the sink and its idle pool) of engine_cpu_us_per_sent.
       ...(PROCESSES > 0 ? { sink_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system) / Math.max(1, sent)) } : {}),
       db_cpu_us_per_sent: Math.round(dbCpuUs / Math.max(1, sent)),
@@ -302,6 +316,19 @@ try {
   });
 } finally {
   await sink.close();
+}
+
+/** --beside-raw: the reference's sends, in this process, at the same time as the engine (no-op for an empty list). */
+async function sendBeside(messages: NoticeMail[]): Promise<void> {
+  if (messages.length === 0) return;
+  const raw = nodemailer.createTransport({ host: '127.0.0.1', port: Number(new URL(sink.url).port), pool: true, maxConnections: CONCURRENCY, ignoreTLS: true });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY * 2 }, async () => {
+      while (next < messages.length) await raw.sendMail(nodemailerMessage(messages[next++]!));
+    }),
+  );
+  raw.close();
 }
 
 /** Forks the engine processes of --processes N, each with its share of the lanes, and waits until they are connected. */
