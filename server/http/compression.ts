@@ -38,6 +38,14 @@ export function compressionFor(headers: { 'sec-fetch-site'?: string | string[]; 
 
 /** Brotli if the client accepts it, else gzip; `q=0` refuses, `*` stands for anything not named. */
 export function preferredEncoding(acceptEncoding: string | undefined): Encoding | undefined {
+  return acceptedEncodings(acceptEncoding)[0];
+}
+
+/**
+ * The encodings we have (brotli, then gzip) that an Accept-Encoding header accepts, best first: a name or `*` with a
+ * weight above zero (RFC 9110, 12.5.3). `br;q=0` refuses brotli even when a bare `br` appears nowhere else.
+ */
+export function acceptedEncodings(acceptEncoding: string | undefined): Encoding[] {
   const weights = new Map<string, number>();
   for (const part of (acceptEncoding ?? '').split(',')) {
     const [name, ...params] = part.trim().toLowerCase().split(';');
@@ -46,9 +54,7 @@ export function preferredEncoding(acceptEncoding: string | undefined): Encoding 
     weights.set(name, q === undefined ? 1 : Number(q.slice(2)));
   }
   const weight = (name: string) => weights.get(name) ?? weights.get('*') ?? 0;
-  if (weight('br') > 0) return 'br';
-  if (weight('gzip') > 0) return 'gzip';
-  return undefined;
+  return (['br', 'gzip'] as const).filter((name) => weight(name) > 0);
 }
 
 export function isCompressible(response: globalThis.Response): boolean {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { acceptedEncodings } from './compression';
 
 const YEAR = 'public, max-age=31536000, immutable';
 const HOUR = 'public, max-age=3600';
@@ -41,8 +42,8 @@ function precompressed(publicDir: string) {
   const root = path.resolve(publicDir);
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    const accepted = req.get('accept-encoding') ?? '';
-    const encodings = [/\bbr\b/.test(accepted) ? (['br', '.br'] as const) : undefined, /\bgzip\b/.test(accepted) ? (['gzip', '.gz'] as const) : undefined];
+    // The same reading of Accept-Encoding as for pages: weights count, so `br;q=0` means no brotli.
+    const encodings = acceptedEncodings(req.get('accept-encoding')).map((name) => [name, name === 'br' ? '.br' : '.gz'] as const);
     let urlPath: string;
     try {
       urlPath = decodeURIComponent(req.path);
@@ -52,7 +53,7 @@ function precompressed(publicDir: string) {
     const file = path.resolve(root, `.${path.posix.normalize(urlPath)}`);
     if (!file.startsWith(root + path.sep)) return next();
     for (const encoding of encodings) {
-      if (!encoding || !fs.existsSync(file + encoding[1])) continue;
+      if (!fs.existsSync(file + encoding[1])) continue;
       res.setHeader('Content-Encoding', encoding[0]);
       res.setHeader('Vary', 'Accept-Encoding');
       res.setHeader('Cache-Control', cacheControlFor(urlPath));

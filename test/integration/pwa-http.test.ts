@@ -44,6 +44,11 @@ describe('PWA files', () => {
     for (const [accept, encoding] of [
       ['gzip, deflate, br', 'br'],
       ['gzip', 'gzip'],
+      // Weights count (RFC 9110): a refused brotli is not sent because "br" appears in the header.
+      ['br;q=0, gzip', 'gzip'],
+      ['BR;Q=0.5, gzip;q=0', 'br'],
+      ['*', 'br'],
+      ['*;q=0, gzip', 'gzip'],
     ] as const) {
       const res = await server.fetch(asset!, { headers: { 'accept-encoding': accept } });
       expect(res.status).toBe(200);
@@ -53,8 +58,11 @@ describe('PWA files', () => {
       expect(res.headers.get('vary')).toContain('Accept-Encoding');
       expect(await res.text()).toContain('window.__remixManifest');
     }
-    const plain = await server.fetch(asset!, { headers: { 'accept-encoding': 'identity' } });
-    expect(plain.headers.get('content-encoding')).toBeNull();
+    for (const accept of ['identity', 'br;q=0, gzip;q=0', 'br;q=0,gzip;q=0.000']) {
+      const plain = await server.fetch(asset!, { headers: { 'accept-encoding': accept } });
+      expect(plain.headers.get('content-encoding')).toBeNull();
+      expect(await plain.text()).toContain('window.__remixManifest');
+    }
   });
 
   // Compressed only for a request with Sec-Fetch-Site same-origin or none (ADR 023, compression-http.test.ts).
