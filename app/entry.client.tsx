@@ -3,6 +3,7 @@ import { startTransition, StrictMode } from 'react';
 import { hydrateRoot } from 'react-dom/client';
 import { loadCatalogue } from './i18n';
 import { isLocale } from '../server/i18n/locale';
+import './client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // Only the page's language is downloaded (ADR 022); the server rendered <html lang> from the same root loader value
 // that useLocale() reads, so hydration finds the words it needs. If the chunk cannot be fetched the page stays as the

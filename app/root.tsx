@@ -6,6 +6,7 @@ import { LanguageSwitcher, useLocale, useT } from './i18n';
 import { useNonce } from './nonce';
 import { catalogueChunk, pageLocale } from './services/all.server';
 import appStyles from './styles/app.css';
+import './client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The PWA's manifest and icons (issue 9): stable URLs under public/, linked from every page.
 export const links: LinksFunction = () => [

@@ -1,4 +1,4 @@
-// `node --import tsx bench/lighthouse-whatif.ts <page>[-<run>] [scenario ...]`
+// `node --import tsx bench/lighthouse-whatif.ts <page>[-<run>] [scenario ...]` (`a+b`: scenario a, then b)
 // Lighthouse's simulated metrics (Lantern) again on what one run gathered (`npm run bench:lighthouse -- --artifacts`),
 // with the network log edited: what a change would do to the simulated FCP/LCP/TBT, without the load of a shared
 // machine in the comparison (the trace, and so every main-thread task, stays the recorded one). A size edit keeps
@@ -55,8 +55,43 @@ const SCENARIOS: Record<string, Edit> = {
   'static-headers-600B-less': resize((url) => url.includes('/build/'), (_id, onWire) => onWire - 600),
   'no-stylesheet': drop((url) => url.endsWith('.css')),
   'no-scripts': drop((url) => url.endsWith('.js')),
+  'no-logo': drop((url) => url.endsWith('/logo.svg')),
+  'no-catalogue': drop((url) => /\/ui-[a-z]+-[A-Z0-9]+\.js$/.test(url)),
   'largest-script-half': resize(largestScript(), (_id, onWire) => Math.round(onWire / 2)),
+  // Every script in one request of their summed size: what the number of requests costs (HTTP/1.1, six connections).
+  'one-script': oneScript,
+  // The small shared chunks (all but React's) in one request of their summed size: a client barrel's effect.
+  'app-chunks-merged': (events) => merge(events, (url) => /\/_shared\/chunk-[A-Z0-9]+\.js$/.test(url) && !largestScript()(url)),
+  // Every shared chunk, React's too, in one request: a client barrel that entry.client imports as well.
+  'shared-chunks-merged': (events) => merge(events, (url) => /\/_shared\/chunk-[A-Z0-9]+\.js$/.test(url)),
+  // The same responses over HTTP/2 (one connection, multiplexed), as behind a TLS-terminating proxy.
+  h2: (events) =>
+    events.map((event) => {
+      const response = (event.params as { response?: { protocol?: string } }).response;
+      if (event.method === 'Network.responseReceived' && response) response.protocol = 'h2';
+      return event;
+    }),
 };
+
+/** Keeps the first matching request with every matching request's bytes, and drops the others. */
+function merge(events: DevtoolsEvent[], matches: (url: string) => boolean): DevtoolsEvent[] {
+  let total = 0;
+  let first = '';
+  for (const event of events) {
+    if (event.method !== 'Network.loadingFinished' || !matches(urlOf(event))) continue;
+    total += event.params.encodedDataLength ?? 0;
+    first ||= urlOf(event);
+  }
+  return resize((url) => url === first, () => total)(drop((url) => matches(url) && url !== first)(events));
+}
+
+/** Keeps the largest script's request with every script's bytes, and drops the other scripts. */
+function oneScript(events: DevtoolsEvent[]): DevtoolsEvent[] {
+  const largest = largestScript();
+  let total = 0;
+  for (const event of events) if (event.method === 'Network.loadingFinished' && urlOf(event).endsWith('.js')) total += event.params.encodedDataLength ?? 0;
+  return resize(largest, () => total)(drop((url) => url.endsWith('.js') && !largest(url))(events));
+}
 
 /** A stand-in chunk is the one whose whole text is an empty CommonJS module (`e.exports={}`). */
 function standInPath(url: string): string {
@@ -82,8 +117,10 @@ function largestScript(): (url: string) => boolean {
 }
 
 for (const name of wanted.length > 0 ? wanted : Object.keys(SCENARIOS)) {
-  const edit = SCENARIOS[name];
-  if (!edit) throw new Error(`no scenario ${name}: ${Object.keys(SCENARIOS).join(', ')}`);
+  // `a+b` applies scenario a, then b.
+  const parts = name.split('+').map((part) => SCENARIOS[part]);
+  if (parts.some((part) => !part)) throw new Error(`no scenario ${name}: ${Object.keys(SCENARIOS).join(', ')}`);
+  const edit: Edit = (events) => parts.reduce((edited, part) => part!(edited), events);
   const dir = `.cache/lighthouse/whatif-${stem}-${name}`;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.cpSync(source, dir, { recursive: true });

@@ -2,6 +2,7 @@ import type { LoaderFunctionArgs, MetaFunction } from '@remix-run/node';
 import { useLoaderData } from '@remix-run/react';
 import { LanguageSwitcher, useT } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export function loader({ request, context }: LoaderFunctionArgs) {
   const { t } = pageT(request, context);

@@ -4,6 +4,7 @@ import { AddAdminPasskey } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
 import { formatDateTime } from '../utils/consent-words';
 import { changePassword, listAdminPasskeys, passwordProblem, PASSWORD_MIN_LENGTH, removeAdminPasskey, requireAdmin, signedInRecently } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Your account · Admin · Carepost' }];
 

@@ -17,6 +17,7 @@ import {
   type AuditFilterInput,
 } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Audit log · Carepost admin' }];
 

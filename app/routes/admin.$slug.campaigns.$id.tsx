@@ -18,6 +18,7 @@ import {
 import { redirectTo } from '../services/all.server';
 import { CAMPAIGN_CHANNEL_LABELS, CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS, percent, reasonLabel } from '../utils/campaign-words';
 import { formatDate, formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // One campaign: what it targets, a preview before it starts (the count for everyone; sample recipients only for the
 // 'campaign_recipients' capability), launch / pause / resume / cancel (idempotent, DL4), live progress while it runs,

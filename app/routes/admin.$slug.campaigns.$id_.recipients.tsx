@@ -3,6 +3,7 @@ import { Link, useLoaderData } from '@remix-run/react';
 import { CampaignSamples } from '../components/campaign-samples';
 import { can, requireAdmin } from '../services/all.server';
 import { getCampaign, orgTimeZone, sampleRecipients, sampleTargets } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // Sample recipients of a campaign, by name: only roles with 'campaign_recipients' (owner, compliance). The marketer
 // gets a 403 here and never sees a patient's name anywhere (issue 8, roles).

@@ -5,6 +5,7 @@ import { requireAdmin } from '../services/all.server';
 import { listCampaigns, orgTimeZone } from '../services/all.server';
 import { CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS, percent } from '../utils/campaign-words';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The organisation's renewal campaigns with status and progress: aggregate figures only, for every role with the
 // 'campaigns' capability (EN3: requireAdmin first, then everything scoped by org.id).

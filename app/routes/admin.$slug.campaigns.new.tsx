@@ -6,6 +6,7 @@ import { requireAdmin } from '../services/all.server';
 import { CAMPAIGN_CHANNELS, campaignTopics, createCampaign, DEFAULT_THROTTLE, MAX_NAME, orgTimeZone, parseCampaignForm, type CampaignFieldErrors, type CampaignFormInput } from '../services/all.server';
 import { redirectTo } from '../services/all.server';
 import { CAMPAIGN_CHANNEL_LABELS, CAMPAIGN_KIND_LABELS } from '../utils/campaign-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // A new campaign, saved as a draft: the admin previews and launches it on its own page. Bad input is a 400 with
 // every error next to its field and in a summary at the top; nothing is written (STYLE.md, forms).

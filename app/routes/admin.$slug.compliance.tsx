@@ -9,6 +9,7 @@ import { renderColumns, renderHorizontalBars } from '../components/charts.server
 import { can, requireAdmin } from '../services/all.server';
 import { complianceDashboard, DASHBOARD_WEEKS } from '../services/all.server';
 import { formatDate, formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Compliance · Carepost admin' }];
 

@@ -15,6 +15,7 @@ import {
   PASSWORD_MIN_LENGTH,
 } from '../services/all.server';
 import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Accept your invitation · Admin · Carepost' }, { name: 'robots', content: 'noindex' }];
 

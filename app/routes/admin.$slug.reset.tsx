@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { Field, FormError } from '../components/field';
 import { adminResetCookieName, deliverResetCode, requestPasswordReset } from '../services/all.server';
 import { CODE_TTL_MS, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Reset your password · Admin · Carepost' }];
 

@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { Field, FormError } from '../components/field';
 import { adminResetCookieName, hashPassword, passwordProblem, PASSWORD_MIN_LENGTH, resetPassword } from '../services/all.server';
 import { clearCookie, readCookie, redirectTo, requireOrganisation } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Choose a new password · Admin · Carepost' }];
 

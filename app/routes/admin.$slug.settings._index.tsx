@@ -20,6 +20,7 @@ import {
   saveOrganisationSettings,
 } from '../services/all.server';
 import { redirectTo } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Settings · Admin · Carepost' }];
 

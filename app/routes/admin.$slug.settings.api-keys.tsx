@@ -6,6 +6,7 @@ import { useEffect, useRef } from 'react';
 import { Field, FormError } from '../components/field';
 import { API_SCOPES, createApiKey, listApiKeys, parseNewKeyForm, requireAdmin, revokeApiKey, rotateApiKey } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'API keys · Admin · Carepost' }];
 

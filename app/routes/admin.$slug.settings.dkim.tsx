@@ -4,6 +4,7 @@ import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/re
 import { Field, FormError } from '../components/field';
 import { generateOrgDkimKey, getOrgDkimKey, removeOrgDkimKey, requireAdmin } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'DKIM signing · Admin · Carepost' }];
 

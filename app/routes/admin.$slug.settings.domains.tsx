@@ -4,6 +4,7 @@ import { Form, useActionData, useLoaderData, useNavigation } from '@remix-run/re
 import { Field, FormError } from '../components/field';
 import { addTlsEnforcedDomain, listTlsEnforcedDomains, removeTlsEnforcedDomain, requireAdmin } from '../services/all.server';
 import { formatDate } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'TLS-enforced domains · Admin · Carepost' }];
 

@@ -15,6 +15,7 @@ import {
   webhookLog,
 } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Webhooks · Admin · Carepost' }];
 

@@ -4,6 +4,7 @@ import { AdminPasskeySignIn } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
 import { adminAttemptCookieName, optionalAdmin, SIGN_IN_ATTEMPT_TTL_MS, signInWithPassword } from '../services/all.server';
 import { redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Admin sign-in · Carepost' }];
 

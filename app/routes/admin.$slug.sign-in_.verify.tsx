@@ -4,6 +4,7 @@ import { AdminPasskeySignIn } from '../components/admin-passkey';
 import { Field, FormError } from '../components/field';
 import { adminAttemptCookieName, adminSessionCookieName, secondFactorChoices, signInWithTotp } from '../services/all.server';
 import { clearCookie, readCookie, redirectTo, requireOrganisation, serializeCookie } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Authentication code · Admin sign-in · Carepost' }];
 

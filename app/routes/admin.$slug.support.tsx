@@ -18,6 +18,7 @@ import {
 } from '../services/all.server';
 import { reasonLabel } from '../utils/campaign-words';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Patient support · Admin · Carepost' }];
 

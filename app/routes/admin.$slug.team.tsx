@@ -17,6 +17,7 @@ import {
   type AdminRole,
 } from '../services/all.server';
 import { redirectTo } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Team · Admin · Carepost' }];
 

@@ -31,6 +31,7 @@ import {
 } from '../services/all.server';
 import { redirectTo } from '../services/all.server';
 import { formatDateTime } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction<typeof loader> = ({ data: d }) => [{ title: `${d ? d.topic.name : 'Topic'} · Topics and texts · Carepost admin` }];
 

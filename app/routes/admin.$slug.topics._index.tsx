@@ -6,6 +6,7 @@ import { TableScroll } from '../components/table-scroll';
 import { can, forbidden, requireAdmin } from '../services/all.server';
 import { listTopics, organisationTimeZone } from '../services/all.server';
 import { formatDate } from '../utils/consent-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'Topics and texts · Carepost admin' }];
 

@@ -8,6 +8,7 @@ import { TextareaField } from '../components/textarea-field';
 import { requireAdmin } from '../services/all.server';
 import { createTopic, topicInputFrom, type TopicField } from '../services/all.server';
 import { redirectTo } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = () => [{ title: 'New topic · Carepost admin' }];
 

@@ -5,6 +5,7 @@ import { Form, isRouteErrorResponse, Link, NavLink, Outlet, useLoaderData, useRo
 import { SessionTimeoutWarning } from '../components/session-timeout';
 import { capabilitiesOf, optionalAdmin, type AdminCapability } from '../services/all.server';
 import { getOrganisationBranding } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');

@@ -2,6 +2,7 @@ import type { MetaFunction } from '@remix-run/node';
 import { Link, useRouteLoaderData } from '@remix-run/react';
 import type { loader as orgLoader } from './o.$slug';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => {
   const parent = matches.find((m) => m.id === 'routes/o.$slug')?.data as { org?: { name: string } } | undefined;

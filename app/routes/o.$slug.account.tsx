@@ -4,6 +4,7 @@ import { clearCookie, endAllPatientSessions, listPasskeys, listPatientSessions, 
 import { formatShortDateTime, metaT, useT, type UiKey } from '../i18n';
 import { pageT } from '../services/all.server';
 import { patientPreferencesOf } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('account.metaTitle') }];
 

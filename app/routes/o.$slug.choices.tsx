@@ -6,6 +6,7 @@ import { channelList, statusText, type StatusView } from '../utils/consent-words
 import { metaT, useLocale, useT, type UiKey } from '../i18n';
 import { pageT } from '../services/all.server';
 import { topicTranslationsOf } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // "My choices": every marketing topic and where the patient's authorisation stands, in plain words.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('choices.metaTitle') }];

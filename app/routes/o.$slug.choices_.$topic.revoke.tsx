@@ -5,6 +5,7 @@ import { redirectTo, requirePatient } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
 import { topicTranslationsOf } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // RV1: one action plus a confirmation, effective when it commits. Taking permission back never needs a step-up.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('revoke.metaTitle') }];

@@ -9,6 +9,7 @@ import { CHANNELS, channelWord } from '../utils/consent-words';
 import { metaT, useT } from '../i18n';
 import { pageT, translateServerErrors, translateServerText } from '../services/all.server';
 import { textTranslationFor, topicTranslationsOf } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // Grant or renew one authorisation (AV5: one topic per signature; AV7: a renewal is a new signed record).
 // SE5: signing needs a verification from the last few minutes; otherwise the patient is sent to confirm it is them.

@@ -4,6 +4,7 @@ import { consentHistory, patientPreferencesOf } from '../services/all.server';
 import { requirePatient } from '../services/all.server';
 import { channelList } from '../utils/consent-words';
 import { formatDate, formatDateTime, metaT, useLocale, useT, type UiKey } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // AU3: every consent event of the signed-in patient, newest first.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('history.metaTitle') }];

@@ -5,6 +5,7 @@ import { AuthorizationTextView } from '../components/consent';
 import { requirePatient } from '../services/all.server';
 import { metaT, useT, type UiKey } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // AV5: the text the patient signed and the evidence, printable; the download is the same record as one HTML file.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('record.metaTitle') }];

@@ -12,6 +12,7 @@ import {
 } from '../services/all.server';
 import { pageT } from '../services/all.server';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactRemove.metaTitle') }];
 

@@ -21,6 +21,7 @@ import {
 import { codeFailure } from '../utils/code-errors';
 import { pageT, translateServerText } from '../services/all.server';
 import { metaT, useT, type UiKey } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('contactNew.metaTitle') }];
 

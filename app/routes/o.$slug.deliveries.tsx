@@ -8,6 +8,7 @@ import { channelWord } from '../utils/consent-words';
 import { deliveryKindText, deliveryOutcomeText } from '../utils/delivery-words';
 import { formatDateTime, metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // "How we reached you" (issue 5, item 9): the signed-in patient's deliveries in this organisation (EN3), newest
 // first, in words. Never the content of a message: only its kind, the channel and what became of it.

@@ -5,6 +5,7 @@ import { redirectTo, requirePatient, requireRecentVerification, verifiedWithin }
 import { formatFingerprint, getPatientPgpKey, PGP_KEY_MAX_BYTES, removePatientPgpKey, savePatientPgpKey } from '../services/all.server';
 import { pageT, translateServerText } from '../services/all.server';
 import { formatDate, metaT, useT, type UiKey } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // A patient's OpenPGP public key: when there is one, the send engine encrypts their email to it (PGP/MIME);
 // without one, email carries only a notice. Changing it changes where health information goes, so it needs a

@@ -17,6 +17,7 @@ import {
 import { messageIdForDelivery } from '../services/all.server';
 import { pageT } from '../services/all.server';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The pickup link in a notice (issue 6, item 2): a signed token for one delivery and one patient (EN3). It is not a
 // login: it names the message and asks for the verification the organisation's pickup policy requires (OT5), then

@@ -5,6 +5,7 @@ import { patientPreferencesOf } from '../services/all.server';
 import { listInbox, requireReader } from '../services/all.server';
 import { formatDateTime, metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The secure inbox (issue 6, item 3): messages handed off to the signed-in patient in this organisation (EN3), newest
 // first. Subjects are health information, so the page needs the organisation's pickup level (OT5) and is never cached (PW1).

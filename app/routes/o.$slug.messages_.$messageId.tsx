@@ -8,6 +8,7 @@ import { accessHistory, MAX_REPLY_LENGTH, openMessage, replyToMessage, REPLY_LIM
 import { formatDateTime, INTL_LOCALES, metaT, useT } from '../i18n';
 import { pageT, translateServerText } from '../services/all.server';
 import { deviceWords, fileSizeWords, fileTypeWords, verificationWords } from '../utils/message-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // One secure message (issue 6): opening it is recorded (AU1) and shown back in "Who opened this message" (AU3). The
 // sender's HTML is sanitised on the server (CX3) before it reaches this page. Expired and withdrawn messages show

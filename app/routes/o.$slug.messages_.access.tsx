@@ -5,6 +5,7 @@ import { accessHistory, requireReader, sessionRef, subjectsOf } from '../service
 import { formatDateTime, metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
 import { deviceWords, verificationWords } from '../utils/message-words';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // AU3: every open of the patient's messages and attachments in this organisation, newest first: when, which
 // message, on which device, verified how. The organisation sees the same record.

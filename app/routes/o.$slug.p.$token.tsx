@@ -7,6 +7,7 @@ import { channelWord, statusText, type StatusView } from '../utils/consent-words
 import { pageT } from '../services/all.server';
 import { topicTranslationsOf } from '../services/all.server';
 import { formatDate, metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The preference link an organisation puts in its mail. Without signing in, the patient sees their choices and can
 // only lower them: switch a channel off, pause, revoke, stop. Anything that widens goes through sign-in. The link is

@@ -4,6 +4,7 @@ import { FormError } from '../components/field';
 import { listPasskeys, removePasskey, renamePasskey, requirePatient } from '../services/all.server';
 import { pageT } from '../services/all.server';
 import { formatDate, metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('passkeys.metaTitle') }];
 

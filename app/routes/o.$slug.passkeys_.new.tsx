@@ -6,6 +6,7 @@ import { addPasskey, browserSupportsWebAuthn } from '../components/passkey-clien
 import { passkeyWords } from '../components/passkey-sign-in';
 import { requireRecentVerification } from '../services/all.server';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('passkeyNew.metaTitle') }];
 

@@ -10,6 +10,7 @@ import { CHANNELS, channelWord, FREQUENCY_CHOICES, frequencyWord, statusText, ty
 import { metaT, useT } from '../i18n';
 import { pageT, translateServerErrors } from '../services/all.server';
 import { topicTranslationsOf } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // How and how often the organisation may contact the patient. Care messages cannot be switched off, only routed.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('prefs.metaTitle') }];

@@ -3,6 +3,7 @@ import { useLoaderData } from '@remix-run/react';
 import { choicesOf, openPatientLink } from '../services/all.server';
 import { optionalPatient, redirectTo, requireOrganisation } from '../services/all.server';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // A renewal link: it lands on the renewal flow after sign-in. It signs nobody in, and renews nothing by itself.
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('renewLink.metaTitle') }, { name: 'robots', content: 'noindex' }];

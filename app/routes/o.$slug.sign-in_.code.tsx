@@ -5,6 +5,7 @@ import { codeFailure } from '../utils/code-errors';
 import { attemptCookieName, readCookie, requireOrganisation, signedInRedirect, verifyCode } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('code.metaTitle') }];
 

@@ -2,6 +2,7 @@ import { data, type LoaderFunctionArgs, type MetaFunction } from '@remix-run/nod
 import { Link, useParams, useSearchParams } from '@remix-run/react';
 import { metaT, useT } from '../i18n';
 import { localeCookie, toLocale } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('signedOut.metaTitle') }];
 

@@ -5,6 +5,7 @@ import { optionalPatient } from '../services/all.server';
 import { getOrganisationBranding } from '../services/all.server';
 import { useNonce } from '../nonce';
 import { LanguageSwitcher, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 export async function loader({ request, params, context }: LoaderFunctionArgs) {
   const org = await getOrganisationBranding(context.db, params.slug ?? '');

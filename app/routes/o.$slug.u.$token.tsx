@@ -7,6 +7,7 @@ import { channelWord } from '../utils/consent-words';
 import { pageT } from '../services/all.server';
 import { topicTranslationsOf } from '../services/all.server';
 import { metaT, useT } from '../i18n';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // The page behind an unsubscribe link. GET and HEAD change nothing (EM2): link scanners open every link in a mail.
 // The button posts to the same address, where the one-click handler (server/http/unsubscribe.ts) does the work.

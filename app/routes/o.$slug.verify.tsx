@@ -14,6 +14,7 @@ import {
 } from '../services/all.server';
 import { metaT, useT } from '../i18n';
 import { pageT } from '../services/all.server';
+import '../client/shared-chunk'; // one shared chunk with React (ADR 025)
 
 // SE5 step-up: prove it is still you before a sensitive change. A new session id comes out of it (SE1).
 export const meta: MetaFunction = ({ matches }) => [{ title: metaT(matches)('verify.metaTitle') }];

@@ -14,6 +14,21 @@ function pluralCategory(locale: Locale, n: number): string {
   return rules.select(n);
 }
 
+// The count in a plural text. Constructing the first Intl.NumberFormat in a page loads the locale's number data: about
+// 40 ms of main-thread CPU on this machine (x4 on a phone), inside one hydration step of the inbox and a message page,
+// the longest task either had (ADR 025). A whole number below 1000 reads the same in every language we have (en-US,
+// es-US: Latin digits, no grouping), so it needs no formatter; anything else gets one per language.
+const numberFormats = new Map<Locale, Intl.NumberFormat>();
+function formatCount(locale: Locale, n: number): string {
+  if (Number.isInteger(n) && n >= 0 && n < 1000) return String(n);
+  let format = numberFormats.get(locale);
+  if (!format) {
+    format = new Intl.NumberFormat(INTL_LOCALES[locale]);
+    numberFormats.set(locale, format);
+  }
+  return format.format(n);
+}
+
 /** The index of the `}` that closes the `{` at `open`. */
 function closing(template: string, open: number): number {
   let depth = 0;
@@ -64,7 +79,7 @@ export function formatMessage(locale: Locale, template: string, params: Params =
       const n = Number(params[name] ?? 0);
       const cases = pluralCases(rest.slice(kindEnd + 1));
       const chosen = cases.get(`=${n}`) ?? cases.get(pluralCategory(locale, n)) ?? cases.get('other') ?? '';
-      out += formatMessage(locale, chosen.replace(/#/g, new Intl.NumberFormat(INTL_LOCALES[locale]).format(n)), params);
+      out += formatMessage(locale, chosen.includes('#') ? chosen.replaceAll('#', formatCount(locale, n)) : chosen, params);
     }
     i = close + 1;
   }

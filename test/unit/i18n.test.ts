@@ -114,3 +114,13 @@ describe('patient routes use the catalogue', () => {
     expect(untranslated).toEqual([]);
   });
 });
+
+describe('plural counts (ADR 025)', () => {
+  it('a count reads as Intl.NumberFormat would write it, with or without the formatter', () => {
+    const template = '{count, plural, one {# message} other {# messages}}';
+    for (const locale of ['en', 'es'] as const) {
+      const intl = new Intl.NumberFormat(locale === 'en' ? 'en-US' : 'es-US');
+      for (const n of [0, 1, 7, 999, 1000, 12345, 2.5, -3]) expect(formatMessage(locale, template, { count: n })).toMatch(new RegExp(`^${intl.format(n).replace(/[.]/g, '\\.')} messages?$`));
+    }
+  });
+});
