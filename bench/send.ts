@@ -205,21 +205,10 @@ try {
     const meanBytes = () => sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length);
     // Each reference empties the sink when it is done, so the next one (and the engine) count only their own mail.
     const reference = async (label: string, message: (i: number) => object) => {
-      const raw = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: Number(new URL(sink.url).port),
-        pool: true,
-        maxConnections: CONCURRENCY,
-        ignoreTLS: true,
-      });
+      const raw = rawPool();
       const cpu0 = process.cpuUsage();
       const start = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: CONCURRENCY * 2 }, async () => {
-          while (next < sentByEngineEstimate) await raw.sendMail(message(next++));
-        }),
-      );
+      await sendAll(raw, sentByEngineEstimate, message);
       const seconds = (performance.now() - start) / 1000;
       const cpu = process.cpuUsage(cpu0);
       raw.close();
@@ -318,16 +307,26 @@ try {
   await sink.close();
 }
 
-/** --beside-raw: the reference's sends, in this process, at the same time as the engine (no-op for an empty list). */
-async function sendBeside(messages: NoticeMail[]): Promise<void> {
-  if (messages.length === 0) return;
-  const raw = nodemailer.createTransport({ host: '127.0.0.1', port: Number(new URL(sink.url).port), pool: true, maxConnections: CONCURRENCY, ignoreTLS: true });
+/** The reference's client: raw pooled nodemailer to the sink, one connection per lane. */
+function rawPool() {
+  return nodemailer.createTransport({ host: '127.0.0.1', port: Number(new URL(sink.url).port), pool: true, maxConnections: CONCURRENCY, ignoreTLS: true });
+}
+
+/** `count` messages through `raw`, two sends queued per pooled connection so none waits for its next message. */
+async function sendAll(raw: ReturnType<typeof rawPool>, count: number, message: (i: number) => object): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY * 2 }, async () => {
-      while (next < messages.length) await raw.sendMail(nodemailerMessage(messages[next++]!));
+      while (next < count) await raw.sendMail(message(next++));
     }),
   );
+}
+
+/** --beside-raw: the reference's sends, in this process, at the same time as the engine (no-op for an empty list). */
+async function sendBeside(messages: NoticeMail[]): Promise<void> {
+  if (messages.length === 0) return;
+  const raw = rawPool();
+  await sendAll(raw, messages.length, (i) => nodemailerMessage(messages[i]!));
   raw.close();
 }
 
