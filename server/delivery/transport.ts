@@ -1,5 +1,9 @@
 // The mail transport interface the engine (issue 5) takes over: a small object with send(), verify(), close().
-import nodemailer from 'nodemailer';
+import DKIM from 'nodemailer/lib/dkim';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import MimeNode from 'nodemailer/lib/mime-node';
+import { SmtpPool } from './smtp-pool';
+import { textMessage } from './text-message';
 
 export type OutgoingMail = {
   from: string;
@@ -81,30 +85,42 @@ export function nodemailerMessage(mail: OutgoingMail) {
 
 type SmtpOptions = { pool?: boolean; maxConnections?: number; requireTls?: boolean; dkim?: DkimOptions };
 
+/**
+ * The relay transport (ADR 026). Each mail is composed into its complete message here: a plain-text mail in one pass
+ * (textMessage, nodemailer's own encoders), anything else by nodemailer's MailComposer, a raw message (PGP/MIME) as it
+ * is; signed with the organisation's DKIM key or the transport's (EM3, nodemailer's signer); then sent over a pool of
+ * nodemailer's SMTPConnection (SmtpPool).
+ */
 export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}): MailTransport {
   const url = new URL(smtpUrl);
   const secure = url.protocol === 'smtps:';
-  const transporter = nodemailer.createTransport({
-    host: url.hostname,
-    port: url.port ? Number(url.port) : secure ? 465 : 587,
-    secure,
+  const requireTls = options.requireTls ?? false;
+  const pooled = options.pool ?? true;
+  const pool = new SmtpPool({
+    connection: {
+      host: url.hostname,
+      port: url.port ? Number(url.port) : secure ? 465 : 587,
+      secure,
+      requireTLS: requireTls,
+      // Never STARTTLS opportunistically to a local catcher that has no certificate; a real relay uses smtps or
+      // requireTls, and TLS below 1.2 is refused (TR1).
+      ignoreTLS: !secure && !requireTls && url.hostname === '127.0.0.1',
+      tls: { minVersion: 'TLSv1.2' },
+    },
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
-    pool: options.pool ?? true,
-    maxConnections: options.maxConnections ?? 5,
-    requireTLS: options.requireTls ?? false,
-    // Never STARTTLS opportunistically to a local catcher that has no certificate; a real relay uses smtps or
-    // requireTls, and TLS below 1.2 is refused (TR1).
-    ignoreTLS: !secure && !(options.requireTls ?? false) && url.hostname === '127.0.0.1',
-    tls: { minVersion: 'TLSv1.2' },
-    dkim: nodemailerDkim(options.dkim),
+    // Unpooled (`pool: false`): a connection per message, as many at once as there are sends.
+    maxConnections: pooled ? (options.maxConnections ?? 5) : Number.POSITIVE_INFINITY,
+    pooled,
   });
+  const transportDkim = options.dkim;
 
   return {
     async send(mail) {
       try {
-        const info = (await transporter.sendMail(nodemailerMessage(mail))) as { messageId: string; accepted: unknown[]; rejected: unknown[]; response: string };
+        const message = await messageOf(mail, mail.dkim ?? transportDkim);
+        const info = await pool.send(envelopeOf(mail), message);
         return {
-          messageId: info.messageId,
+          messageId: mail.messageId ?? messageIdIn(message) ?? '',
           accepted: info.accepted.map(String),
           rejected: info.rejected.map(String),
           response: info.response,
@@ -115,15 +131,44 @@ export function createSmtpTransport(smtpUrl: string, options: SmtpOptions = {}):
     },
     async verify() {
       try {
-        await transporter.verify();
+        await pool.verify();
       } catch (error) {
         throw toTransportError(error);
       }
     },
     async close() {
-      transporter.close();
+      pool.close();
     },
   };
+}
+
+/** The complete message, as the relay sends it: composed, then DKIM-signed when there is a key. */
+async function messageOf(mail: OutgoingMail, dkim: DkimOptions | undefined): Promise<Buffer> {
+  const message =
+    mail.raw !== undefined
+      ? Buffer.isBuffer(mail.raw)
+        ? mail.raw
+        : Buffer.from(mail.raw, 'utf8')
+      : (textMessage(mail, new Date()) ?? (await new MailComposer(nodemailerMessage(mail) as ConstructorParameters<typeof MailComposer>[0]).compile().build()));
+  if (!dkim) return message;
+  const signed = new DKIM(nodemailerDkim(dkim)!).sign(message);
+  const chunks: Buffer[] = [];
+  for await (const chunk of signed) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The SMTP envelope nodemailer would use: the sender's address and the recipient's, domains in punycode. */
+function envelopeOf(mail: OutgoingMail): { from: string; to: string[] } {
+  const node = new MimeNode('text/plain', { baseBoundary: 'envelope' });
+  node.setEnvelope({ from: mail.from, to: [mail.to] });
+  const envelope = node.getEnvelope();
+  return { from: envelope.from || '', to: envelope.to };
+}
+
+/** The Message-ID header of a raw message (PGP/MIME carries the engine's, DL2). */
+function messageIdIn(message: Buffer): string | undefined {
+  const head = message.subarray(0, Math.min(message.length, 8192)).toString('latin1');
+  return /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(head)?.[1];
 }
 
 function toTransportError(error: unknown): TransportError {
