@@ -1,4 +1,4 @@
-// ADR 025: a plain-text mail built in one pass must read exactly as the message nodemailer would have composed from the
+// ADR 026: a plain-text mail built in one pass must read exactly as the message nodemailer would have composed from the
 // same fields: same sender, recipient, subject, Message-ID (DL2), unsubscribe headers (EM1) and text, in any language.
 import fc from 'fast-check';
 import { simpleParser, type ParsedMail } from 'mailparser';
