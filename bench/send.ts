@@ -204,8 +204,8 @@ try {
     // Mean size of what the sink received since it was last emptied: the engine's messages and the reference's must match.
     const meanBytes = () => sink.received.reduce((sum, m) => sum + m.bytes, 0) / Math.max(1, sink.received.length);
     // Each reference empties the sink when it is done, so the next one (and the engine) count only their own mail.
-    const reference = async (label: string, message: (i: number) => object) => {
-      const raw = rawPool();
+    const reference = async (label: string, message: (i: number) => object, client: 'nodemailer' | 'transport' = 'nodemailer') => {
+      const raw = client === 'nodemailer' ? rawPool() : transportPool();
       const cpu0 = process.cpuUsage();
       const start = performance.now();
       await sendAll(raw, sentByEngineEstimate, message);
@@ -219,6 +219,9 @@ try {
     };
     const rawText = await reference('raw nodemailer, text-only notice', textOnly);
     const rawSame = await reference('raw nodemailer, the engine\'s messages', (i) => nodemailerMessage(sameMessages![i]!));
+    // 3. The engine's own transport (ADR 026: composition in one pass, nodemailer's SMTPConnection in our pool) sending
+    //    the same messages without a database: what the engine's own work costs beyond its transport.
+    const transportSame = await reference('the engine\'s transport, the engine\'s messages', (i) => sameMessages![i]!, 'transport');
     // The reference's messages are not the engine's to carry (unless --beside-raw sends them again): tens of megabytes
     // left live would slow its garbage collector.
     const besideMessages: NoticeMail[] = BESIDE_RAW ? sameMessages : [];
@@ -292,6 +295,10 @@ try {
       // Postgres.
       raw_cpu_us_per_msg: Math.round(rawSame.cpuUsPerMessage),
       raw_text_cpu_us_per_msg: Math.round(rawText.cpuUsPerMessage),
+      // The engine's transport alone (ADR 026), and the engine against it: the engine's own cost beyond its hand-off.
+      transport_per_s: Math.round(transportSame.perSecond),
+      transport_cpu_us_per_msg: Math.round(transportSame.cpuUsPerMessage),
+      ratio_transport: NULL_TRANSPORT ? null : Number((sentPerSecond / transportSame.perSecond).toFixed(3)),
       engine_cpu_us_per_sent: Math.round((engineCpu.user + engineCpu.system + childCpuUs) / Math.max(1, sent)),
       processes: PROCESSES,
       ...(NULL_TRANSPORT ? { null_transport: true } : {}),
@@ -312,8 +319,14 @@ function rawPool() {
   return nodemailer.createTransport({ host: '127.0.0.1', port: Number(new URL(sink.url).port), pool: true, maxConnections: CONCURRENCY, ignoreTLS: true });
 }
 
+/** The engine's transport as the reference's client, pooled like the engine's (ADR 026). */
+function transportPool() {
+  const transport = createSmtpTransport(sink.url, { pool: true, maxConnections: CONCURRENCY });
+  return { sendMail: (mail: object) => transport.send(mail as NoticeMail), close: () => void transport.close?.() };
+}
+
 /** `count` messages through `raw`, two sends queued per pooled connection so none waits for its next message. */
-async function sendAll(raw: ReturnType<typeof rawPool>, count: number, message: (i: number) => object): Promise<void> {
+async function sendAll(raw: { sendMail: (mail: object) => Promise<unknown> }, count: number, message: (i: number) => object): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY * 2 }, async () => {

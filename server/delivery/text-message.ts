@@ -16,6 +16,14 @@ import type { OutgoingMail } from './transport';
  */
 const headerEncoder = new MimeNode(false, { baseBoundary: 'headers' });
 
+/**
+ * Encoded and folded lines of the headers that repeat from mail to mail and carry nothing of one patient: the sender
+ * and the one-click marker. Never the recipient, the subject (a sign-in code's mail may carry the code) or the
+ * unsubscribe link (a signed token). Bounded: emptied when full.
+ */
+const headerLines = new Map<string, string[]>();
+const CACHED_HEADERS = new Set(['From', 'List-Unsubscribe-Post']);
+
 /** Header names the caller may not set through `headers`: the composer writes them itself, once. */
 const OWN_HEADERS = new Set(['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding']);
 
@@ -28,9 +36,18 @@ export function textMessage(mail: OutgoingMail, date: Date): Buffer | undefined 
   const custom = Object.entries(mail.headers ?? {});
   if (custom.some(([key]) => OWN_HEADERS.has(key.toLowerCase()))) return undefined;
   // A header whose value is empty is left out, as nodemailer leaves it out.
-  const header = (key: string, value: string) => {
+  const header = (key: string, value: string): string[] => {
+    const cacheable = CACHED_HEADERS.has(key);
+    const cacheKey = `${key}\n${value}`;
+    const cached = cacheable ? headerLines.get(cacheKey) : undefined;
+    if (cached) return cached;
     const encoded = headerEncoder.encodeHeaderValue(key, value);
-    return encoded.trim() ? [foldLines(`${key}: ${encoded}`, 76)] : [];
+    const lines = encoded.trim() ? [foldLines(`${key}: ${encoded}`, 76)] : [];
+    if (cacheable) {
+      if (headerLines.size >= 64) headerLines.clear();
+      headerLines.set(cacheKey, lines);
+    }
+    return lines;
   };
   // As nodemailer: the text as it is (7bit) when it is ASCII without long lines, else quoted-printable (76-character
   // lines; a line that starts with "." needs nothing more: dot-stuffing is SMTP's). nodemailer would pick base64 for

@@ -159,11 +159,12 @@ async function messageOf(mail: OutgoingMail, dkim: DkimOptions | undefined): Pro
 
 /** The SMTP envelope nodemailer would use: the sender's address and the recipient's, domains in punycode. */
 function envelopeOf(mail: OutgoingMail): { from: string; to: string[] } {
-  const node = new MimeNode('text/plain', { baseBoundary: 'envelope' });
-  node.setEnvelope({ from: mail.from, to: [mail.to] });
-  const envelope = node.getEnvelope();
-  return { from: envelope.from || '', to: envelope.to };
+  // One node, never built: setEnvelope and getEnvelope are synchronous and only parse the addresses.
+  envelopeNode.setEnvelope({ from: mail.from, to: [mail.to] });
+  const envelope = envelopeNode.getEnvelope();
+  return { from: envelope.from || '', to: [...envelope.to] };
 }
+const envelopeNode = new MimeNode('text/plain', { baseBoundary: 'envelope' });
 
 /** The Message-ID header of a raw message (PGP/MIME carries the engine's, DL2). */
 function messageIdIn(message: Buffer): string | undefined {

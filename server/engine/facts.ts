@@ -33,11 +33,22 @@ export type LoadedFacts = { facts: GateFacts; contactValue: string | null };
 export function rowFromJson<T extends AnyPgTable>(table: T, json: Record<string, unknown> | null | undefined): T['$inferSelect'] | undefined {
   if (!json) return undefined;
   const row: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(table))) {
+  for (const [key, column] of columnsOf(table)) {
     const value = json[column.name];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
   return row as T['$inferSelect'];
+}
+
+/** A table's columns as [property, column] pairs, listed once per table (every claimed and re-read row maps through them). */
+const tableColumns = new WeakMap<AnyPgTable, [string, ReturnType<typeof getTableColumns<AnyPgTable>>[string]][]>();
+function columnsOf(table: AnyPgTable) {
+  let columns = tableColumns.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table));
+    tableColumns.set(table, columns);
+  }
+  return columns;
 }
 
 const at = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(value as string));
