@@ -1,7 +1,8 @@
 // `npm run bench:send -- [--json] [--deliveries 20000] [--patients 10000] [--concurrency 8] [--processes 0]`
 // The real engine (claim, gate under the consent lock, hand-off, record, audit) against a throwaway embedded Postgres
 // and a local smtp-server sink, and in the same run the reference: raw pooled nodemailer sending the same number of
-// messages to the same sink with no database. Figures are reported as a ratio, since the machine is shared.
+// messages to the same sink with no database, once before the engine and once after; the ratio is against the faster
+// of the two. Figures are reported as a ratio, since the machine is shared.
 // The last line printed is one JSON object.
 import { randomUUID } from 'node:crypto';
 import { fork } from 'node:child_process';
@@ -182,17 +183,19 @@ try {
     //    unsubscribe headers, links or footer): reported for continuity, not used for the ratio.
     const sentByEngineEstimate = Math.round(DELIVERIES * 0.6);
     const linkDeps = benchLinkDeps();
-    let sameMessages: NoticeMail[] | null = await Promise.all(
-      Array.from({ length: sentByEngineEstimate }, (_, i) =>
-        marketingNoticeMail(
-          linkDeps,
-          { id: randomUUID(), orgId: org.id, patientId: patientIds[i % PATIENTS]!, topicId: topic.id, channel: 'email' },
-          org,
-          `p${i % PATIENTS}@bench.test`,
-          now,
+    const buildSameMessages = () =>
+      Promise.all(
+        Array.from({ length: sentByEngineEstimate }, (_, i) =>
+          marketingNoticeMail(
+            linkDeps,
+            { id: randomUUID(), orgId: org.id, patientId: patientIds[i % PATIENTS]!, topicId: topic.id, channel: 'email' },
+            org,
+            `p${i % PATIENTS}@bench.test`,
+            now,
+          ),
         ),
-      ),
-    );
+      );
+    let sameMessages: NoticeMail[] | null = await buildSameMessages();
     const textBody = `You have a new message from Bench Clinic.\n\nRead it securely in the portal: https://portal.example.com/o/bench/m/${'x'.repeat(220)}\n`;
     const textOnly = (i: number) => ({
       from: 'bench@bench.test',
@@ -226,7 +229,6 @@ try {
     // left live would slow its garbage collector.
     const besideMessages: NoticeMail[] = BESIDE_RAW ? sameMessages : [];
     sameMessages = null;
-    const rawPerSecond = rawSame.perSecond;
 
     const deps = benchEngineDeps(
       db,
@@ -262,6 +264,16 @@ try {
     const ids = sink.received.map((m) => m.messageId);
     const duplicates = ids.length - new Set(ids).size;
     const sent = by.sent ?? 0;
+    const engineBytes = meanBytes();
+    const engineReceived = sink.received.length;
+    // The headline reference runs again after the engine (new messages, built before its clock starts), and the ratio
+    // is taken against the faster of its two runs: the machine is shared, and a slow spell during one reference run
+    // must not flatter the ratio.
+    sameMessages = await buildSameMessages();
+    const rawSameAfter = await reference('raw nodemailer, the engine\'s messages, after the engine', (i) => nodemailerMessage(sameMessages![i]!));
+    sameMessages = null;
+    const rawBest = rawSameAfter.perSecond > rawSame.perSecond ? rawSameAfter : rawSame;
+    const rawPerSecond = rawBest.perSecond;
     const enginePerSecond = DELIVERIES / engineSeconds;
     const sentPerSecond = sent / engineSeconds;
     log(
@@ -280,20 +292,22 @@ try {
       engine_sent_per_s: Math.round(sentPerSecond),
       // The reference: raw nodemailer sending the engine's own messages (same size, headers and links).
       raw_per_s: Math.round(rawPerSecond),
+      raw_per_s_before: Math.round(rawSame.perSecond),
+      raw_per_s_after: Math.round(rawSameAfter.perSecond),
       ratio: NULL_TRANSPORT ? null : Number((sentPerSecond / rawPerSecond).toFixed(3)),
       // The text-only reference used until 2026-11-24, and the ratio against it (continuity only).
       raw_text_per_s: Math.round(rawText.perSecond),
       ratio_text: NULL_TRANSPORT ? null : Number((sentPerSecond / rawText.perSecond).toFixed(3)),
-      engine_bytes_per_msg: Math.round(meanBytes()),
+      engine_bytes_per_msg: Math.round(engineBytes),
       raw_bytes_per_msg: Math.round(rawSame.bytes),
       sent,
       blocked: by.blocked ?? 0,
       failed: by.failed ?? 0,
       left: (by.queued ?? 0) + (by.sending ?? 0),
-      received: sink.received.length,
+      received: engineReceived,
       // CPU per sent mail (µs): the raw reference's process, the engine's process or processes (both include the sink),
       // Postgres.
-      raw_cpu_us_per_msg: Math.round(rawSame.cpuUsPerMessage),
+      raw_cpu_us_per_msg: Math.round(rawBest.cpuUsPerMessage),
       raw_text_cpu_us_per_msg: Math.round(rawText.cpuUsPerMessage),
       // The engine's transport alone (ADR 026), and the engine against it: the engine's own cost beyond its hand-off.
       transport_per_s: Math.round(transportSame.perSecond),
