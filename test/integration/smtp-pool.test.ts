@@ -7,6 +7,8 @@ import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpTransport, TransportError, type MailTransport } from '../../server/delivery/transport';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { makeCertificate } from '../support/tls-certs';
 
 type Server = SMTPServer & { connections: Set<{ session: SMTPServerSession; _socket: Socket }> };
 type Hooks = {
@@ -16,10 +18,12 @@ type Hooks = {
 };
 
 const servers: SMTPServer[] = [];
+const sinks: SmtpSink[] = [];
 const transports: MailTransport[] = [];
 afterEach(async () => {
   for (const t of transports.splice(0)) await t.close?.();
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  await Promise.all(sinks.splice(0).map((s) => s.close()));
 });
 
 async function startServer(hooks: Hooks = {}) {
@@ -151,6 +155,20 @@ describe('SMTP pool (ADR 026)', () => {
     await Promise.all([t.send(mail()), t.send(mail()), t.send(mail())]);
     expect(server.received).toHaveLength(3);
     expect(new Set(server.received.map((r) => r.connection)).size).toBe(3);
+  });
+
+  it('TR1: with TLS required, a relay without STARTTLS or with a certificate we do not trust gets no envelope and no message', async () => {
+    const plain = await startSmtpSink();
+    const untrusted = await startSmtpSink({ tls: await makeCertificate('relay.example.test') });
+    sinks.push(plain, untrusted);
+    for (const sink of [plain, untrusted]) {
+      const error = await transport(sink.url, { pool: true, maxConnections: 1, requireTls: true })
+        .send(mail())
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransportError);
+      expect(sink.mailFromCalls).toBe(0);
+      expect(sink.received).toHaveLength(0);
+    }
   });
 
   it('an unreachable relay is a connection error, not a reply code; close() fails the sends still waiting', async () => {
