@@ -281,7 +281,7 @@ export async function lockConsentForBatch(tx: Tx, ds: BatchFactsInput[]): Promis
   const keys = [...new Set(ds.filter((d) => d.category === 'marketing' && d.topicId !== null).map((d) => `consent:${d.orgId}:${d.patientId}:${d.topicId}`))];
   // Also, for the rest of the batch's transaction, a generic plan for loadFactsForBatch's statement (ADR 026): with the
   // default plan_cache_mode Postgres kept choosing custom plans for it, so it planned the whole statement again on
-  // every batch (a quarter of that statement's time in Postgres), and the generic plan runs no slower.
+  // every batch (a fifth of that statement's time in Postgres), and the generic plan runs no slower.
   await executePrepared(
     tx,
     sql`select (select set_config('plan_cache_mode', 'force_generic_plan', true)) as mode, count(pg_advisory_xact_lock_shared(k))::int as n
