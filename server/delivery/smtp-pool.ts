@@ -18,7 +18,7 @@ export type PoolOptions = {
 
 /** `counted`: holds one of the pool's slots (verify's connection does not). */
 type Conn = { smtp: SMTPConnection; messages: number; gone: boolean; counted: boolean };
-type SmtpError = Error & { code?: string; responseCode?: number; command?: string };
+type SmtpError = Error & { code?: string; responseCode?: number };
 
 /**
  * A finished message as the duck-typed stream SMTPConnection.send accepts: it learns whether any byte of the message
@@ -159,9 +159,16 @@ export class SmtpPool {
     try {
       // A failure before the greeting (refused, timed out, TLS) is emitted as 'error', not given to connect()'s callback.
       await new Promise<void>((resolve, reject) => {
+        const ended = () => reject(Object.assign(new Error('Connection closed before the greeting'), { code: 'ECONNECTION' }));
         smtp.once('error', reject);
-        smtp.once('end', () => reject(Object.assign(new Error('Connection closed before the greeting'), { code: 'ECONNECTION' })));
-        smtp.connect((error) => (error ? reject(error) : resolve()));
+        smtp.once('end', ended);
+        smtp.connect((error) => {
+          // Connected (or failed): later errors and ends are lost()'s alone.
+          smtp.removeListener('error', reject);
+          smtp.removeListener('end', ended);
+          if (error) reject(error);
+          else resolve();
+        });
       });
       if (this.options.auth) {
         await new Promise<void>((resolve, reject) => smtp.login({ credentials: this.options.auth! }, (error) => (error ? reject(error) : resolve())));

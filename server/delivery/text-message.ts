@@ -1,8 +1,7 @@
 // A plain-text mail (every notice, every sign-in code) as the complete RFC 5322 message, built in one pass (ADR 026).
-// nodemailer would build the same message through a MIME tree and a chain of streams for each mail, which was the
-// largest part of the engine's cost per notice after the socket writes. The encoding is still nodemailer's: header
-// values through MimeNode.encodeHeaderValue (addresses, RFC 2047 words, punycode), folding through mime-funcs, the
-// body through its quoted-printable encoder. Anything else (an HTML part, a raw PGP/MIME message) goes through
+// nodemailer would build the same message through a MIME tree and a chain of streams for each mail. The encoding is
+// still nodemailer's: header values through MimeNode's encodeHeaderValue (addresses, RFC 2047 words, punycode), folding
+// through mime-funcs, the body through its quoted-printable encoder. Anything else (an HTML part, a raw PGP/MIME message) goes through
 // nodemailer's own composition, unchanged.
 import MimeNode from 'nodemailer/lib/mime-node';
 import { foldLines, hasLongerLines, isPlainText } from 'nodemailer/lib/mime-funcs';
@@ -37,13 +36,12 @@ export function textMessage(mail: OutgoingMail, date: Date): Buffer | undefined 
   if (custom.some(([key]) => OWN_HEADERS.has(key.toLowerCase()))) return undefined;
   // A header whose value is empty is left out, as nodemailer leaves it out.
   const header = (key: string, value: string): string[] => {
-    const cacheable = CACHED_HEADERS.has(key);
-    const cacheKey = `${key}\n${value}`;
-    const cached = cacheable ? headerLines.get(cacheKey) : undefined;
+    const cacheKey = CACHED_HEADERS.has(key) ? `${key}\n${value}` : undefined;
+    const cached = cacheKey === undefined ? undefined : headerLines.get(cacheKey);
     if (cached) return cached;
     const encoded = headerEncoder.encodeHeaderValue(key, value);
     const lines = encoded.trim() ? [foldLines(`${key}: ${encoded}`, 76)] : [];
-    if (cacheable) {
+    if (cacheKey !== undefined) {
       if (headerLines.size >= 64) headerLines.clear();
       headerLines.set(cacheKey, lines);
     }

@@ -159,10 +159,11 @@ async function messageOf(mail: OutgoingMail, dkim: DkimOptions | undefined): Pro
 
 /** The SMTP envelope nodemailer would use: the sender's address and the recipient's, domains in punycode. */
 function envelopeOf(mail: OutgoingMail): { from: string; to: string[] } {
-  // One node, never built: setEnvelope and getEnvelope are synchronous and only parse the addresses.
+  // One node, never built: setEnvelope and getEnvelope are synchronous and only parse the addresses (each call makes
+  // a new envelope object, so nothing is shared between mails).
   envelopeNode.setEnvelope({ from: mail.from, to: [mail.to] });
   const envelope = envelopeNode.getEnvelope();
-  return { from: envelope.from || '', to: [...envelope.to] };
+  return { from: envelope.from || '', to: envelope.to };
 }
 const envelopeNode = new MimeNode('text/plain', { baseBoundary: 'envelope' });
 
