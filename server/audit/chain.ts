@@ -83,17 +83,20 @@ export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEven
   // Create the head on first use, or lock it, in one statement: ON CONFLICT DO UPDATE takes the row lock (waiting for
   // a concurrent append to commit) and returns the head as that append left it. The lock orders concurrent appends
   // for this organisation until this transaction ends, so the fewer round trips inside it, the more appends a second.
-  const [head] = await tx
-    .insert(auditHeads)
-    .values({ orgId, lastSeq: 0, lastHash: GENESIS_HASH })
-    .onConflictDoUpdate({ target: auditHeads.orgId, set: { lastSeq: sql.raw('audit_heads.last_seq') } })
-    .returning();
+  // Prepared (as the statements below): drizzle's own statements go unprepared, and postgres.js then asks Postgres for
+  // their parameter types first, a round trip more, each time, with the head locked.
+  const [head] = await executePrepared<{ last_seq: string; last_hash: string }>(
+    tx,
+    sql`insert into audit_heads (org_id, last_seq, last_hash) values (${orgId}::uuid, 0, ${GENESIS_HASH})
+      on conflict (org_id) do update set last_seq = audit_heads.last_seq
+      returning last_seq, last_hash`,
+  );
   if (!head) throw new Error(`appendAudit: no audit head for organisation ${orgId}`);
 
   // Millisecond precision, UTC: what is hashed is exactly what is stored.
   const occurredAt = new Date();
-  let prevHash = head.lastHash;
-  let seq = head.lastSeq;
+  let prevHash = head.last_hash;
+  let seq = Number(head.last_seq);
   const rows: (typeof auditEvents.$inferInsert)[] = [];
   for (const event of events) {
     seq += 1;
@@ -112,33 +115,31 @@ export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEven
     rows.push({ ...fields, actorType: event.actorType, prevHash, hash });
     prevHash = hash;
   }
-  // Both in one network write (postgres.js pipelines them on the transaction's connection). Several events go in as one
+  // Both in one network write (postgres.js pipelines them on the transaction's connection). The events go in as one
   // JSON parameter to a prepared statement: its text does not change with the number of events.
   await Promise.all([
-    rows.length === 1
-      ? tx.insert(auditEvents).values(rows)
-      : executePrepared(
-          tx,
-          sql`insert into audit_events (org_id, seq, occurred_at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
-            select r.org_id, r.seq, r.occurred_at, r.actor_type, r.actor_id, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash
-            from jsonb_to_recordset(${JSON.stringify(
-              rows.map((r) => ({
-                org_id: r.orgId,
-                seq: r.seq,
-                occurred_at: (r.occurredAt as Date).toISOString(),
-                actor_type: r.actorType,
-                actor_id: r.actorId,
-                action: r.action,
-                subject_type: r.subjectType,
-                subject_id: r.subjectId,
-                details: r.details,
-                prev_hash: r.prevHash,
-                hash: r.hash,
-              })),
-            )}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
-              subject_id text, details jsonb, prev_hash text, hash text)`,
-        ),
-    tx.update(auditHeads).set({ lastSeq: seq, lastHash: prevHash }).where(eq(auditHeads.orgId, orgId)),
+    executePrepared(
+      tx,
+      sql`insert into audit_events (org_id, seq, occurred_at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
+        select r.org_id, r.seq, r.occurred_at, r.actor_type, r.actor_id, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash
+        from jsonb_to_recordset(${JSON.stringify(
+          rows.map((r) => ({
+            org_id: r.orgId,
+            seq: r.seq,
+            occurred_at: (r.occurredAt as Date).toISOString(),
+            actor_type: r.actorType,
+            actor_id: r.actorId,
+            action: r.action,
+            subject_type: r.subjectType,
+            subject_id: r.subjectId,
+            details: r.details,
+            prev_hash: r.prevHash,
+            hash: r.hash,
+          })),
+        )}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
+          subject_id text, details jsonb, prev_hash text, hash text)`,
+    ),
+    executePrepared(tx, sql`update audit_heads set last_seq = ${seq}::bigint, last_hash = ${prevHash} where org_id = ${orgId}::uuid`),
   ]);
   return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
 }
