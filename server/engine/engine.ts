@@ -189,9 +189,9 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
       const sentInChain: { topicId: string | null }[] = [];
       for (const i of chain) {
         const loaded = rows.get(claimed[i]!.id)!;
-        const d = loaded.delivery;
+        const d = claimed[i]!;
         // The lease may have expired and another worker may have finished or claimed it meanwhile.
-        if (!d || d.status !== 'sending' || d.leasedBy !== claimed[i]!.leasedBy) {
+        if (!loaded.current) {
           outcomes.set(claimed[i]!.id, 'deferred');
           continue;
         }

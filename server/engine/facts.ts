@@ -8,7 +8,6 @@ import type { DbOrTx, Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
 import {
   consentTopics,
-  deliveries,
   orgDkimKeys,
   patientPreferences,
   topicPreferences,
@@ -54,7 +53,7 @@ function columnsOf(table: AnyPgTable) {
 const at = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(value as string));
 
 type FactsRow = {
-  state: { status: 'active' | 'revoked' | 'expired'; expires_at: string; channels: ConsentChannel[]; grant_event_id: string; text_hash: string; elements: unknown } | null;
+  state: { status: 'active' | 'revoked' | 'expired'; expires_at: string; channels: ConsentChannel[]; grant_event_id: string; text_hash: string; elements: unknown; text_id?: string } | null;
   topic: Record<string, unknown> | null;
   topic_pref: Record<string, unknown> | null;
   last_topic_sent_at: string | null;
@@ -73,7 +72,7 @@ type FactsRow = {
 };
 
 /** Where the fact subqueries take one delivery's keys from: bound values (loadFacts) or a batch row's columns. */
-type FactKeys = { orgId: SQL; patientId: SQL; topicId: SQL; marketing: SQL; channel: SQL; contactKind: SQL; state: SQL };
+type FactKeys = { orgId: SQL; patientId: SQL; topicId: SQL; marketing: SQL; channel: SQL; contactKind: SQL; state: SQL; topicWanted?: SQL };
 
 /**
  * The gate's facts as scalar subqueries, one column each, shared by loadFacts, loadPreflightFacts and
@@ -84,7 +83,7 @@ function factColumns(k: FactKeys, now: Date): SQL {
   const mine = sql`d.org_id = ${k.orgId} and d.patient_id = ${k.patientId} and d.category = 'marketing' and d.status = 'sent'`;
   return sql`
       ${k.state} as state,
-      (select to_jsonb(ct) from consent_topics ct where ${k.marketing} and ct.org_id = ${k.orgId} and ct.id = ${k.topicId}) as topic,
+      (select to_jsonb(ct) from consent_topics ct where ${k.topicWanted ?? k.marketing} and ct.org_id = ${k.orgId} and ct.id = ${k.topicId}) as topic,
       (select to_jsonb(tp) from topic_preferences tp
         where ${k.marketing} and tp.org_id = ${k.orgId} and tp.patient_id = ${k.patientId} and tp.topic_id = ${k.topicId}) as topic_pref,
       (select max(d.sent_at) from deliveries d where ${k.marketing} and ${mine} and d.topic_id = ${k.topicId} and d.sent_at is not null) as last_topic_sent_at,
@@ -198,15 +197,28 @@ export async function loadPreflightFacts(
   return { ...found, facts: factsFrom(row, q) };
 }
 
-function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>): LoadedFacts {
+/** A batch's topic rows and text checks, each made once (loadFactsForBatch). */
+type BatchMemo = { topics: Map<Record<string, unknown>, ReturnType<typeof rowFromJson<typeof consentTopics>>>; checks: Map<string, boolean> };
+
+function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>, memo?: BatchMemo): LoadedFacts {
   if (!row?.prefs) throw new Error('loadFacts: no such patient in this organisation');
   const state = row.state;
-  const topicRow = rowFromJson(consentTopics, row.topic);
+  let topicRow = memo && row.topic ? memo.topics.get(row.topic) : undefined;
+  if (!topicRow) {
+    topicRow = rowFromJson(consentTopics, row.topic);
+    if (memo && row.topic) memo.topics.set(row.topic, topicRow);
+  }
   let authorization: GateFacts['authorization'];
   let topic: GateFacts['topic'];
   if (topicRow) {
     // AV2: judged against the topic as it is now (a payer added after the text was signed makes it defective).
-    topic = { retired: topicRow.retiredAt !== null, textCompliant: state ? checkAuthorizationText(topicRow, state.elements as AuthorizationText['elements']).ok : false };
+    const checkKey = memo && state?.text_id ? `${topicRow.id}:${state.text_id}` : undefined;
+    let textCompliant = checkKey === undefined ? undefined : memo!.checks.get(checkKey);
+    if (textCompliant === undefined) {
+      textCompliant = state ? checkAuthorizationText(topicRow, state.elements as AuthorizationText['elements']).ok : false;
+      if (checkKey !== undefined) memo!.checks.set(checkKey, textCompliant);
+    }
+    topic = { retired: topicRow.retiredAt !== null, textCompliant };
   }
   if (state) {
     authorization = { status: state.status, expiresAt: at(state.expires_at)!, channels: state.channels, grantEventId: state.grant_event_id, textHash: state.text_hash };
@@ -255,13 +267,17 @@ function effectivePatientPreferences(p: NonNullable<FactsRow['prefs']>): GateFac
 }
 
 /** What the engine asks of each delivery of a claimed batch (ADR 018). */
-export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'messageId' | 'category' | 'topicId' | 'channel' | 'resendOf'>;
+export type BatchFactsInput = Pick<Delivery, 'id' | 'orgId' | 'patientId' | 'messageId' | 'category' | 'topicId' | 'channel' | 'resendOf' | 'leasedBy' | 'leaseUntil'>;
 
 /** Beside the gate's facts, what the hand-off of one delivery of the batch needs, read in the same statement. */
 export type BatchRow = LoadedFacts & {
   locale: string | null;
-  /** The delivery as it is now, read FOR KEY SHARE; undefined if it is gone. */
-  delivery: Delivery | undefined;
+  /**
+   * Whether the delivery, read FOR KEY SHARE, is still as this worker's claim left it: sending, under the same lease
+   * (worker and expiry). Nothing but a claim writes those, and only the recorder ends them, so the claimed row is then
+   * the row as it is now. False when the lease ran out and another worker claimed it, or it is gone.
+   */
+  current: boolean;
   message: Pick<Message, 'content' | 'sendBy' | 'retractedAt' | 'expiresAt'> | undefined;
   org: { slug: string; name: string; pickupLinkDays: number; dkim: OrgDkimKey | undefined };
   /** A marketing delivery made by a campaign (or a resend of one): its kind and topic. */
@@ -295,7 +311,13 @@ export async function lockConsentForBatch(tx: Tx, ds: BatchFactsInput[]): Promis
  * run after lockConsentForBatch has returned, in the same transaction (RV1, DL3), exactly like loadFacts.
  */
 export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date, options: { pgp: boolean }): Promise<Map<string, BatchRow>> {
-  const input = ds.map((d) => ({
+  // The topic row and the authorisation texts are the same for many deliveries of a batch: each is read once, on the
+  // first delivery of its topic (the topic) or on the batch's first row (every text the batch's consent states name).
+  const topicKey = (d: Pick<BatchFactsInput, 'orgId' | 'topicId'>) => `${d.orgId}:${d.topicId}`;
+  const seenTopics = new Set<string>();
+  const input = ds.map((d, i) => ({
+    first_row: i === 0,
+    first_topic: d.category === 'marketing' && d.topicId !== null && !seenTopics.has(topicKey(d)) && Boolean(seenTopics.add(topicKey(d))),
     delivery_id: d.id,
     org_id: d.orgId,
     patient_id: d.patientId,
@@ -306,23 +328,24 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     message_id: d.messageId,
     campaign_delivery_id: d.category === 'marketing' ? (d.resendOf ?? d.id) : null,
     want_pgp: options.pgp && d.channel === 'email' && !d.resendOf,
+    leased_by: d.leasedBy,
+    lease_until: d.leaseUntil?.toISOString() ?? null,
   }));
   const statement = sql`
     with b as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-        as b(delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean, channel text, contact_kind text,
-          message_id uuid, campaign_delivery_id uuid, want_pgp boolean)
+        as b(first_row boolean, first_topic boolean, delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean,
+          channel text, contact_kind text, message_id uuid, campaign_delivery_id uuid, want_pgp boolean, leased_by text, lease_until timestamptz)
     ),
     -- Another worker's claim (FOR UPDATE SKIP LOCKED) skips these rows until the batch's transaction ends; the
     -- recorder's updates (no key column changes) do not wait for this lock. "= any (array(...))": an IN (subquery) here
     -- was planned as a hash join over every delivery.
-    dl as (select d.* from deliveries d where d.id = any (array(select delivery_id from b)) for key share of d),
+    dl as (select d.id, d.status, d.leased_by, d.lease_until from deliveries d where d.id = any (array(select delivery_id from b)) for key share of d),
     s as (
-      select b.delivery_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash, t.elements
+      select b.delivery_id, cs.org_id, cs.text_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash
       from b
       join consent_states cs on b.marketing and cs.org_id = b.org_id and cs.patient_id = b.patient_id and cs.topic_id = b.topic_id
       join authorization_events ae on ae.id = cs.grant_event_id
-      join authorization_texts t on t.org_id = cs.org_id and t.id = cs.text_id
       for share of cs
     )
     select
@@ -335,11 +358,13 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
           marketing: sql`b.marketing`,
           channel: sql`b.channel`,
           contactKind: sql`b.contact_kind`,
-          state: sql`(select to_jsonb(s) - 'delivery_id' from s where s.delivery_id = b.delivery_id)`,
+          state: sql`(select to_jsonb(s) - 'delivery_id' - 'org_id' from s where s.delivery_id = b.delivery_id)`,
+          topicWanted: sql`(b.marketing and b.first_topic)`,
         },
         now,
       )},
-      (select to_jsonb(dl) from dl where dl.id = b.delivery_id) as delivery,
+      exists (select 1 from dl where dl.id = b.delivery_id and dl.status = 'sending' and dl.leased_by = b.leased_by and dl.lease_until = b.lease_until) as current,
+      case when b.first_row then (select jsonb_object_agg(t.id, t.elements) from authorization_texts t where (t.org_id, t.id) in (select s.org_id, s.text_id from s)) end as texts,
       (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
         from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
       (select json_build_object('slug', o.slug, 'name', o.name, 'pickup_link_days', o.pickup_link_days,
@@ -353,7 +378,8 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     from b`;
   type Extra = {
     id: string;
-    delivery: Record<string, unknown> | null;
+    current: boolean;
+    texts: Record<string, unknown> | null;
     message: { content: Message['content']; send_by: string | null; retracted_at: string | null; expires_at: string | null } | null;
     org: { slug: string; name: string; pickup_link_days: number; dkim: Record<string, unknown> | null };
     campaign: { kind: CampaignKind; topic_id: string } | null;
@@ -361,12 +387,23 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   };
   const rows = await executePrepared<FactsRow & Extra>(tx, statement);
   const byId = new Map(ds.map((d) => [d.id, d]));
+  const texts = rows.find((r) => r.texts)?.texts ?? {};
+  const topics = new Map<string, Record<string, unknown>>();
+  for (const row of rows) {
+    const d = byId.get(row.id)!;
+    if (row.topic) topics.set(topicKey(d), row.topic);
+  }
+  const memo: BatchMemo = { topics: new Map(), checks: new Map() };
   const out = new Map<string, BatchRow>();
   for (const row of rows) {
+    const d = byId.get(row.id)!;
+    if (d.category === 'marketing' && d.topicId !== null) row.topic = topics.get(topicKey(d)) ?? null;
+    // A consent state whose text is gone is no state, as the single-delivery statement's join makes it.
+    if (row.state) row.state = row.state.text_id && texts[row.state.text_id] ? { ...row.state, elements: texts[row.state.text_id] } : null;
     out.set(row.id, {
-      ...factsFrom(row, byId.get(row.id)!),
+      ...factsFrom(row, d, memo),
       locale: row.prefs?.locale ?? null,
-      delivery: rowFromJson(deliveries, row.delivery),
+      current: row.current,
       message: row.message
         ? { content: row.message.content, sendBy: at(row.message.send_by), retractedAt: at(row.message.retracted_at), expiresAt: at(row.message.expires_at) }
         : undefined,

@@ -6,7 +6,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, deliveries, topicPreferences } from '../../db/schema/index';
+import { auditEvents, consentTopics, deliveries, topicPreferences } from '../../db/schema/index';
 import { grantAuthorization } from '../../server/consent/ledger';
 import { createSmtpTransport } from '../../server/delivery/transport';
 import { runPass, type EngineDeps } from '../../server/engine/engine';
@@ -152,5 +152,48 @@ describe('a claimed batch', () => {
     expect(await runPass({ ...deps, orgIds: [org.id] }, { batchSize: 10, concurrency: 4 })).toBe(2);
     const rows = await db.select().from(deliveries).where(inArray(deliveries.messageId, messageIds));
     expect(rows.map((r) => `${r.status}:${r.reason}`).sort()).toEqual(['queued:frequency_cap', 'sent:authorized']);
+  });
+  it('AV2: in one batch over two topics, each delivery is judged against its own topic as it is now and the text its patient signed', async () => {
+    const org = await createTestOrganisation(handle);
+    // The batch reads each topic row and each text once for all its deliveries (ADR 027): the second topic's
+    // deliveries must not be judged by the first's, nor the other way round.
+    const news = await publishedTopic(handle, org.id);
+    const offers = await publishedTopic(handle, org.id);
+    const patients = await Promise.all([1, 2, 3, 4].map(() => createTestPatient(handle, org.id)));
+    const evidence = { method: 'code_email' as const, verifiedAt: new Date().toISOString(), ipAddress: '127.0.0.1', userAgent: null, via: 'portal' as const };
+    const grants = [news, news, offers, offers].map(({ topic, text }, i) =>
+      grantAuthorization(db, { orgId: org.id, patientId: patients[i]!.patient.id, topicId: topic.id, textId: text.id, channels: ['email'], signatureName: 'Pat', evidence, now: new Date() }),
+    );
+    expect((await Promise.all(grants)).map((g) => g.status)).toEqual(['granted', 'granted', 'granted', 'granted']);
+    const messageIds: string[] = [];
+    for (const [topic, recipients] of [
+      [news.topic, patients.slice(0, 2)],
+      [offers.topic, patients.slice(2)],
+    ] as const) {
+      const result = await db.transaction((tx) =>
+        enqueueMessage(tx, vault, {
+          orgId: org.id,
+          category: 'marketing',
+          topicKey: topic.key,
+          content: { subject: 'An offer', text: 'An offer.' },
+          recipients: recipients.map(({ patient }) => ({ patientId: patient.id, channels: ['email' as const] })),
+          actor: { type: 'system' },
+          now: new Date(),
+        }),
+      );
+      if (!result.ok) throw new Error('not enqueued');
+      messageIds.push(result.messageId);
+    }
+    // After the patients signed, "news" starts to be paid for by a third party: its signed texts lack that statement.
+    await db.update(consentTopics).set({ remunerated: true, thirdPartyName: 'Payer Corp' }).where(eq(consentTopics.id, news.topic.id));
+    expect(await runPass({ ...deps, orgIds: [org.id] }, { batchSize: 10, concurrency: 4 })).toBe(4);
+    const rows = await db.select().from(deliveries).where(inArray(deliveries.messageId, messageIds));
+    const byPatient = (i: number) => rows.find((r) => r.patientId === patients[i]!.patient.id);
+    expect([0, 1, 2, 3].map((i) => `${byPatient(i)?.status}:${byPatient(i)?.reason}`)).toEqual([
+      'blocked:authorization_text_defective',
+      'blocked:authorization_text_defective',
+      'sent:authorized',
+      'sent:authorized',
+    ]);
   });
 });
