@@ -3,7 +3,6 @@
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { executePrepared } from '../../db/prepared';
-import { outboundEvents } from '../../db/schema/index';
 import { refusePhiKeys } from '../audit/chain';
 
 export type OutboundEventType =
@@ -30,8 +29,9 @@ export async function recordOutboundEvent(
   orgId: string,
   event: { type: OutboundEventType; patientId: string | null; payload: Record<string, unknown>; occurredAt: Date },
 ): Promise<void> {
-  refusePhiKeys('recordOutboundEvent', event.payload);
-  await tx.insert(outboundEvents).values({ orgId, type: event.type, patientId: event.patientId, payload: event.payload, occurredAt: event.occurredAt });
+  // Through the prepared statement below: drizzle's own insert goes unprepared, and postgres.js then asks Postgres for
+  // its parameter types first, a round trip more.
+  await recordOutboundEvents(tx, [{ orgId, ...event }]);
 }
 
 export type OutboundEventInput = { orgId: string; type: OutboundEventType; patientId: string | null; payload: Record<string, unknown>; occurredAt: Date };
