@@ -344,9 +344,10 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
     s as (
       select b.delivery_id, cs.org_id, cs.text_id, cs.status, cs.expires_at, cs.channels, cs.grant_event_id, ae.text_hash
       from b
-      join consent_states cs on b.marketing and cs.org_id = b.org_id and cs.patient_id = b.patient_id and cs.topic_id = b.topic_id
+      -- One lookup by key per delivery, whatever the plan: as a join, the generic plan chose to scan every consent state.
+      cross join lateral (select * from consent_states c
+        where b.marketing and c.org_id = b.org_id and c.patient_id = b.patient_id and c.topic_id = b.topic_id for share) cs
       join authorization_events ae on ae.id = cs.grant_event_id
-      for share of cs
     )
     select
       b.delivery_id as id,
