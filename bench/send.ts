@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { authorizationEvents, consentStates, contactPoints, deliveries, messages, patients } from '../db/schema/index';
 import { createSmtpTransport, nodemailerMessage } from '../server/delivery/transport';
-import { marketingNoticeMail } from '../server/engine/engine';
+import { LANE_PASS, marketingNoticeMail } from '../server/engine/engine';
 import { MESSAGE_CONTENT } from '../server/engine/enqueue';
 import { sealJson } from '../server/messages/vault';
 import { startSink } from '../test/support/engine-sink';
@@ -27,8 +27,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     // Engine tuning (ADR 018): lanes (passes running at once), deliveries claimed per pass, hand-offs at once per pass.
     lanes: { type: 'string' },
-    'batch-size': { type: 'string', default: '20' },
-    'per-batch': { type: 'string', default: '1' },
+    // Defaults: the worker's own (LANE_PASS, ADR 027).
+    'batch-size': { type: 'string', default: String(LANE_PASS.batchSize) },
+    'per-batch': { type: 'string', default: String(LANE_PASS.concurrency) },
     // 0 (the default, the headline figure): the engine lanes run in this process, beside the sink. N: they run in N
     // forked engine processes (bench/send-engine-process.ts), the lanes split between them, as `npm run worker` per
     // core would; the sink stays here. A stated variant: the raw reference is still one process.

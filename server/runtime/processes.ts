@@ -8,7 +8,7 @@ import { startFeedbackServer } from '../delivery/bounces';
 import { createMxTransport, createProbe, dnsMxResolver } from '../delivery/tls';
 import { createSmtpTransport } from '../delivery/transport';
 import { startWorkerLoop } from '../delivery/worker-loop';
-import { runPass, type EngineDeps } from '../engine/engine';
+import { LANE_PASS, runPass, type EngineDeps } from '../engine/engine';
 import { linkKeyring } from '../links/tokens';
 import { vaultRing } from '../messages/vault';
 import { runWebhookPass } from '../delivery/webhooks';
@@ -100,8 +100,8 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
       const expired = await expireDueAuthorizations(database.db, new Date());
       if (pruned.verifications + pruned.sessions + expired > 0) logger.info({ ...pruned, expiredAuthorizations: expired }, 'housekeeping');
     }
-    // Each lane claims its own small batch and works through it one delivery at a time.
-    return runPass(deps, { batchSize: 20, concurrency: 1 });
+    // Each lane claims its own batch and works through it two deliveries at a time (LANE_PASS, ADR 027).
+    return runPass(deps, LANE_PASS);
   };
   // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
   const feedback = config.feedbackSmtpPort ? await startFeedbackServer({ db: database.db, port: config.feedbackSmtpPort, logger, links: deps.links }) : undefined;
