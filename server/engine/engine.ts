@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client';
-import { executePrepared } from '../../db/prepared';
+import { executePrepared, pipelinedTransaction } from '../../db/prepared';
 import {
   contactPoints,
   deliveries,
@@ -174,7 +174,7 @@ async function processBatch(deps: EngineDeps, claimed: Delivery[], now: Date, co
   const recorder = recorderFor(deps.db);
   const release = await batchSlot(deps.db);
   try {
-    await deps.db.transaction((tx) => batchTransaction(tx));
+    await pipelinedTransaction(deps.db, (tx) => batchTransaction(tx));
   } finally {
     release();
   }
@@ -389,7 +389,7 @@ async function flushOutcomes(db: Database, records: OutcomeRecord[]): Promise<Se
     }
     return { ...base, status: r.failed ? 'failed' : 'queued', reason: r.reason, attempts: r.attempts, last_error: r.errorCode, due_at: r.dueAt.toISOString() };
   });
-  return db.transaction(async (tx) => {
+  return pipelinedTransaction(db, async (tx) => {
     // Each kind sets only its own columns, as the per-delivery statements did before (a block keeps the route of an
     // earlier attempt, a failure keeps the last decision).
     const updated = await executePrepared<{ id: string }>(
