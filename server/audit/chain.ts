@@ -72,17 +72,26 @@ export async function appendAudit(tx: Tx, orgId: string, event: AuditEvent): Pro
   return last!;
 }
 
+/** Where an organisation's chain ends: its last seq and hash. */
+export type AuditHead = { seq: number; hash: string };
+
 /**
  * Appends several events to the organisation's chain, in order, each with its own seq and hash (AU2 unchanged), in
  * the same three round trips as one: the head is locked once and the events and the new head are written together.
- * The engine records a group of delivery outcomes this way (ADR 018): one audit event per decision (AU1), one head lock.
  */
 export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEvent[]): Promise<{ seq: number; hash: string }[]> {
   if (events.length === 0) return [];
-  for (const event of events) refusePhiKeys('appendAudit', event.details ?? {});
-  // Create the head on first use, or lock it, in one statement: ON CONFLICT DO UPDATE takes the row lock (waiting for
-  // a concurrent append to commit) and returns the head as that append left it. The lock orders concurrent appends
-  // for this organisation until this transaction ends, so the fewer round trips inside it, the more appends a second.
+  return writeAuditEvents(tx, orgId, await lockAuditHead(tx, orgId), events);
+}
+
+/**
+ * The first half of an append: creates the organisation's head on first use, or locks it, in one statement: ON
+ * CONFLICT DO UPDATE takes the row lock (waiting for a concurrent append to commit) and returns the head as that
+ * append left it. The lock orders concurrent appends for this organisation until the transaction ends, so the fewer
+ * round trips inside it, the more appends a second. The engine's group commit (ADR 018, ADR 027) locks its heads
+ * together with its ledger update, then writes every organisation's events at once.
+ */
+export async function lockAuditHead(tx: Tx, orgId: string): Promise<AuditHead> {
   // Prepared (as the statements below): drizzle's own statements go unprepared, and postgres.js then asks Postgres for
   // their parameter types first, a round trip more, each time, with the head locked.
   const [head] = await executePrepared<{ last_seq: string; last_hash: string }>(
@@ -92,11 +101,17 @@ export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEven
       returning last_seq, last_hash`,
   );
   if (!head) throw new Error(`appendAudit: no audit head for organisation ${orgId}`);
+  return { seq: Number(head.last_seq), hash: head.last_hash };
+}
 
+/** The second half: the events after `head`, which the caller holds locked (lockAuditHead, same transaction). */
+export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, events: AuditEvent[]): Promise<{ seq: number; hash: string }[]> {
+  if (events.length === 0) return [];
+  for (const event of events) refusePhiKeys('appendAudit', event.details ?? {});
   // Millisecond precision, UTC: what is hashed is exactly what is stored.
   const occurredAt = new Date();
-  let prevHash = head.last_hash;
-  let seq = Number(head.last_seq);
+  let prevHash = head.hash;
+  let seq = head.seq;
   const rows: (typeof auditEvents.$inferInsert)[] = [];
   for (const event of events) {
     seq += 1;

@@ -18,7 +18,7 @@ import {
   type Delivery,
   type DeliveryRoute,
 } from '../../db/schema/index';
-import { appendAuditEvents, type AuditEvent } from '../audit/chain';
+import { lockAuditHead, writeAuditEvents, type AuditEvent } from '../audit/chain';
 import { recordOutboundEvents, type OutboundEventInput } from '../events/outbound';
 import type { SmsTransport } from '../delivery/sms';
 import { PushError, pushNoticeText, type PushTransport } from '../delivery/push';
@@ -390,6 +390,12 @@ async function flushOutcomes(db: Database, records: OutcomeRecord[]): Promise<Se
     return { ...base, status: r.failed ? 'failed' : 'queued', reason: r.reason, attempts: r.attempts, last_error: r.errorCode, due_at: r.dueAt.toISOString() };
   });
   return pipelinedTransaction(db, async (tx) => {
+    // The organisations' audit heads are locked in the same network write as the ledger update, in organisation order
+    // (two flushes, of two worker processes, never wait for each other's heads in a cycle); each is written once the
+    // update has said which outcomes are still this worker's (ADR 027).
+    const orgIds = [...new Set(records.map((r) => r.d.orgId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const heads = Promise.all(orgIds.map((orgId) => lockAuditHead(tx, orgId)));
+    heads.catch(() => {}); // awaited below; a failure there fails the update's await too (one aborted transaction)
     // Each kind sets only its own columns, as the per-delivery statements did before (a block keeps the route of an
     // earlier attempt, a failure keeps the last decision).
     const updated = await executePrepared<{ id: string }>(
@@ -418,7 +424,11 @@ async function flushOutcomes(db: Database, records: OutcomeRecord[]): Promise<Se
     const mine = new Set(updated.map((u) => u.id));
     const events: OutboundEventInput[] = [];
     const audits = new Map<string, AuditEvent[]>();
-    const audit = (orgId: string, event: AuditEvent) => audits.set(orgId, [...(audits.get(orgId) ?? []), event]);
+    const audit = (orgId: string, event: AuditEvent) => {
+      const list = audits.get(orgId);
+      if (list) list.push(event);
+      else audits.set(orgId, [event]);
+    };
     for (const r of records) {
       if (!mine.has(r.d.id)) continue;
       const d = r.d;
@@ -454,11 +464,9 @@ async function flushOutcomes(db: Database, records: OutcomeRecord[]): Promise<Se
         }
       }
     }
-    // The outbound events with the first audit head lock in one network write; the organisation's audit head is locked
-    // from here to commit, so nothing else happens after the appends.
-    // Heads in organisation order: two flushes (two worker processes) never wait for each other's heads in a cycle.
-    const appends = [...audits].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    await Promise.all([recordOutboundEvents(tx, events), ...appends.map(([orgId, list]) => appendAuditEvents(tx, orgId, list))]);
+    // The outbound events and every organisation's audit events in one network write.
+    const locked = await heads;
+    await Promise.all([recordOutboundEvents(tx, events), ...orgIds.map((orgId, i) => writeAuditEvents(tx, orgId, locked[i]!, audits.get(orgId) ?? []))]);
     return mine;
   });
 }
