@@ -100,7 +100,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
       const expired = await expireDueAuthorizations(database.db, new Date());
       if (pruned.verifications + pruned.sessions + expired > 0) logger.info({ ...pruned, expiredAuthorizations: expired }, 'housekeeping');
     }
-    // Each lane claims its own batch and works through it two deliveries at a time (LANE_PASS, ADR 027).
+    // Each lane claims its own batch and works through it three deliveries at a time (LANE_PASS, ADR 027).
     return runPass(deps, LANE_PASS);
   };
   // Bounces and complaints (issue 5). Unset: no listener. Set it on one worker process only (several would compete).
