@@ -77,7 +77,7 @@ export type AuditHead = { seq: number; hash: string };
 
 /**
  * Appends several events to the organisation's chain, in order, each with its own seq and hash (AU2 unchanged), in
- * the same three round trips as one: the head is locked once and the events and the new head are written together.
+ * two round trips whatever their number: the head is locked once, then the events and the new head are written together.
  */
 export async function appendAuditEvents(tx: Tx, orgId: string, events: AuditEvent[]): Promise<{ seq: number; hash: string }[]> {
   if (events.length === 0) return [];

@@ -197,26 +197,23 @@ export async function loadPreflightFacts(
   return { ...found, facts: factsFrom(row, q) };
 }
 
-/** A batch's topic rows and text checks, each made once (loadFactsForBatch). */
-type BatchMemo = { topics: Map<Record<string, unknown>, ReturnType<typeof rowFromJson<typeof consentTopics>>>; checks: Map<string, boolean> };
+type TopicRow = NonNullable<ReturnType<typeof rowFromJson<typeof consentTopics>>>;
+/** What a batch reads once for many deliveries (loadFactsForBatch): the delivery's topic row, and text checks made so far. */
+type BatchShared = { topicRow: TopicRow | undefined; checks: Map<string, boolean> };
 
-function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>, memo?: BatchMemo): LoadedFacts {
+function factsFrom(row: FactsRow | undefined, d: Pick<Delivery, 'channel'>, batch?: BatchShared): LoadedFacts {
   if (!row?.prefs) throw new Error('loadFacts: no such patient in this organisation');
   const state = row.state;
-  let topicRow = memo && row.topic ? memo.topics.get(row.topic) : undefined;
-  if (!topicRow) {
-    topicRow = rowFromJson(consentTopics, row.topic);
-    if (memo && row.topic) memo.topics.set(row.topic, topicRow);
-  }
+  const topicRow = batch ? batch.topicRow : rowFromJson(consentTopics, row.topic);
   let authorization: GateFacts['authorization'];
   let topic: GateFacts['topic'];
   if (topicRow) {
     // AV2: judged against the topic as it is now (a payer added after the text was signed makes it defective).
-    const checkKey = memo && state?.text_id ? `${topicRow.id}:${state.text_id}` : undefined;
-    let textCompliant = checkKey === undefined ? undefined : memo!.checks.get(checkKey);
+    const checkKey = batch && state?.text_id ? `${topicRow.id}:${state.text_id}` : undefined;
+    let textCompliant = checkKey === undefined ? undefined : batch!.checks.get(checkKey);
     if (textCompliant === undefined) {
       textCompliant = state ? checkAuthorizationText(topicRow, state.elements as AuthorizationText['elements']).ok : false;
-      if (checkKey !== undefined) memo!.checks.set(checkKey, textCompliant);
+      if (checkKey !== undefined) batch!.checks.set(checkKey, textCompliant);
     }
     topic = { retired: topicRow.retiredAt !== null, textCompliant };
   }
@@ -314,15 +311,17 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   // The topic row and the authorisation texts are the same for many deliveries of a batch: each is read once, on the
   // first delivery of its topic (the topic) or on the batch's first row (every text the batch's consent states name).
   const topicKey = (d: Pick<BatchFactsInput, 'orgId' | 'topicId'>) => `${d.orgId}:${d.topicId}`;
-  const seenTopics = new Set<string>();
+  const marketing = (d: BatchFactsInput) => d.category === 'marketing' && d.topicId !== null;
+  const firstOfTopic = new Map<string, string>();
+  for (const d of ds) if (marketing(d) && !firstOfTopic.has(topicKey(d))) firstOfTopic.set(topicKey(d), d.id);
   const input = ds.map((d, i) => ({
     first_row: i === 0,
-    first_topic: d.category === 'marketing' && d.topicId !== null && !seenTopics.has(topicKey(d)) && Boolean(seenTopics.add(topicKey(d))),
+    first_topic: marketing(d) && firstOfTopic.get(topicKey(d)) === d.id,
     delivery_id: d.id,
     org_id: d.orgId,
     patient_id: d.patientId,
     topic_id: d.topicId ?? '00000000-0000-0000-0000-000000000000',
-    marketing: d.category === 'marketing' && d.topicId !== null,
+    marketing: marketing(d),
     channel: d.channel,
     contact_kind: d.channel === 'email' || d.channel === 'sms' ? d.channel : null,
     message_id: d.messageId,
@@ -389,20 +388,16 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   const rows = await executePrepared<FactsRow & Extra>(tx, statement);
   const byId = new Map(ds.map((d) => [d.id, d]));
   const texts = rows.find((r) => r.texts)?.texts ?? {};
-  const topics = new Map<string, Record<string, unknown>>();
-  for (const row of rows) {
-    const d = byId.get(row.id)!;
-    if (row.topic) topics.set(topicKey(d), row.topic);
-  }
-  const memo: BatchMemo = { topics: new Map(), checks: new Map() };
+  // Each topic row as its first delivery read it, parsed once.
+  const topicRows = new Map(rows.filter((r) => r.topic).map((r) => [topicKey(byId.get(r.id)!), rowFromJson(consentTopics, r.topic)]));
+  const checks = new Map<string, boolean>();
   const out = new Map<string, BatchRow>();
   for (const row of rows) {
     const d = byId.get(row.id)!;
-    if (d.category === 'marketing' && d.topicId !== null) row.topic = topics.get(topicKey(d)) ?? null;
     // A consent state whose text is gone is no state, as the single-delivery statement's join makes it.
     if (row.state) row.state = row.state.text_id && texts[row.state.text_id] ? { ...row.state, elements: texts[row.state.text_id] } : null;
     out.set(row.id, {
-      ...factsFrom(row, d, memo),
+      ...factsFrom(row, d, { topicRow: marketing(d) ? topicRows.get(topicKey(d)) : undefined, checks }),
       locale: row.prefs?.locale ?? null,
       current: row.current,
       message: row.message
