@@ -36,19 +36,22 @@ type HashedFields = {
 };
 
 export function hashEvent(prevHash: string, fields: HashedFields): string {
-  const body = canonicalJson({
-    v: 1,
-    orgId: fields.orgId,
-    seq: fields.seq,
-    occurredAt: fields.occurredAt.toISOString(),
-    actorType: fields.actorType,
-    actorId: fields.actorId,
-    action: fields.action,
-    subjectType: fields.subjectType,
-    subjectId: fields.subjectId,
-    details: fields.details,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+  return hashEventWith(prevHash, fields, canonicalJson(fields.details));
+}
+
+/**
+ * hashEvent with the details already in canonical JSON (the append path has them so). The hashed body is
+ * canonicalJson({ v: 1, orgId, seq, occurredAt, actorType, actorId, action, subjectType, subjectId, details }), written
+ * out here in its sorted key order instead of sorted on every event: the same bytes (a unit test holds them equal), at
+ * a fraction of the cost for the engine, which appends one event per delivery.
+ */
+function hashEventWith(prevHash: string, fields: HashedFields, detailsJson: string): string {
+  const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
+  const body =
+    `{"action":${JSON.stringify(fields.action)},"actorId":${text(fields.actorId)},"actorType":${JSON.stringify(fields.actorType)}` +
+    `,"details":${detailsJson},"occurredAt":${JSON.stringify(fields.occurredAt.toISOString())},"orgId":${JSON.stringify(fields.orgId)}` +
+    `,"seq":${canonicalJson(fields.seq)},"subjectId":${text(fields.subjectId)},"subjectType":${text(fields.subjectType)},"v":1}`;
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
 const FORBIDDEN_DETAIL_KEY = /^(code|otp|password|secret|token|body|subject|email|phone|dateOfBirth|dob)$/i;
@@ -115,6 +118,7 @@ export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, e
   const rows: (typeof auditEvents.$inferInsert)[] = [];
   for (const event of events) {
     seq += 1;
+    const detailsJson = canonicalJson(event.details ?? {});
     const fields: HashedFields = {
       orgId,
       seq,
@@ -124,9 +128,9 @@ export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, e
       action: event.action,
       subjectType: event.subjectType ?? null,
       subjectId: event.subjectId ?? null,
-      details: JSON.parse(canonicalJson(event.details ?? {})) as Record<string, unknown>,
+      details: JSON.parse(detailsJson) as Record<string, unknown>,
     };
-    const hash = hashEvent(prevHash, fields);
+    const hash = hashEventWith(prevHash, fields, detailsJson);
     rows.push({ ...fields, actorType: event.actorType, prevHash, hash });
     prevHash = hash;
   }
