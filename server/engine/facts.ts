@@ -312,11 +312,17 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   // first delivery of its topic (the topic) or on the batch's first row (every text the batch's consent states name).
   const topicKey = (d: Pick<BatchFactsInput, 'orgId' | 'topicId'>) => `${d.orgId}:${d.topicId}`;
   const marketing = (d: BatchFactsInput) => d.category === 'marketing' && d.topicId !== null;
+  // The organisation's row likewise, on the first delivery of each organisation.
   const firstOfTopic = new Map<string, string>();
-  for (const d of ds) if (marketing(d) && !firstOfTopic.has(topicKey(d))) firstOfTopic.set(topicKey(d), d.id);
+  const firstOfOrg = new Map<string, string>();
+  for (const d of ds) {
+    if (marketing(d) && !firstOfTopic.has(topicKey(d))) firstOfTopic.set(topicKey(d), d.id);
+    if (!firstOfOrg.has(d.orgId)) firstOfOrg.set(d.orgId, d.id);
+  }
   const input = ds.map((d, i) => ({
     first_row: i === 0,
     first_topic: marketing(d) && firstOfTopic.get(topicKey(d)) === d.id,
+    first_org: firstOfOrg.get(d.orgId) === d.id,
     delivery_id: d.id,
     org_id: d.orgId,
     patient_id: d.patientId,
@@ -333,7 +339,7 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   const statement = sql`
     with b as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-        as b(first_row boolean, first_topic boolean, delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean,
+        as b(first_row boolean, first_topic boolean, first_org boolean, delivery_id uuid, org_id uuid, patient_id uuid, topic_id uuid, marketing boolean,
           channel text, contact_kind text, message_id uuid, campaign_delivery_id uuid, want_pgp boolean, leased_by text, lease_until timestamptz)
     ),
     -- Another worker's claim (FOR UPDATE SKIP LOCKED) skips these rows until the batch's transaction ends; the
@@ -358,7 +364,7 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
           marketing: sql`b.marketing`,
           channel: sql`b.channel`,
           contactKind: sql`b.contact_kind`,
-          state: sql`(select to_jsonb(s) - 'delivery_id' - 'org_id' from s where s.delivery_id = b.delivery_id)`,
+          state: sql`case when s.delivery_id is not null then to_jsonb(s) - 'delivery_id' - 'org_id' end`,
           topicWanted: sql`(b.marketing and b.first_topic)`,
         },
         now,
@@ -367,29 +373,34 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
       case when b.first_row then (select jsonb_object_agg(t.id, t.elements) from authorization_texts t where (t.org_id, t.id) in (select s.org_id, s.text_id from s)) end as texts,
       (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
         from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
-      (select json_build_object('slug', o.slug, 'name', o.name, 'pickup_link_days', o.pickup_link_days,
+      case when b.first_org then (select json_build_object('slug', o.slug, 'name', o.name, 'pickup_link_days', o.pickup_link_days,
           'dkim', (select to_jsonb(k) from org_dkim_keys k where k.org_id = o.id))
-        from organisations o where o.id = b.org_id) as org,
+        from organisations o where o.id = b.org_id) end as org,
       (select json_build_object('kind', c.kind, 'topic_id', cr.topic_id)
         from campaign_recipients cr join campaigns c on c.org_id = cr.org_id and c.id = cr.campaign_id
         where cr.org_id = b.org_id and cr.delivery_id = b.campaign_delivery_id limit 1) as campaign,
       (select json_build_object('armored_key', k.armored_key, 'expires_at', k.expires_at)
         from patient_pgp_keys k where b.want_pgp and k.org_id = b.org_id and k.patient_id = b.patient_id limit 1) as pgp
-    from b`;
+    -- One consent state (or none) per delivery: joined, not looked up in the CTE once per delivery.
+    from b left join s on s.delivery_id = b.delivery_id`;
   type Extra = {
     id: string;
     current: boolean;
     texts: Record<string, unknown> | null;
     message: { content: Message['content']; send_by: string | null; retracted_at: string | null; expires_at: string | null } | null;
-    org: { slug: string; name: string; pickup_link_days: number; dkim: Record<string, unknown> | null };
+    org: { slug: string; name: string; pickup_link_days: number; dkim: Record<string, unknown> | null } | null;
     campaign: { kind: CampaignKind; topic_id: string } | null;
     pgp: { armored_key: string; expires_at: string | null } | null;
   };
   const rows = await executePrepared<FactsRow & Extra>(tx, statement);
   const byId = new Map(ds.map((d) => [d.id, d]));
   const texts = rows.find((r) => r.texts)?.texts ?? {};
-  // Each topic row as its first delivery read it, parsed once.
+  // Each topic row and organisation as its first delivery read it, parsed once.
   const topicRows = new Map(rows.filter((r) => r.topic).map((r) => [topicKey(byId.get(r.id)!), rowFromJson(consentTopics, r.topic)]));
+  const orgs = new Map<string, BatchRow['org']>();
+  for (const r of rows) {
+    if (r.org) orgs.set(byId.get(r.id)!.orgId, { slug: r.org.slug, name: r.org.name, pickupLinkDays: r.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, r.org.dkim) });
+  }
   const checks = new Map<string, boolean>();
   const out = new Map<string, BatchRow>();
   for (const row of rows) {
@@ -403,7 +414,7 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
       message: row.message
         ? { content: row.message.content, sendBy: at(row.message.send_by), retractedAt: at(row.message.retracted_at), expiresAt: at(row.message.expires_at) }
         : undefined,
-      org: { slug: row.org.slug, name: row.org.name, pickupLinkDays: row.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, row.org.dkim) },
+      org: orgs.get(d.orgId)!,
       campaign: row.campaign ? { kind: row.campaign.kind, topicId: row.campaign.topic_id } : undefined,
       pgpKey: row.pgp ? { armoredKey: row.pgp.armored_key, expiresAt: at(row.pgp.expires_at) } : undefined,
     });
