@@ -45,7 +45,7 @@ export function hashEvent(prevHash: string, fields: HashedFields): string {
  * out here in its sorted key order instead of sorted on every event: the same bytes (a unit test holds them equal), at
  * a fraction of the cost for the engine, which appends one event per delivery.
  */
-function hashEventWith(prevHash: string, fields: HashedFields, detailsJson: string): string {
+function hashEventWith(prevHash: string, fields: Omit<HashedFields, 'details'>, detailsJson: string): string {
   const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
   const body =
     `{"action":${JSON.stringify(fields.action)},"actorId":${text(fields.actorId)},"actorType":${JSON.stringify(fields.actorType)}` +
@@ -115,11 +115,14 @@ export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, e
   const occurredAt = new Date();
   let prevHash = head.hash;
   let seq = head.seq;
-  const rows: (typeof auditEvents.$inferInsert)[] = [];
+  const written: { seq: number; hash: string }[] = [];
+  // Each event as a row of the JSON parameter, written out here: its details go in as the canonical JSON that was
+  // hashed, so what Postgres stores is what the hash covers, with no parse and re-serialisation in between.
+  const json: string[] = [];
   for (const event of events) {
     seq += 1;
     const detailsJson = canonicalJson(event.details ?? {});
-    const fields: HashedFields = {
+    const fields = {
       orgId,
       seq,
       occurredAt,
@@ -128,10 +131,14 @@ export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, e
       action: event.action,
       subjectType: event.subjectType ?? null,
       subjectId: event.subjectId ?? null,
-      details: JSON.parse(detailsJson) as Record<string, unknown>,
     };
     const hash = hashEventWith(prevHash, fields, detailsJson);
-    rows.push({ ...fields, actorType: event.actorType, prevHash, hash });
+    json.push(
+      `{"org_id":${JSON.stringify(orgId)},"seq":${seq},"occurred_at":${JSON.stringify(occurredAt.toISOString())},"actor_type":${JSON.stringify(fields.actorType)}` +
+        `,"actor_id":${JSON.stringify(fields.actorId)},"action":${JSON.stringify(fields.action)},"subject_type":${JSON.stringify(fields.subjectType)}` +
+        `,"subject_id":${JSON.stringify(fields.subjectId)},"details":${detailsJson},"prev_hash":${JSON.stringify(prevHash)},"hash":${JSON.stringify(hash)}}`,
+    );
+    written.push({ seq, hash });
     prevHash = hash;
   }
   // Both in one network write (postgres.js pipelines them on the transaction's connection). The events go in as one
@@ -141,26 +148,12 @@ export async function writeAuditEvents(tx: Tx, orgId: string, head: AuditHead, e
       tx,
       sql`insert into audit_events (org_id, seq, occurred_at, actor_type, actor_id, action, subject_type, subject_id, details, prev_hash, hash)
         select r.org_id, r.seq, r.occurred_at, r.actor_type, r.actor_id, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash
-        from jsonb_to_recordset(${JSON.stringify(
-          rows.map((r) => ({
-            org_id: r.orgId,
-            seq: r.seq,
-            occurred_at: (r.occurredAt as Date).toISOString(),
-            actor_type: r.actorType,
-            actor_id: r.actorId,
-            action: r.action,
-            subject_type: r.subjectType,
-            subject_id: r.subjectId,
-            details: r.details,
-            prev_hash: r.prevHash,
-            hash: r.hash,
-          })),
-        )}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
+        from jsonb_to_recordset(${`[${json.join(',')}]`}::jsonb) as r(org_id uuid, seq bigint, occurred_at timestamptz, actor_type text, actor_id text, action text, subject_type text,
           subject_id text, details jsonb, prev_hash text, hash text)`,
     ),
     executePrepared(tx, sql`update audit_heads set last_seq = ${seq}::bigint, last_hash = ${prevHash} where org_id = ${orgId}::uuid`),
   ]);
-  return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
+  return written;
 }
 
 export type ChainProblem = { seq: number; problem: 'gap' | 'prev_hash' | 'hash' | 'head_mismatch' | 'missing_tail' };
