@@ -369,7 +369,7 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
         },
         now,
       )},
-      exists (select 1 from dl where dl.id = b.delivery_id and dl.status = 'sending' and dl.leased_by = b.leased_by and dl.lease_until = b.lease_until) as current,
+      coalesce(dl.status = 'sending' and dl.leased_by = b.leased_by and dl.lease_until = b.lease_until, false) as current,
       case when b.first_row then (select jsonb_object_agg(t.id, t.elements) from authorization_texts t where (t.org_id, t.id) in (select s.org_id, s.text_id from s)) end as texts,
       (select json_build_object('content', m.content, 'send_by', m.send_by, 'retracted_at', m.retracted_at, 'expires_at', m.expires_at)
         from messages m where m.org_id = b.org_id and m.id = b.message_id) as message,
@@ -381,8 +381,8 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
         where cr.org_id = b.org_id and cr.delivery_id = b.campaign_delivery_id limit 1) as campaign,
       (select json_build_object('armored_key', k.armored_key, 'expires_at', k.expires_at)
         from patient_pgp_keys k where b.want_pgp and k.org_id = b.org_id and k.patient_id = b.patient_id limit 1) as pgp
-    -- One consent state (or none) per delivery: joined, not looked up in the CTE once per delivery.
-    from b left join s on s.delivery_id = b.delivery_id`;
+    -- The delivery as it is now and its consent state (or none): joined, not looked up in their CTEs once per delivery.
+    from b left join dl on dl.id = b.delivery_id left join s on s.delivery_id = b.delivery_id`;
   type Extra = {
     id: string;
     current: boolean;
@@ -406,7 +406,11 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   for (const row of rows) {
     const d = byId.get(row.id)!;
     // A consent state whose text is gone is no state, as the single-delivery statement's join makes it.
-    if (row.state) row.state = row.state.text_id && texts[row.state.text_id] ? { ...row.state, elements: texts[row.state.text_id] } : null;
+    if (row.state) {
+      const elements = row.state.text_id ? texts[row.state.text_id] : undefined;
+      if (elements) row.state.elements = elements;
+      else row.state = null;
+    }
     out.set(row.id, {
       ...factsFrom(row, d, { topicRow: marketing(d) ? topicRows.get(topicKey(d)) : undefined, checks }),
       locale: row.prefs?.locale ?? null,
