@@ -95,16 +95,21 @@ export type Outcome = 'sent' | 'blocked' | 'deferred' | 'retry' | 'failed';
 export async function claimBatch(deps: EngineDeps, limit: number, now: Date): Promise<Delivery[]> {
   const workerId = deps.workerId ?? 'worker';
   const leaseUntil = new Date(now.getTime() + (deps.leaseMs ?? LEASE_MS));
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`claimBatch: limit must be a positive whole number, not ${limit}`);
   // The CTE runs once: an IN (subquery ... LIMIT ... SKIP LOCKED) may be re-run by the planner and claim more than asked.
+  // The limit is written into the text (a lane always asks for the same number) and the organisation filter is there
+  // only when there is one: with neither as a parameter, Postgres can keep one generic plan for the claim instead of
+  // planning it again on every call, as it did while the filter's "is null or" could only be folded in a custom plan.
+  const orgFilter = deps.orgIds ? sql`and org_id in (select x::uuid from jsonb_array_elements_text(${JSON.stringify(deps.orgIds)}::jsonb) x)` : sql``;
   const rows = await executePrepared<{ row: Record<string, unknown> }>(
     deps.db,
     sql`with due as (
         select id from deliveries
         where due_at <= ${now.toISOString()}::timestamptz
           and (status = 'queued' or (status = 'sending' and lease_until <= ${now.toISOString()}::timestamptz))
-          and (${deps.orgIds ? JSON.stringify(deps.orgIds) : null}::jsonb is null or org_id in (select x::uuid from jsonb_array_elements_text(${deps.orgIds ? JSON.stringify(deps.orgIds) : null}::jsonb) x))
+          ${orgFilter}
         order by due_at
-        limit ${limit}
+        limit ${sql.raw(String(limit))}
         for update skip locked
       )
       update deliveries d
