@@ -23,6 +23,30 @@ const headerEncoder = new MimeNode(false, { baseBoundary: 'headers' });
 const headerLines = new Map<string, string[]>();
 const CACHED_HEADERS = new Set(['From', 'List-Unsubscribe-Post']);
 
+/** Headers nodemailer encodes as addresses, and the others it treats specially (lower case): see encodeHeader. */
+const ADDRESS_HEADERS = new Set(['from', 'sender', 'to', 'cc', 'bcc', 'reply-to']);
+const SPECIAL_HEADERS = new Set(['message-id', 'in-reply-to', 'content-id', 'otp-token', 'references', 'date', 'content-type', 'content-disposition']);
+/** Printable ASCII without a double quote: a value nodemailer leaves as it is (unless it holds "=?"). */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x7e]*$/;
+/** A lower-case ASCII dot-atom address: one nodemailer writes back unchanged. */
+const PLAIN_ADDRESS = /^[a-z0-9+_-]+(?:\.[a-z0-9+_-]+)*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/;
+
+/**
+ * A header value as nodemailer's encodeHeaderValue writes it. Most values need nothing (an ASCII subject, the
+ * unsubscribe link, a patient's plain address), and nodemailer returns those unchanged after parsing and scanning
+ * them, a fair part of a notice's cost: those are returned here as they are, every other value goes through
+ * nodemailer. A unit test holds the two equal.
+ */
+export function encodeHeader(key: string, value: string): string {
+  const lower = key.toLowerCase();
+  if (ADDRESS_HEADERS.has(lower)) {
+    if (value.length <= 254 && PLAIN_ADDRESS.test(value)) return value;
+  } else if (!SPECIAL_HEADERS.has(lower) && PLAIN_TEXT.test(value) && !value.includes('=?')) {
+    return value;
+  }
+  return headerEncoder.encodeHeaderValue(key, value);
+}
+
 /** Header names the caller may not set through `headers`: the composer writes them itself, once. */
 const OWN_HEADERS = new Set(['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding']);
 
@@ -39,7 +63,7 @@ export function textMessage(mail: OutgoingMail, date: Date): Buffer | undefined 
     const cacheKey = CACHED_HEADERS.has(key) ? `${key}\n${value}` : undefined;
     const cached = cacheKey === undefined ? undefined : headerLines.get(cacheKey);
     if (cached) return cached;
-    const encoded = headerEncoder.encodeHeaderValue(key, value);
+    const encoded = encodeHeader(key, value);
     const lines = encoded.trim() ? [foldLines(`${key}: ${encoded}`, 76)] : [];
     if (cacheKey !== undefined) {
       if (headerLines.size >= 64) headerLines.clear();

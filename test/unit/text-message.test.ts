@@ -3,8 +3,9 @@
 import fc from 'fast-check';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import MimeNode from 'nodemailer/lib/mime-node';
 import { describe, expect, it } from 'vitest';
-import { textMessage } from '../../server/delivery/text-message';
+import { encodeHeader, textMessage } from '../../server/delivery/text-message';
 import { nodemailerMessage, type OutgoingMail } from '../../server/delivery/transport';
 
 const DATE = new Date('2026-11-24T10:00:00Z');
@@ -100,5 +101,46 @@ describe('text-message: a plain-text mail built in one pass (ADR 026)', () => {
     expect(textMessage({ ...notice, headers: { subject: 'again' } }, DATE)).toBeUndefined();
     expect(textMessage({ ...notice, messageId: undefined }, DATE)).toBeUndefined();
     expect(textMessage({ ...notice, text: '' }, DATE)).toBeUndefined();
+  });
+
+  it('EM1: every header value is encoded exactly as nodemailer encodes it, also where it needs no encoding', () => {
+    const keys = ['To', 'From', 'Reply-To', 'Subject', 'List-Unsubscribe', 'List-Unsubscribe-Post', 'list-unsubscribe', 'X-Carepost', 'References', 'Date'];
+    const values = [
+      'p1@bench.test',
+      'maria.garcia+news@mail.example.org',
+      'a..b@example.org',
+      '.a@example.org',
+      'Upper@Example.ORG',
+      'Maria <maria@example.org>',
+      'maría@example.org',
+      'x@xn--jgeva-dua.ee',
+      'x@jõgeva.ee',
+      'x@-bad-.example',
+      'News from Riverside',
+      'You have a new message',
+      'Quote "this"',
+      'Encoded =?utf-8?Q?x?= word',
+      '<https://portal.example.com/o/riverside/u/' + TOKEN + '>, <mailto:unsubscribe+abc@carepost.test?subject=unsubscribe>',
+      'List-Unsubscribe=One-Click',
+      'Tu mensaje de la Clínica',
+      '  leading and trailing  ',
+      '',
+      'tab\there',
+    ];
+    for (const key of keys) for (const value of values) expect([key, value, encodeHeader(key, value)]).toEqual([key, value, MimeNode.encodeHeaderValue(key, value)]);
+    const chars = fc.constantFrom(...'abcXYZ09 .@+-_=?"<>,;:()[]\\\'é€😀\t'.split(''));
+    fc.assert(
+      fc.property(fc.constantFrom(...keys), fc.array(chars, { maxLength: 60 }).map((a) => a.join('')), (key, value) => {
+        expect(encodeHeader(key, value)).toBe(MimeNode.encodeHeaderValue(key, value));
+      }),
+      { numRuns: 2000 },
+    );
+    // Addresses that take the short path, and their neighbours that do not.
+    fc.assert(
+      fc.property(fc.emailAddress(), fc.constantFrom('', 'A', '.', '"', 'é'), (address, extra) => {
+        for (const value of [address, extra + address, address + extra]) expect(encodeHeader('To', value)).toBe(MimeNode.encodeHeaderValue('To', value));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
