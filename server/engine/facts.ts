@@ -76,7 +76,7 @@ type FactKeys = { orgId: SQL; patientId: SQL; topicId: SQL; marketing: SQL; chan
 
 /**
  * The gate's facts as scalar subqueries, one column each, shared by loadFacts, loadPreflightFacts and
- * loadFactsForBatch so all three read exactly the same facts. `state` is the caller's subquery over its consent-state CTE (read FOR SHARE under lock).
+ * loadFactsForBatch so all three read exactly the same facts. `state` is the caller's expression for the consent state, from its consent-state CTE (read FOR SHARE under lock).
  */
 function factColumns(k: FactKeys, now: Date): SQL {
   const weekAgo = new Date(now.getTime() - WEEK_MS).toISOString();
@@ -401,6 +401,11 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   for (const r of rows) {
     if (r.org) orgs.set(byId.get(r.id)!.orgId, { slug: r.org.slug, name: r.org.name, pickupLinkDays: r.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, r.org.dkim) });
   }
+  const orgOf = (orgId: string) => {
+    const org = orgs.get(orgId);
+    if (!org) throw new Error('loadFactsForBatch: no such organisation');
+    return org;
+  };
   const checks = new Map<string, boolean>();
   const out = new Map<string, BatchRow>();
   for (const row of rows) {
@@ -418,7 +423,7 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
       message: row.message
         ? { content: row.message.content, sendBy: at(row.message.send_by), retractedAt: at(row.message.retracted_at), expiresAt: at(row.message.expires_at) }
         : undefined,
-      org: orgs.get(d.orgId)!,
+      org: orgOf(d.orgId),
       campaign: row.campaign ? { kind: row.campaign.kind, topicId: row.campaign.topic_id } : undefined,
       pgpKey: row.pgp ? { armoredKey: row.pgp.armored_key, expiresAt: at(row.pgp.expires_at) } : undefined,
     });
