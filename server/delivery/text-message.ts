@@ -1,6 +1,7 @@
 // A plain-text mail (every notice, every sign-in code) as the complete RFC 5322 message, built in one pass (ADR 026).
 // nodemailer would build the same message through a MIME tree and a chain of streams for each mail. The encoding is
-// still nodemailer's: header values through MimeNode's encodeHeaderValue (addresses, RFC 2047 words, punycode), folding
+// still nodemailer's: header values through MimeNode's encodeHeaderValue (addresses, RFC 2047 words, punycode; a value
+// it would leave as it is is written as it is, ADR 028), folding
 // through mime-funcs, the body through its quoted-printable encoder. Anything else (an HTML part, a raw PGP/MIME message) goes through
 // nodemailer's own composition, unchanged.
 import MimeNode from 'nodemailer/lib/mime-node';
