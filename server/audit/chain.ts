@@ -46,11 +46,11 @@ export function hashEvent(prevHash: string, fields: HashedFields): string {
  * a fraction of the cost for the engine, which appends one event per delivery.
  */
 function hashEventWith(prevHash: string, fields: Omit<HashedFields, 'details'>, detailsJson: string): string {
-  const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
+  // JSON.stringify writes null as null, as canonicalJson does.
   const body =
-    `{"action":${JSON.stringify(fields.action)},"actorId":${text(fields.actorId)},"actorType":${JSON.stringify(fields.actorType)}` +
+    `{"action":${JSON.stringify(fields.action)},"actorId":${JSON.stringify(fields.actorId)},"actorType":${JSON.stringify(fields.actorType)}` +
     `,"details":${detailsJson},"occurredAt":${JSON.stringify(fields.occurredAt.toISOString())},"orgId":${JSON.stringify(fields.orgId)}` +
-    `,"seq":${canonicalJson(fields.seq)},"subjectId":${text(fields.subjectId)},"subjectType":${text(fields.subjectType)},"v":1}`;
+    `,"seq":${canonicalJson(fields.seq)},"subjectId":${JSON.stringify(fields.subjectId)},"subjectType":${JSON.stringify(fields.subjectType)},"v":1}`;
   return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 

@@ -313,16 +313,17 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   const topicKey = (d: Pick<BatchFactsInput, 'orgId' | 'topicId'>) => `${d.orgId}:${d.topicId}`;
   const marketing = (d: BatchFactsInput) => d.category === 'marketing' && d.topicId !== null;
   // The organisation's row likewise, on the first delivery of each organisation.
-  const firstOfTopic = new Map<string, string>();
-  const firstOfOrg = new Map<string, string>();
-  for (const d of ds) {
-    if (marketing(d) && !firstOfTopic.has(topicKey(d))) firstOfTopic.set(topicKey(d), d.id);
-    if (!firstOfOrg.has(d.orgId)) firstOfOrg.set(d.orgId, d.id);
-  }
+  const firstOf = (list: BatchFactsInput[], key: (d: BatchFactsInput) => string) => {
+    const first = new Map<string, string>();
+    for (const d of list) if (!first.has(key(d))) first.set(key(d), d.id);
+    return new Set(first.values());
+  };
+  const firstOfTopic = firstOf(ds.filter(marketing), topicKey);
+  const firstOfOrg = firstOf(ds, (d) => d.orgId);
   const input = ds.map((d, i) => ({
     first_row: i === 0,
-    first_topic: marketing(d) && firstOfTopic.get(topicKey(d)) === d.id,
-    first_org: firstOfOrg.get(d.orgId) === d.id,
+    first_topic: firstOfTopic.has(d.id),
+    first_org: firstOfOrg.has(d.id),
     delivery_id: d.id,
     org_id: d.orgId,
     patient_id: d.patientId,
@@ -396,10 +397,12 @@ export async function loadFactsForBatch(tx: Tx, ds: BatchFactsInput[], now: Date
   const byId = new Map(ds.map((d) => [d.id, d]));
   const texts = rows.find((r) => r.texts)?.texts ?? {};
   // Each topic row and organisation as its first delivery read it, parsed once.
-  const topicRows = new Map(rows.filter((r) => r.topic).map((r) => [topicKey(byId.get(r.id)!), rowFromJson(consentTopics, r.topic)]));
+  const topicRows = new Map<string, TopicRow | undefined>();
   const orgs = new Map<string, BatchRow['org']>();
   for (const r of rows) {
-    if (r.org) orgs.set(byId.get(r.id)!.orgId, { slug: r.org.slug, name: r.org.name, pickupLinkDays: r.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, r.org.dkim) });
+    const d = byId.get(r.id)!;
+    if (r.topic) topicRows.set(topicKey(d), rowFromJson(consentTopics, r.topic));
+    if (r.org) orgs.set(d.orgId, { slug: r.org.slug, name: r.org.name, pickupLinkDays: r.org.pickup_link_days, dkim: rowFromJson(orgDkimKeys, r.org.dkim) });
   }
   const orgOf = (orgId: string) => {
     const org = orgs.get(orgId);
